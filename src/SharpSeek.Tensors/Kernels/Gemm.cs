@@ -3,7 +3,7 @@ using SharpSeek.Tensors.Threading;
 namespace SharpSeek.Tensors.Kernels;
 
 /// <summary>Single-precision general matrix multiply, BLAS semantics: C = alpha·op(A)·op(B) + beta·C, row-major.</summary>
-public static partial class Gemm
+public static unsafe partial class Gemm
 {
     /// <summary>
     /// C[m,n] = alpha · op(A)[m,k] · op(B)[k,n] + beta · C. Row-major; op(X) = Xᵀ when the flag is set, so
