@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Installs the independent implementations the tests compare against (tests/oracles/*): each folder holds a committed
+# package.json + package-lock.json and, where the default install is wrong for this machine, an install.sh.
+# An install is skipped when node_modules already matches the lock file (hash stamp), so repeated runs are fast.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+for dir in tests/oracles/*/; do
+  [ -f "$dir/package-lock.json" ] || continue
+  stamp="$dir/node_modules/.sharpseek-lock-hash"
+  want=$(sha256sum "$dir/package-lock.json" "$dir"/install.sh 2>/dev/null | sha256sum | cut -d' ' -f1)
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then continue; fi
+  echo "== installing oracle $dir"
+  if [ -f "$dir/install.sh" ]; then (cd "$dir" && bash install.sh); else (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error); fi
+  echo "$want" > "$stamp"
+done
