@@ -35,6 +35,7 @@ public static unsafe class MachineLimits
         public long Iterations;
         public float Sink;
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Execute(int start, int end, int worker)
         {
             for (int i = start; i < end; i++) Sink += Vector512.IsHardwareAccelerated ? Chains512(Iterations) : Vector256.IsHardwareAccelerated ? Chains256(Iterations) : ChainsScalar(Iterations);
@@ -42,7 +43,7 @@ public static unsafe class MachineLimits
     }
 
     // 16 independent accumulators: FMA latency (4 cycles) × 2 FMA ports = 8 in flight, 16 leaves slack.
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static float Chains512(long n)
     {
         var x = Vector512.Create(0.999999f); var y = Vector512.Create(1e-7f);
@@ -62,7 +63,7 @@ public static unsafe class MachineLimits
         return Vector512.Sum(s);
     }
 
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static float Chains256(long n)
     {
         var x = Vector256.Create(0.999999f); var y = Vector256.Create(1e-7f);
@@ -82,7 +83,7 @@ public static unsafe class MachineLimits
         return Vector256.Sum(s);
     }
 
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static float ChainsScalar(long n)
     {
         float x = 0.999999f, y = 1e-7f;
@@ -122,6 +123,7 @@ public static unsafe class MachineLimits
         public long ChunkBytes;
         public float Sink;
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Execute(int start, int end, int worker)
         {
             float* p = (float*)(Base + start * ChunkBytes);

@@ -7,6 +7,15 @@ internal static class CommandCatalog
 {
     public static IEnumerable<Command> All()
     {
+        yield return TokenizeCommand.Create();
+        yield return ServeCommand.Create();
+        yield return ChatCommand.Create();
+        yield return GenerateCommand.Create();
+        yield return LogitsCommand.Create();
+        yield return PerplexityCommand.Create();
+        yield return ConvertCommand.Create();
+        yield return MakeModelCommand.Create();
+        yield return TrainCommand.Create();
         yield break;
     }
 }

@@ -1,0 +1,152 @@
+using System.Diagnostics;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using SharpSeek.Inference;
+using SharpSeek.Server.Hosting;
+
+// Serving benchmark over a real server on 127.0.0.1 (HTTP + SSE, the same path clients take):
+//   1. TTFT of a 2,000-token prompt: cache miss vs cache hit (target: hit <= 0.1 x miss)
+//   2. decode throughput (tokens/s over all streams) at 1, 4 and 16 concurrent streams
+//   3. MTP self-speculative decoding vs plain decoding (engine level), with the draft acceptance rate
+// Medians over repeats; ratios are measured in the same run. Usage: dotnet run -c Release --project bench/SharpSeek.ServingBenchmark [-- --size small|medium --repeats N]
+
+var size = RandomModelSize.Medium;
+int repeats = 5;
+for (int i = 0; i < args.Length - 1; i++)
+{
+    if (args[i] == "--size") size = Enum.Parse<RandomModelSize>(args[i + 1], ignoreCase: true);
+    if (args[i] == "--repeats") repeats = int.Parse(args[i + 1], System.Globalization.CultureInfo.InvariantCulture);
+}
+
+const string key = "sk-benchmark";
+using var served = ServedModel.CreateRandom(size, seed: 1, maxPositions: 4096);
+Console.WriteLine($"model: {served.Identity} ({served.Model.Config.NumHiddenLayers} layers, hidden {served.Model.Config.HiddenSize}), threads: {Environment.ProcessorCount}");
+string data = Path.Combine(Path.GetTempPath(), "sharpseek-serving-bench", Guid.NewGuid().ToString("N"), "data");
+
+// ---- 1. TTFT hit vs miss ------------------------------------------------------------------------------------
+await using (var server = await SharpSeekServer.StartAsync(new ServerOptions
+{
+    Port = 0, DataDirectory = data, ApiKeys = [key], RequestsPerSecondPerKey = 1e6, BurstPerKey = 1_000_000,
+    Engine = new EngineOptions { MaxContext = 4096, MaxConcurrentSequences = 1, SpeculativeDecoding = false },
+}, served))
+{
+    using var http = Client(server);
+    var miss = new List<double>();
+    var hit = new List<double>();
+    for (int r = 0; r < repeats; r++)
+    {
+        string text = RandomText(1997, 1000 + r); // + BOS, <｜User｜>, <｜Assistant｜> = 2,000 tokens with the byte tokenizer
+        var (m, mHit) = await TimeToFirstToken(http, text);
+        var (h, hHit) = await TimeToFirstToken(http, text);
+        if (mHit != 0 || hHit < 1984) throw new InvalidOperationException($"unexpected cache accounting: miss run hit {mHit}, hit run hit {hHit}");
+        miss.Add(m);
+        hit.Add(h);
+    }
+    Console.WriteLine($"TTFT, 2,000-token prompt (median of {repeats}): miss {Median(miss):F1} ms, hit {Median(hit):F1} ms (>= 1,984 cached), hit/miss = {Median(hit) / Median(miss):F3}");
+}
+
+// ---- 2. Throughput at 1, 4, 16 streams ----------------------------------------------------------------------
+await using (var server = await SharpSeekServer.StartAsync(new ServerOptions
+{
+    Port = 0, DataDirectory = data + "-tp", ApiKeys = [key], RequestsPerSecondPerKey = 1e6, BurstPerKey = 1_000_000,
+    Engine = new EngineOptions { MaxContext = 4096, MaxConcurrentSequences = 16, MaxQueuedRequests = 16, SpeculativeDecoding = false },
+}, served))
+{
+    using var http = Client(server);
+    foreach (int streams in new[] { 1, 4, 16 })
+    {
+        var rates = new List<double>();
+        for (int r = 0; r < Math.Max(1, repeats / 2); r++)
+        {
+            const int tokens = 64;
+            var sw = Stopwatch.StartNew();
+            var counts = await Task.WhenAll(Enumerable.Range(0, streams).Select(s => StreamTokens(http, $"stream {s} run {r}", tokens)));
+            rates.Add(counts.Sum() / sw.Elapsed.TotalSeconds);
+        }
+        Console.WriteLine($"throughput, {streams,2} concurrent streams x 64 tokens: {Median(rates):F1} tokens/s (median)");
+    }
+}
+
+// ---- 3. MTP speculative vs plain ----------------------------------------------------------------------------
+{
+    var prompt = served.Tokenizer.Encode(RandomText(200, 7));
+    double Rate(bool speculative, out double acceptance)
+    {
+        using var engine = new InferenceEngine(served.Model, served.Tokenizer, served.Identity,
+            new EngineOptions { MaxContext = 4096, MaxConcurrentSequences = 1, SpeculativeDecoding = speculative });
+        var rates = new List<double>();
+        for (int r = 0; r < repeats; r++)
+        {
+            var sw = Stopwatch.StartNew();
+            if (!engine.TrySubmit(new GenerationRequest { PromptTokens = prompt, MaxTokens = 128, IgnoreEndOfSequence = true, Sampling = new SamplingSettings { Temperature = 0 }, UseContextCache = false },
+                    default, out var stream)) throw new InvalidOperationException("engine refused");
+            var result = stream.CollectAsync().GetAwaiter().GetResult();
+            rates.Add(result.Usage.CompletionTokens / (result.GenerationTime - result.TimeToFirstToken).TotalSeconds);
+        }
+        acceptance = engine.DraftAcceptanceRate;
+        return Median(rates);
+    }
+    double plain = Rate(false, out _);
+    double mtp = Rate(true, out double accepted);
+    Console.WriteLine($"decode, 1 stream, greedy: plain {plain:F1} tokens/s, MTP speculative {mtp:F1} tokens/s, speed-up {mtp / plain:F2}x, draft acceptance {accepted:P1}");
+    Console.WriteLine("  (random weights: the MTP head was not trained to agree with the main model, so acceptance is near chance; a trained V3 head reports 85-90%)");
+}
+return 0;
+
+static HttpClient Client(SharpSeekServer server)
+{
+    var http = new HttpClient { BaseAddress = server.BaseAddress, Timeout = TimeSpan.FromMinutes(10) };
+    http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", "sk-benchmark");
+    return http;
+}
+
+static async Task<(double Ms, int Hit)> TimeToFirstToken(HttpClient http, string text)
+{
+    string body = JsonSerializer.Serialize(new { model = "deepseek-chat", messages = new[] { new { role = "user", content = text } }, max_tokens = 2, ignore_eos = true, stream = true, stream_options = new { include_usage = true } });
+    var sw = Stopwatch.StartNew();
+    using var response = await http.SendAsync(new HttpRequestMessage(HttpMethod.Post, "chat/completions") { Content = new StringContent(body, Encoding.UTF8, "application/json") }, HttpCompletionOption.ResponseHeadersRead);
+    using var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
+    double first = -1;
+    int hit = -1;
+    while (await reader.ReadLineAsync() is { } line)
+    {
+        if (!line.StartsWith("data: {", StringComparison.Ordinal)) continue;
+        using var doc = JsonDocument.Parse(line.AsMemory(6));
+        var root = doc.RootElement;
+        if (first < 0 && root.GetProperty("choices").EnumerateArray().Any(c => c.GetProperty("delta").TryGetProperty("content", out var ct) && ct.ValueKind == JsonValueKind.String && ct.GetString()!.Length > 0))
+            first = sw.Elapsed.TotalMilliseconds;
+        if (root.TryGetProperty("usage", out var usage) && usage.ValueKind == JsonValueKind.Object) hit = usage.GetProperty("prompt_cache_hit_tokens").GetInt32();
+    }
+    return (first < 0 ? sw.Elapsed.TotalMilliseconds : first, hit);
+}
+
+static async Task<int> StreamTokens(HttpClient http, string text, int tokens)
+{
+    string body = JsonSerializer.Serialize(new { model = "deepseek-chat", messages = new[] { new { role = "user", content = text } }, max_tokens = tokens, ignore_eos = true, stream = true, stream_options = new { include_usage = true } });
+    using var response = await http.SendAsync(new HttpRequestMessage(HttpMethod.Post, "chat/completions") { Content = new StringContent(body, Encoding.UTF8, "application/json") }, HttpCompletionOption.ResponseHeadersRead);
+    response.EnsureSuccessStatusCode();
+    using var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
+    int completion = 0;
+    while (await reader.ReadLineAsync() is { } line)
+    {
+        if (!line.StartsWith("data: {", StringComparison.Ordinal) || !line.Contains("\"usage\"", StringComparison.Ordinal)) continue;
+        using var doc = JsonDocument.Parse(line.AsMemory(6));
+        completion = doc.RootElement.GetProperty("usage").GetProperty("completion_tokens").GetInt32();
+    }
+    return completion;
+}
+
+static string RandomText(int bytes, int seed)
+{
+    var rng = new Random(seed);
+    var sb = new StringBuilder(bytes);
+    while (sb.Length < bytes) sb.Append((char)('a' + rng.Next(26)));
+    return sb.ToString();
+}
+
+static double Median(List<double> values)
+{
+    var s = values.Order().ToArray();
+    return s.Length % 2 == 1 ? s[s.Length / 2] : (s[s.Length / 2 - 1] + s[s.Length / 2]) / 2;
+}

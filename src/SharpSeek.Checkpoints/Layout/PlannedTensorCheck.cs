@@ -1,0 +1,28 @@
+using SharpSeek.Formats;
+using SharpSeek.Model;
+
+namespace SharpSeek.Checkpoints;
+
+/// <summary>Model-level validation shared by the readers: the tensors a config needs, present and shaped as it implies.</summary>
+internal static class PlannedTensorCheck
+{
+    /// <summary>Tensors a file may leave out: the model falls back (MTP head norm → final norm) or the reader fills them (zero selection bias).</summary>
+    public static bool IsOptional(PlannedTensor t, ModelConfig config)
+    {
+        for (int l = 0; l < config.NumHiddenLayers + config.NumNextnPredictLayers; l++)
+            if (t.Name == WeightNames.RouterBias(l) || t.Name == WeightNames.MtpHeadNorm(l)) return true;
+        return false;
+    }
+
+    /// <summary>A summary of the config fields that decide shapes, for messages about wrong shapes.</summary>
+    public static string ConfigSummary(ModelConfig c) => c.Architecture == ModelArchitecture.DeepSeek
+        ? $"hidden_size {c.HiddenSize}, heads {c.NumAttentionHeads}, q_lora_rank {(c.QLoraRank?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "none")}, kv_lora_rank {c.KvLoraRank}, " +
+          $"qk_nope/rope/v head dims {c.QkNopeHeadDim}/{c.QkRopeHeadDim}/{c.VHeadDim}, intermediate {c.IntermediateSize}, experts {c.NRoutedExperts} × {c.MoeIntermediateSize}, vocab {c.VocabSize}"
+        : $"hidden_size {c.HiddenSize}, heads {c.NumAttentionHeads}/{c.NumKeyValueHeads} of {c.AttentionHeadDim}, intermediate {c.IntermediateSize}, vocab {c.VocabSize}";
+
+    public static InvalidModelFileException Missing(string file, string stored, PlannedTensor t, ModelConfig c)
+        => new(file, $"tensor '{stored}'{(stored == t.Name ? "" : $" ({t.Name})")} is missing; a {c.ModelType} model with {c.NumHiddenLayers} layers needs it");
+
+    public static InvalidModelFileException WrongShape(string file, string stored, int[] actual, PlannedTensor t, ModelConfig c)
+        => new(file, $"tensor '{stored}' has shape [{string.Join(", ", actual)}] but the config implies {t.ShapeText} ({ConfigSummary(c)})");
+}

@@ -1,0 +1,99 @@
+using System.CommandLine;
+using System.Text;
+using SharpSeek.Inference;
+
+namespace SharpSeek.Cli.Commands;
+
+/// <summary>
+/// <c>sharpseek chat</c>: a terminal REPL over the in-process engine, streaming the answer as it is generated.
+/// <c>/think</c> toggles DeepThink (reasoning shown dimmed before the answer), <c>/new</c> starts over, <c>/exit</c> quits.
+/// </summary>
+internal static class ChatCommand
+{
+    public static Command Create()
+    {
+        var think = new Option<bool>("--think") { Description = "start with DeepThink (the reasoner) on" };
+        var maxTokens = new Option<int>("--max-tokens") { Description = "most tokens per answer", DefaultValueFactory = _ => 512 };
+        var temperature = new Option<float>("--temperature") { Description = "sampling temperature (0 = greedy)", DefaultValueFactory = _ => 0.7f };
+        var command = new Command("chat", "Chat in the terminal with streaming answers; /think toggles reasoning, /new clears, /exit quits")
+        {
+            think, maxTokens, temperature, ServeCommand.ModelOption, ServeCommand.SizeOption, ServeCommand.SeedOption, ServeCommand.TokenizerOption, ServeCommand.ContextOption,
+        };
+        command.SetAction(async (parse, ct) =>
+        {
+            ServedModel served;
+            try { served = ServeCommand.LoadModel(parse); }
+            catch (Exception e) when (e is ArgumentException or IOException or NotSupportedException)
+            {
+                Console.Error.WriteLine("error: " + e.Message);
+                return 1;
+            }
+            using var _ = served;
+            using var engine = new InferenceEngine(served.Model, served.Tokenizer, served.Identity,
+                new EngineOptions { MaxConcurrentSequences = 1, MaxQueuedRequests = 0, MaxContext = parse.GetValue(ServeCommand.ContextOption) });
+            return await Repl(engine, parse.GetValue(think), parse.GetValue(maxTokens), parse.GetValue(temperature), ct);
+        });
+        return command;
+    }
+
+    private static async Task<int> Repl(InferenceEngine engine, bool think, int maxTokens, float temperature, CancellationToken ct)
+    {
+        Console.OutputEncoding = Encoding.UTF8;
+        bool color = !Console.IsOutputRedirected;
+        string dim = color ? "\u001b[2m" : "", reset = color ? "\u001b[0m" : "";
+        var history = new List<PromptMessage>();
+        Console.WriteLine($"SharpSeek chat ({engine.ModelIdentity}). DeepThink {(think ? "on" : "off")}: /think toggles, /new clears, /exit quits.");
+        while (!ct.IsCancellationRequested)
+        {
+            Console.Write(think ? "[think] > " : "> ");
+            string? line = Console.ReadLine();
+            if (line is null || line.Trim() == "/exit") break;
+            line = line.Trim();
+            if (line.Length == 0) continue;
+            if (line == "/think") { think = !think; Console.WriteLine($"DeepThink {(think ? "on" : "off")}"); continue; }
+            if (line == "/new") { history.Clear(); Console.WriteLine("(new conversation)"); continue; }
+
+            history.Add(new PromptMessage("user", line));
+            var prompt = engine.Prompts.Format(history, think ? ChatMode.Reasoner : ChatMode.Chat);
+            int room = engine.Options.MaxContext - prompt.Tokens.Length;
+            if (room < 1)
+            {
+                Console.WriteLine("(the conversation is longer than the context; /new starts over)");
+                history.RemoveAt(history.Count - 1);
+                continue;
+            }
+            var request = new GenerationRequest
+            {
+                PromptTokens = prompt.Tokens,
+                StartsInReasoning = prompt.StartsInReasoning,
+                MaxTokens = Math.Min(maxTokens, room),
+                Sampling = new SamplingSettings { Temperature = temperature },
+            };
+            // Ctrl+C during an answer stops that answer.
+            using var answerCancel = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            ConsoleCancelEventHandler stop = (_, e) => { e.Cancel = true; answerCancel.Cancel(); };
+            Console.CancelKeyPress += stop;
+            try
+            {
+                if (!engine.TrySubmit(request, answerCancel.Token, out var stream)) { Console.WriteLine("(busy)"); continue; }
+                OutputChannel? last = null;
+                await foreach (var d in stream.Deltas.ReadAllAsync(CancellationToken.None))
+                {
+                    if (d.Channel != last)
+                    {
+                        Console.Write(d.Channel == OutputChannel.Reasoning ? dim + "Thinking: " : (last == OutputChannel.Reasoning ? reset + "\n" : ""));
+                        last = d.Channel;
+                    }
+                    Console.Write(d.Text);
+                }
+                var result = await stream.Completion;
+                if (last == OutputChannel.Reasoning) Console.Write(reset);
+                var u = result.Usage;
+                Console.WriteLine($"\n{dim}[{u.PromptTokens} prompt ({u.CachedPromptTokens} cached), {u.CompletionTokens} output, {u.ReasoningTokens} reasoning, {result.FinishReason.ToString().ToLowerInvariant()}]{reset}");
+                history.Add(new PromptMessage("assistant", result.Content));
+            }
+            finally { Console.CancelKeyPress -= stop; }
+        }
+        return 0;
+    }
+}

@@ -1,0 +1,267 @@
+using System.CommandLine;
+using System.Globalization;
+using SharpSeek.Model;
+using SharpSeek.Tensors.Threading;
+using SharpSeek.Training;
+using SharpSeek.Training.Checkpoints;
+using SharpSeek.Training.Data;
+using SharpSeek.Training.Logging;
+using SharpSeek.Training.Optimization;
+using SharpSeek.Training.Precision;
+using Spectre.Console;
+
+namespace SharpSeek.Cli.Commands;
+
+/// <summary>
+/// <c>sharpseek train --out DIR [--model tiny|small|bench20m|config.json] [--data DIR|FILE.txt] [--steps N] …</c>:
+/// trains a DeepSeek-V3-architecture model from scratch with the V3 recipe (MTP loss, aux-loss-free expert balancing,
+/// optional FP8). DIR receives <c>data/</c> (token shards), <c>checkpoint-NNNNNN/</c> (HF safetensors + config.json +
+/// optimizer and data state), <c>latest</c>, <c>metrics.jsonl</c> and <c>training.png</c>. <c>--resume</c> continues
+/// from DIR's latest checkpoint exactly where it stopped. Without <c>--data</c> a generated corpus is used.
+/// </summary>
+internal static class TrainCommand
+{
+    public static Command Create()
+    {
+        var output = new Option<string>("--out", "-o") { Description = "run directory (checkpoints, metrics, chart, token shards)", Required = true };
+        var model = new Option<string>("--model") { Description = "preset (tiny, small, bench20m) or an HF config.json", DefaultValueFactory = _ => "tiny" };
+        var data = new Option<string?>("--data") { Description = "directory of train_*.tokens (+ val_*.tokens) shards, or a UTF-8 text file (byte-level tokens; paragraphs are documents); default: a generated corpus" };
+        var steps = new Option<long?>("--steps") { Description = "optimizer steps of the run (default 1000; with --resume, the saved value)" };
+        var batch = new Option<int>("--batch") { Description = "sequences per micro-batch", DefaultValueFactory = _ => 8 };
+        var seq = new Option<int>("--seq") { Description = "positions per sequence", DefaultValueFactory = _ => 128 };
+        var accumulation = new Option<int>("--accum") { Description = "micro-batches per optimizer step (gradient accumulation)", DefaultValueFactory = _ => 1 };
+        var lr = new Option<double>("--lr") { Description = "peak learning rate", DefaultValueFactory = _ => 3e-3 };
+        var minLr = new Option<double>("--min-lr") { Description = "final learning rate", DefaultValueFactory = _ => 3e-4 };
+        var warmup = new Option<long>("--warmup") { Description = "warmup steps", DefaultValueFactory = _ => 50 };
+        var schedule = new Option<string>("--schedule") { Description = "wsd (warmup-stable-decay, V3) or cosine", DefaultValueFactory = _ => "wsd" };
+        var decayFraction = new Option<double>("--decay-fraction") { Description = "wsd: share of the steps spent decaying", DefaultValueFactory = _ => 0.2 };
+        var weightDecay = new Option<double>("--weight-decay") { Description = "AdamW decoupled weight decay", DefaultValueFactory = _ => 0.1 };
+        var clip = new Option<double>("--clip") { Description = "global gradient-norm clip (0 = off)", DefaultValueFactory = _ => 1.0 };
+        var precision = new Option<string>("--precision") { Description = "f32, bf16 (BF16 GEMM inputs) or fp8 (DeepSeek-V3's block-scaled E4M3, simulated)", DefaultValueFactory = _ => "f32" };
+        var mtpWeight = new Option<double>("--mtp-weight") { Description = "λ of the MTP loss", DefaultValueFactory = _ => 0.3 };
+        var balanceAlpha = new Option<double>("--balance-alpha") { Description = "α of the sequence-wise balance loss (0 = off)", DefaultValueFactory = _ => 1e-4 };
+        var biasSpeed = new Option<double>("--bias-speed") { Description = "γ of aux-loss-free balancing (0 = off)", DefaultValueFactory = _ => 1e-3 };
+        var biasFreeze = new Option<long?>("--bias-freeze") { Description = "step from which the selection bias stays fixed" };
+        var seed = new Option<ulong>("--seed") { Description = "initialization and data-order seed", DefaultValueFactory = _ => 1 };
+        var evalEvery = new Option<int>("--eval-every") { Description = "steps between validation passes (0 = off)", DefaultValueFactory = _ => 50 };
+        var evalBatches = new Option<int>("--eval-batches") { Description = "validation micro-batches per pass", DefaultValueFactory = _ => 4 };
+        var checkpointEvery = new Option<int>("--checkpoint-every") { Description = "steps between checkpoints", DefaultValueFactory = _ => 100 };
+        var logEvery = new Option<int>("--log-every") { Description = "steps between plain progress lines (non-interactive output)", DefaultValueFactory = _ => 10 };
+        var resume = new Option<bool>("--resume") { Description = "continue from the run directory's latest checkpoint" };
+        var threads = new Option<int>("--threads") { Description = "compute threads", DefaultValueFactory = _ => ComputePool.DefaultThreadCount() };
+        var plain = new Option<bool>("--plain") { Description = "plain progress lines even on a terminal" };
+
+        var command = new Command("train", "Train a DeepSeek-V3-architecture model from scratch (MTP, aux-loss-free balancing, FP8) with resumable checkpoints")
+        {
+            output, model, data, steps, batch, seq, accumulation, lr, minLr, warmup, schedule, decayFraction, weightDecay, clip, precision,
+            mtpWeight, balanceAlpha, biasSpeed, biasFreeze, seed, evalEvery, evalBatches, checkpointEvery, logEvery, resume, threads, plain,
+        };
+        command.SetAction((parse, ct) => Task.FromResult(Execute(parse, ct)));
+        return command;
+
+        int Execute(ParseResult parse, CancellationToken ct)
+        {
+            try
+            {
+                string outDir = Path.GetFullPath(parse.GetValue(output)!);
+                Directory.CreateDirectory(outDir);
+                using var pool = new ComputePool(Math.Max(1, parse.GetValue(threads)));
+                var run = new RunSettings(
+                    parse.GetValue(evalEvery), parse.GetValue(evalBatches), parse.GetValue(checkpointEvery), parse.GetValue(logEvery),
+                    parse.GetValue(plain) || Console.IsOutputRedirected || Environment.GetEnvironmentVariable("CI") is not null);
+                string? latest = parse.GetValue(resume) ? Checkpoint.Latest(outDir) : null;
+                if (parse.GetValue(resume) && latest is null) Console.WriteLine($"no checkpoint in {outDir} yet: starting a new run");
+
+                TrainingOptions options;
+                ModelConfig config;
+                if (latest is not null)
+                {
+                    (config, var state) = Checkpoint.ReadConfigAndState(latest);
+                    options = state.Options with { Steps = parse.GetValue(steps) ?? state.Options.Steps };
+                }
+                else
+                {
+                    config = ResolveModel(parse.GetValue(model)!);
+                    options = new TrainingOptions
+                    {
+                        SequenceLength = parse.GetValue(seq), BatchSequences = parse.GetValue(batch), GradientAccumulation = parse.GetValue(accumulation),
+                        Steps = parse.GetValue(steps) ?? 1000, PeakLearningRate = parse.GetValue(lr), MinLearningRate = parse.GetValue(minLr),
+                        WarmupSteps = parse.GetValue(warmup), DecayFraction = parse.GetValue(decayFraction),
+                        Schedule = parse.GetValue(schedule) switch
+                        {
+                            "wsd" => ScheduleKind.WarmupStableDecay,
+                            "cosine" => ScheduleKind.WarmupCosine,
+                            var s => throw new ArgumentException($"--schedule must be wsd or cosine, not '{s}'"),
+                        },
+                        AdamW = new AdamWSettings(WeightDecay: parse.GetValue(weightDecay)), ClipNorm = parse.GetValue(clip),
+                        Precision = Enum.TryParse<TrainingPrecision>(parse.GetValue(precision), ignoreCase: true, out var p) ? p
+                            : throw new ArgumentException($"--precision must be f32, bf16 or fp8, not '{parse.GetValue(precision)}'"),
+                        MtpWeight = parse.GetValue(mtpWeight), BalanceAlpha = parse.GetValue(balanceAlpha), BiasUpdateSpeed = parse.GetValue(biasSpeed),
+                        BiasFreezeStep = parse.GetValue(biasFreeze), Seed = parse.GetValue(seed),
+                    };
+                }
+
+                string dataDir = PrepareData(parse.GetValue(data), outDir, config.VocabSize);
+                using var train = PackedDataset.FromDirectory(dataDir, "train", options.SequenceLength);
+                using var validation = Directory.GetFiles(dataDir, "val_*.tokens").Length > 0 ? PackedDataset.FromDirectory(dataDir, "val", options.SequenceLength) : null;
+                using var trainer = latest is not null
+                    ? Trainer.Resume(latest, train, pool, _ => options)
+                    : new Trainer(config, options, train, pool);
+                if (latest is not null) Console.WriteLine($"resuming {latest} at step {trainer.Step}");
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"model {config.ParameterCount() / 1e6:F2}M parameters ({config.NumHiddenLayers} blocks + {config.NumNextnPredictLayers} MTP, {config.NRoutedExperts} experts top-{config.NumExpertsPerTok}), {options.Precision}, {options.TokensPerStep} tokens/step, {pool.ThreadCount} threads, data {train.TotalTokens:N0} tokens"));
+                return Run(trainer, validation, outDir, run, ct);
+            }
+            catch (Exception e) when (e is ArgumentException or IOException or InvalidDataException or ModelConfigException or NotSupportedException or InvalidOperationException)
+            {
+                Console.Error.WriteLine("error: " + e.Message);
+                return 1;
+            }
+        }
+    }
+
+    private sealed record RunSettings(int EvalEvery, int EvalBatches, int CheckpointEvery, int LogEvery, bool Plain);
+
+    private static ModelConfig ResolveModel(string name)
+    {
+        if (TrainingPresets.ByName(name) is { } preset) return preset;
+        if (File.Exists(name)) return ModelConfigJson.Parse(File.ReadAllText(name));
+        throw new ArgumentException($"--model '{name}' is neither a preset (tiny, small, bench20m) nor a config.json file");
+    }
+
+    /// <summary>The directory holding train_*/val_* shards: given, tokenized from a text file, or generated.</summary>
+    private static string PrepareData(string? data, string outDir, int vocabulary)
+    {
+        if (data is not null && Directory.Exists(data))
+        {
+            if (Directory.GetFiles(data, "train_*.tokens").Length == 0) throw new ArgumentException($"{data} holds no train_*.tokens shards");
+            return data;
+        }
+        string dir = Path.Combine(outDir, "data");
+        if (Directory.Exists(dir) && Directory.GetFiles(dir, "train_*.tokens").Length > 0) return dir; // a resumed run reuses its shards
+        var tokenizer = new ByteLevelTokenizer();
+        if (tokenizer.VocabularySize > vocabulary)
+            throw new ArgumentException($"byte-level tokens need a vocabulary of {tokenizer.VocabularySize}; the model has {vocabulary} (give --data as token shards)");
+        IEnumerable<string> trainDocs, valDocs;
+        if (data is not null)
+        {
+            if (!File.Exists(data)) throw new ArgumentException($"--data '{data}' is neither a directory nor a file");
+            var docs = File.ReadAllText(data).Split(["\n\n", "\r\n\r\n"], StringSplitOptions.RemoveEmptyEntries);
+            // Every 20th paragraph is held out for validation.
+            trainDocs = docs.Where((_, i) => i % 20 != 19);
+            valDocs = docs.Where((_, i) => i % 20 == 19);
+            Console.WriteLine($"tokenizing {data} ({docs.Length} paragraphs) into {dir}");
+        }
+        else
+        {
+            trainDocs = SyntheticCorpus.Documents(seed: 1, count: 20_000);
+            valDocs = SyntheticCorpus.Documents(seed: 2, count: 200);
+            Console.WriteLine($"generating the synthetic corpus into {dir}");
+        }
+        TokenShard.Write(trainDocs, tokenizer, dir, "train");
+        if (valDocs.Any()) TokenShard.Write(valDocs, tokenizer, dir, "val");
+        return dir;
+    }
+
+    private static int Run(Trainer trainer, PackedDataset? validation, string outDir, RunSettings run, CancellationToken ct)
+    {
+        var options = trainer.Options;
+        double flopsPerToken = TrainingFlops.PerToken(trainer.Config, options.SequenceLength);
+        double peak = FmaPeak.MeasureGflops(trainer.Pool);
+        var valBatches = validation is null ? [] : BatchLoader.Sequential(validation, options.BatchSequences, run.EvalBatches);
+        using var log = new TrainingLog(outDir, keepThroughStep: trainer.Step);
+        string chart = Path.Combine(outDir, TrainingLog.ChartFile);
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"measured FMA peak {peak:F0} GFLOP/s; model {flopsPerToken / 1e6:F1} MFLOP per token; metrics → {log.Path}"));
+
+        double? lastVal = null;
+        var recent = new Queue<double>(); // seconds of the last steps, for tokens/s and ETA
+        var status = new Status(trainer.Step, options.Steps);
+
+        void Evaluate()
+        {
+            if (valBatches.Count == 0) return;
+            var e = trainer.Evaluate(valBatches);
+            lastVal = e.MainLoss;
+            log.Evaluation(trainer.Step, e);
+        }
+
+        string SaveCheckpoint()
+        {
+            string path = trainer.SaveCheckpoint(outDir);
+            log.WriteChart(chart);
+            return path;
+        }
+
+        bool StepOnce(Action<string> say)
+        {
+            var r = trainer.TrainStep();
+            recent.Enqueue(r.Seconds);
+            if (recent.Count > 20) recent.Dequeue();
+            double tokensPerSecond = options.TokensPerStep / recent.Average();
+            log.Step(r, flopsPerToken, peak);
+            status.Update(r, tokensPerSecond, flopsPerToken * tokensPerSecond / (peak * 1e9), lastVal, recent.Average());
+            if (run.EvalEvery > 0 && r.Step % run.EvalEvery == 0)
+            {
+                Evaluate();
+                say(string.Create(CultureInfo.InvariantCulture, $"eval step {r.Step}: validation loss {lastVal:F4}"));
+            }
+            if (run.CheckpointEvery > 0 && r.Step % run.CheckpointEvery == 0 && r.Step < options.Steps)
+                say($"checkpoint step {r.Step}: {SaveCheckpoint()}");
+            return !ct.IsCancellationRequested;
+        }
+
+        if (run.Plain)
+        {
+            while (trainer.Step < options.Steps)
+            {
+                bool go = StepOnce(Console.WriteLine);
+                if (trainer.Step % run.LogEvery == 0 || trainer.Step == options.Steps) Console.WriteLine(status.Line);
+                if (!go) break;
+            }
+        }
+        else
+        {
+            var messages = new List<string>();
+            AnsiConsole.Progress()
+                .AutoClear(false)
+                .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn(), new SpinnerColumn())
+                .Start(ctx =>
+                {
+                    var task = ctx.AddTask(Markup.Escape(status.Line), maxValue: options.Steps);
+                    task.Value = trainer.Step;
+                    var note = ctx.AddTask("[grey]no checkpoint yet[/]", maxValue: 1);
+                    while (trainer.Step < options.Steps)
+                    {
+                        bool go = StepOnce(m => note.Description = Markup.Escape(m));
+                        task.Value = trainer.Step;
+                        task.Description = Markup.Escape(status.Line);
+                        if (!go) break;
+                    }
+                    note.Value = 1;
+                });
+        }
+
+        Evaluate();
+        string final = SaveCheckpoint();
+        Console.WriteLine(ct.IsCancellationRequested ? $"stopped at step {trainer.Step}; checkpoint {final}" : $"done: checkpoint {final}");
+        if (lastVal is double v) Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"final validation loss {v:F4}"));
+        Console.WriteLine($"chart {chart}");
+        return 0;
+    }
+
+    /// <summary>The one-line summary shown in the progress bar or printed in plain mode.</summary>
+    private sealed class Status(long step, long total)
+    {
+        public string Line { get; private set; } = $"step {step}/{total}";
+
+        public void Update(StepReport r, double tokensPerSecond, double mfu, double? validation, double secondsPerStep)
+        {
+            var eta = TimeSpan.FromSeconds(Math.Max(0, total - r.Step) * secondsPerStep);
+            string mtp = r.MtpLosses.Length > 0 ? string.Create(CultureInfo.InvariantCulture, $" mtp {r.MtpLosses[0]:F3}") : "";
+            string val = validation is double v ? string.Create(CultureInfo.InvariantCulture, $" | val {v:F4}") : "";
+            double load = r.ExpertLoad.Count > 0 ? r.ExpertLoad.Values.Max(StepReport.MaxOverMean) : 0;
+            Line = string.Create(CultureInfo.InvariantCulture,
+                $"step {r.Step}/{total} | loss {r.Loss:F4} (main {r.MainLoss:F3}{mtp}){val} | lr {r.LearningRate:0.0e0} | {tokensPerSecond:N0} tok/s | MFU {mfu * 100:F1}% | load max/mean {load:F2} | ETA {eta:hh\\:mm\\:ss}");
+        }
+    }
+}

@@ -1,0 +1,152 @@
+using SharpSeek.Tensors;
+using SharpSeek.Tensors.Backend;
+using SharpSeek.Tensors.Kernels;
+
+namespace SharpSeek.Model;
+
+/// <summary>Choices made when binding weights to a runnable model.</summary>
+public sealed record ModelOptions
+{
+    /// <summary>Where the heavy operations run; a <see cref="CpuBackend"/> on the shared pool by default.</summary>
+    public IComputeBackend? Backend { get; init; }
+    /// <summary>MLA form (DeepSeek only): absorbed caches 576 numbers per token per layer for V3, naive 40960.</summary>
+    public AttentionMode Attention { get; init; } = AttentionMode.Absorbed;
+    /// <summary>Positions the RoPE table covers (sessions cannot go past it); defaults to max_position_embeddings.</summary>
+    public int? MaxPositions { get; init; }
+    /// <summary>
+    /// How Qwen2/Llama pair the rotary dimensions; defaults to <see cref="RopeLayout.Halves"/> (HF weights).
+    /// llama.cpp's converter permutes Llama's q/k rows so that GGUF llama files need <see cref="RopeLayout.Interleaved"/>.
+    /// DeepSeek always uses the interleaved form.
+    /// </summary>
+    public RopeLayout? DenseRopeLayout { get; init; }
+}
+
+/// <summary>Which rows of logits a forward call produces.</summary>
+public enum LogitsFor
+{
+    /// <summary>Only the last token's row ([vocab]).</summary>
+    LastPosition,
+    /// <summary>One row per token ([tokens, vocab]).</summary>
+    AllPositions,
+    /// <summary>No logits (a prefill whose output is not needed).</summary>
+    None,
+}
+
+/// <summary>
+/// Weights bound to a forward pass. One instance is shared by any number of <see cref="InferenceSession"/>s (one per
+/// sequence, each holding its KV cache and scratch). Create with <see cref="Create"/>.
+/// </summary>
+public abstract class LanguageModel : IDisposable
+{
+    private readonly List<IDisposable> _owned = [];
+
+    public ModelConfig Config { get; }
+    public ModelOptions Options { get; }
+    public IComputeBackend Backend { get; }
+    internal RopeTable Rope { get; }
+    internal float Eps { get; }
+
+    /// <summary>Number of MTP depths this model can run (0 without MTP weights).</summary>
+    public virtual int MtpDepth => 0;
+
+    protected LanguageModel(ModelConfig config, ModelOptions options, RopeLayout ropeLayout)
+    {
+        config.Validate();
+        Config = config;
+        Options = options;
+        Backend = options.Backend ?? new CpuBackend();
+        Eps = (float)config.RmsNormEps;
+        int positions = options.MaxPositions ?? config.MaxPositionEmbeddings;
+        if (positions <= 0) throw new ArgumentOutOfRangeException(nameof(options), positions, "MaxPositions must be positive");
+        Rope = new RopeTable(config.RopeDims, positions, (float)config.RopeTheta, RopeScalingFor(config), ropeLayout);
+    }
+
+    /// <summary>Binds <paramref name="weights"/> (named per <see cref="WeightNames"/>) to the forward pass of the config's architecture.</summary>
+    public static LanguageModel Create(ModelConfig config, ModelWeights weights, ModelOptions? options = null)
+    {
+        options ??= new ModelOptions();
+        return config.Architecture == ModelArchitecture.DeepSeek
+            ? new DeepSeekModel(config, weights, options)
+            : new DenseTransformerModel(config, weights, options);
+    }
+
+    /// <summary>A sequence with room for <paramref name="maxContext"/> positions, run in chunks of at most <paramref name="maxBatch"/> tokens.</summary>
+    public InferenceSession CreateSession(int maxContext, int maxBatch = 64)
+    {
+        if (maxContext <= 0 || maxContext > Rope.MaxPositions)
+            throw new ArgumentOutOfRangeException(nameof(maxContext), maxContext, $"context must be in [1, {Rope.MaxPositions}] (ModelOptions.MaxPositions)");
+        if (maxBatch <= 0) throw new ArgumentOutOfRangeException(nameof(maxBatch), maxBatch, "batch must be positive");
+        return new InferenceSession(this, CreateState(maxContext, Math.Min(maxBatch, maxContext)), maxContext, Math.Min(maxBatch, maxContext));
+    }
+
+    /// <summary>KV-cache bytes per token over the main layers in this model's attention form (F32 cache).</summary>
+    public long KvCacheBytesPerToken => Config.KvCacheBytesPerToken(Options.Attention);
+
+    internal abstract SessionState CreateState(int maxContext, int maxBatch);
+
+    /// <summary>
+    /// Runs <paramref name="tokens"/> (at most the state's batch) at positions firstPosition… through the model,
+    /// appending to the KV cache; writes logits per <paramref name="which"/> and, when given room, the final hidden
+    /// states (after the final norm: what the head and the MTP module read) to <paramref name="hiddenOut"/>.
+    /// </summary>
+    internal abstract void Forward(SessionState state, ReadOnlySpan<int> tokens, int firstPosition, Span<float> logits, LogitsFor which, Span<float> hiddenOut);
+
+    /// <summary>One chunk through MTP depth <paramref name="depth"/>; see <see cref="InferenceSession.ForwardMtp"/>.</summary>
+    internal virtual void ForwardMtp(SessionState state, int depth, ReadOnlySpan<float> hidden, ReadOnlySpan<int> nextTokens, int firstPosition,
+        Span<float> logits, LogitsFor which, Span<float> hiddenOut)
+        => throw new NotSupportedException($"this {Config.ModelType} model has no multi-token-prediction layers");
+
+    /// <summary>Registers a tensor the model made while binding (a conversion, a transposed copy) for disposal.</summary>
+    internal Tensor Own(Tensor t)
+    {
+        _owned.Add(t);
+        return t;
+    }
+
+    /// <summary>A small vector weight (norm, bias) as an F32 tensor of <paramref name="length"/>, converting if stored otherwise.</summary>
+    internal Tensor F32Vector(ModelWeights weights, string name, int length)
+    {
+        var t = weights[name];
+        if (t.ElementCount != length) throw new ArgumentException($"weight '{name}' has {t.ElementCount} elements, expected {length}");
+        if (t.DType == DType.F32 && t.IsContiguous) return t.Rank == 1 ? t : t.Reshape(length);
+        return Own(Tensor.FromArray(WeightConversion.ToF32(Backend, t), length));
+    }
+
+    /// <summary>Logits of the selected rows of the final hidden states <paramref name="normed"/> [tokens, hidden].</summary>
+    internal void Head(Tensor head, ReadOnlySpan<float> normed, int tokens, Span<float> logits, LogitsFor which)
+    {
+        int h = Config.HiddenSize, v = Config.VocabSize;
+        switch (which)
+        {
+            case LogitsFor.AllPositions:
+                Backend.Linear(head, normed[..(tokens * h)], logits[..(tokens * v)], tokens);
+                break;
+            case LogitsFor.LastPosition:
+                Backend.Linear(head, normed.Slice((tokens - 1) * h, h), logits[..v], 1);
+                break;
+        }
+    }
+
+    private static RopeScaling? RopeScalingFor(ModelConfig c)
+    {
+        if (c.RopeScaling is not { } rs) return null;
+        if (rs.IsLlama3)
+            throw new NotSupportedException("llama3 RoPE scaling (R1-Distill-Llama) needs a RopeTable built from explicit frequencies, which SharpSeek.Tensors does not offer yet");
+        return new RopeScaling((float)rs.Factor, rs.OriginalMaxPositionEmbeddings, (float)rs.BetaFast, (float)rs.BetaSlow, (float)rs.Mscale, (float)rs.MscaleAllDim);
+    }
+
+    public void Dispose()
+    {
+        foreach (var d in _owned) d.Dispose();
+        _owned.Clear();
+        GC.SuppressFinalize(this);
+    }
+}
+
+/// <summary>What one sequence keeps between calls: KV caches and preallocated activations. Made by the model.</summary>
+internal abstract class SessionState : IDisposable
+{
+    /// <summary>Main-layer cache.</summary>
+    public abstract KvCache Cache { get; }
+    public abstract void Dispose();
+}

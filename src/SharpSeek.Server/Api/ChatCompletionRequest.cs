@@ -1,0 +1,240 @@
+using System.Text.Json;
+using SharpSeek.Inference;
+using SharpSeek.Tokenizer.Chat;
+
+namespace SharpSeek.Server.Api;
+
+/// <summary>A validated /chat/completions (or /beta/completions) body.</summary>
+public sealed record ChatCompletionRequest
+{
+    public required string Model { get; init; }
+    public ChatMode Mode { get; init; }
+    public IReadOnlyList<PromptMessage> Messages { get; init; } = [];
+    /// <summary>FIM: prompt and suffix (the /beta/completions body).</summary>
+    public string? Prompt { get; init; }
+    public string? Suffix { get; init; }
+    public bool Echo { get; init; }
+    public bool Stream { get; init; }
+    public bool IncludeUsage { get; init; }
+    public int? MaxTokens { get; init; }
+    public SamplingSettings Sampling { get; init; } = SamplingSettings.Default;
+    public IReadOnlyList<string> Stop { get; init; } = [];
+    public bool JsonObject { get; init; }
+    public bool Logprobs { get; init; }
+    public int TopLogprobs { get; init; }
+    /// <summary>Extension (as in vLLM): never stop at end-of-sequence, generate max_tokens (benchmarks, load tests).</summary>
+    public bool IgnoreEos { get; init; }
+
+    public const string ChatModel = "deepseek-chat";
+    public const string ReasonerModel = "deepseek-reasoner";
+
+    /// <summary>Parses and validates; throws <see cref="ApiException"/> 400 for a malformed body, 422 for out-of-range values.</summary>
+    public static ChatCompletionRequest Parse(ReadOnlySpan<byte> body, bool fillInTheMiddle)
+    {
+        JsonDocument doc;
+        try { doc = JsonDocument.Parse(body.ToArray(), new JsonDocumentOptions { MaxDepth = 64 }); }
+        catch (JsonException e) { throw ApiException.BadRequest($"Invalid JSON in request body: {e.Message}"); }
+        using (doc)
+        {
+            var root = doc.RootElement;
+            if (root.ValueKind != JsonValueKind.Object) throw ApiException.BadRequest("The request body must be a JSON object.");
+
+            string model = RequiredString(root, "model");
+            ChatMode mode = model switch
+            {
+                ChatModel => ChatMode.Chat,
+                ReasonerModel => ChatMode.Reasoner,
+                _ => throw new ApiException(400, "Model Not Exist", "invalid_request_error", "model_not_found", "model"),
+            };
+            if (fillInTheMiddle && mode == ChatMode.Reasoner) throw ApiException.BadRequest("FIM completion is available for deepseek-chat only.", "model");
+
+            bool reasoner = mode == ChatMode.Reasoner;
+            var sampling = new SamplingSettings
+            {
+                Temperature = (float)(Number(root, "temperature", 0, 2) ?? 1),
+                TopP = (float)(Number(root, "top_p", 0, 1, minExclusive: true) ?? 1),
+                TopK = (int)(Integer(root, "top_k", 0, 1_000_000) ?? 0),
+                FrequencyPenalty = (float)(Number(root, "frequency_penalty", -2, 2) ?? 0),
+                PresencePenalty = (float)(Number(root, "presence_penalty", -2, 2) ?? 0),
+                Seed = Integer(root, "seed", long.MinValue, long.MaxValue) is long seed ? unchecked((ulong)seed) : null,
+            };
+            // The reasoner accepts these parameters and ignores them, as DeepSeek's API does.
+            if (reasoner) sampling = SamplingSettings.Default with { Seed = sampling.Seed };
+
+            long? n = Integer(root, "n", long.MinValue, long.MaxValue);
+            if (n is not null and not 1) throw ApiException.InvalidParameter("Only n = 1 is supported.", "n");
+            long? maxTokens = Integer(root, "max_tokens", 1, int.MaxValue);
+            if (maxTokens is null && root.TryGetProperty("max_completion_tokens", out _)) maxTokens = Integer(root, "max_completion_tokens", 1, int.MaxValue);
+
+            bool stream = Bool(root, "stream") ?? false;
+            bool includeUsage = false;
+            if (root.TryGetProperty("stream_options", out var so) && so.ValueKind != JsonValueKind.Null)
+            {
+                if (so.ValueKind != JsonValueKind.Object) throw ApiException.BadRequest("stream_options must be an object.", "stream_options");
+                includeUsage = Bool(so, "include_usage", "stream_options.include_usage") ?? false;
+            }
+
+            var stop = Stops(root);
+            bool json = false;
+            if (root.TryGetProperty("response_format", out var rf) && rf.ValueKind != JsonValueKind.Null)
+            {
+                if (rf.ValueKind != JsonValueKind.Object) throw ApiException.BadRequest("response_format must be an object.", "response_format");
+                string type = RequiredString(rf, "type", "response_format.type");
+                json = type switch
+                {
+                    "text" => false,
+                    "json_object" => true,
+                    _ => throw ApiException.InvalidParameter($"response_format.type must be 'text' or 'json_object', got '{type}'.", "response_format.type"),
+                };
+            }
+            // Chat: logprobs is a boolean plus top_logprobs; legacy completions (FIM): logprobs is the number of alternatives.
+            bool logprobs = !fillInTheMiddle && (Bool(root, "logprobs") ?? false);
+            int topLogprobs = (int)((fillInTheMiddle ? Integer(root, "logprobs", 0, 20) : Integer(root, "top_logprobs", 0, 20)) ?? 0);
+            if (!fillInTheMiddle && topLogprobs > 0 && !logprobs) throw ApiException.InvalidParameter("top_logprobs requires logprobs: true.", "top_logprobs");
+            if (root.TryGetProperty("tools", out var tools) && tools.ValueKind is not (JsonValueKind.Array or JsonValueKind.Null))
+                throw ApiException.BadRequest("tools must be an array.", "tools");
+
+            if (fillInTheMiddle)
+            {
+                string prompt = RequiredString(root, "prompt");
+                string? suffix = OptionalString(root, "suffix");
+                return new ChatCompletionRequest
+                {
+                    Model = model, Mode = mode, Prompt = prompt, Suffix = suffix, Echo = Bool(root, "echo") ?? false,
+                    Stream = stream, IncludeUsage = includeUsage, MaxTokens = (int?)maxTokens, Sampling = sampling, Stop = stop,
+                    Logprobs = fillInTheMiddle && root.TryGetProperty("logprobs", out var lp) && lp.ValueKind == JsonValueKind.Number, TopLogprobs = topLogprobs,
+                    IgnoreEos = Bool(root, "ignore_eos") ?? false,
+                };
+            }
+
+            return new ChatCompletionRequest
+            {
+                Model = model, Mode = mode, Messages = ParseMessages(root, reasoner), Stream = stream, IncludeUsage = includeUsage,
+                MaxTokens = (int?)maxTokens, Sampling = sampling, Stop = stop, JsonObject = json,
+                Logprobs = logprobs && !reasoner, TopLogprobs = reasoner ? 0 : topLogprobs,
+                IgnoreEos = Bool(root, "ignore_eos") ?? false,
+            };
+        }
+    }
+
+    private static List<PromptMessage> ParseMessages(JsonElement root, bool reasoner)
+    {
+        if (!root.TryGetProperty("messages", out var messages)) throw ApiException.BadRequest("Missing required parameter: 'messages'.", "messages");
+        if (messages.ValueKind != JsonValueKind.Array) throw ApiException.BadRequest("messages must be an array.", "messages");
+        if (messages.GetArrayLength() == 0) throw ApiException.BadRequest("messages must not be empty.", "messages");
+        var list = new List<PromptMessage>();
+        int i = 0;
+        foreach (var m in messages.EnumerateArray())
+        {
+            string path = $"messages[{i}]";
+            if (m.ValueKind != JsonValueKind.Object) throw ApiException.BadRequest($"{path} must be an object.", path);
+            string role = RequiredString(m, "role", path + ".role");
+            if (role is not ("system" or "user" or "assistant" or "tool"))
+                throw ApiException.BadRequest($"{path}.role must be system, user, assistant or tool, got '{role}'.", path + ".role");
+            string? content = Content(m, path);
+            if (reasoner && m.TryGetProperty("reasoning_content", out var rc) && rc.ValueKind != JsonValueKind.Null)
+                throw ApiException.BadRequest($"{path}.reasoning_content must not be sent back: earlier reasoning is not part of the input.", path + ".reasoning_content");
+            List<ChatToolCall>? calls = null;
+            if (m.TryGetProperty("tool_calls", out var tc) && tc.ValueKind != JsonValueKind.Null)
+            {
+                if (role != "assistant") throw ApiException.BadRequest($"{path}.tool_calls is only allowed on assistant messages.", path + ".tool_calls");
+                if (tc.ValueKind != JsonValueKind.Array) throw ApiException.BadRequest($"{path}.tool_calls must be an array.", path + ".tool_calls");
+                calls = [];
+                int j = 0;
+                foreach (var call in tc.EnumerateArray())
+                {
+                    string cp = $"{path}.tool_calls[{j++}]";
+                    if (call.ValueKind != JsonValueKind.Object || !call.TryGetProperty("function", out var fn) || fn.ValueKind != JsonValueKind.Object)
+                        throw ApiException.BadRequest($"{cp} must be an object with a function.", cp);
+                    calls.Add(new ChatToolCall(RequiredString(fn, "name", cp + ".function.name"), OptionalString(fn, "arguments", cp + ".function.arguments") ?? "{}"));
+                }
+            }
+            bool prefix = Bool(m, "prefix", path + ".prefix") ?? false;
+            if (content is null && !(role == "assistant" && calls is { Count: > 0 }))
+                throw ApiException.BadRequest($"{path}.content is required for role '{role}'.", path + ".content");
+            list.Add(new PromptMessage(role, content, calls, prefix));
+            i++;
+        }
+        if (list[^1].Prefix && list[^1].Role != "assistant") throw ApiException.BadRequest("prefix: true is only allowed on a final assistant message.", "messages");
+        if (list.Take(list.Count - 1).Any(m => m.Prefix)) throw ApiException.BadRequest("prefix: true is only allowed on the last message.", "messages");
+        if (!list.Any(m => m.Role == "user")) throw ApiException.BadRequest("messages must contain at least one user message.", "messages");
+        return list;
+    }
+
+    private static string? Content(JsonElement m, string path)
+    {
+        if (!m.TryGetProperty("content", out var c) || c.ValueKind == JsonValueKind.Null) return null;
+        if (c.ValueKind == JsonValueKind.String) return c.GetString();
+        if (c.ValueKind == JsonValueKind.Array)
+        {
+            var sb = new System.Text.StringBuilder();
+            foreach (var part in c.EnumerateArray())
+            {
+                if (part.ValueKind != JsonValueKind.Object || OptionalString(part, "type", path + ".content[].type") != "text")
+                    throw ApiException.BadRequest($"{path}.content parts must be of type 'text'.", path + ".content");
+                sb.Append(RequiredString(part, "text", path + ".content[].text"));
+            }
+            return sb.ToString();
+        }
+        throw ApiException.BadRequest($"{path}.content must be a string or an array of text parts.", path + ".content");
+    }
+
+    private static List<string> Stops(JsonElement root)
+    {
+        if (!root.TryGetProperty("stop", out var s) || s.ValueKind == JsonValueKind.Null) return [];
+        if (s.ValueKind == JsonValueKind.String) return [s.GetString()!];
+        if (s.ValueKind != JsonValueKind.Array) throw ApiException.BadRequest("stop must be a string or an array of strings.", "stop");
+        var list = new List<string>();
+        foreach (var e in s.EnumerateArray())
+        {
+            if (e.ValueKind != JsonValueKind.String) throw ApiException.BadRequest("stop must be a string or an array of strings.", "stop");
+            list.Add(e.GetString()!);
+        }
+        if (list.Count > 16) throw ApiException.InvalidParameter("stop holds at most 16 strings.", "stop");
+        return list;
+    }
+
+    private static string RequiredString(JsonElement o, string name, string? path = null)
+    {
+        if (!o.TryGetProperty(name, out var v) || v.ValueKind == JsonValueKind.Null) throw ApiException.BadRequest($"Missing required parameter: '{path ?? name}'.", path ?? name);
+        if (v.ValueKind != JsonValueKind.String) throw ApiException.BadRequest($"'{path ?? name}' must be a string.", path ?? name);
+        return v.GetString()!;
+    }
+
+    private static string? OptionalString(JsonElement o, string name, string? path = null)
+    {
+        if (!o.TryGetProperty(name, out var v) || v.ValueKind == JsonValueKind.Null) return null;
+        if (v.ValueKind != JsonValueKind.String) throw ApiException.BadRequest($"'{path ?? name}' must be a string.", path ?? name);
+        return v.GetString();
+    }
+
+    private static bool? Bool(JsonElement o, string name, string? path = null)
+    {
+        if (!o.TryGetProperty(name, out var v) || v.ValueKind == JsonValueKind.Null) return null;
+        return v.ValueKind switch
+        {
+            JsonValueKind.True => true,
+            JsonValueKind.False => false,
+            _ => throw ApiException.BadRequest($"'{path ?? name}' must be a boolean.", path ?? name),
+        };
+    }
+
+    private static double? Number(JsonElement o, string name, double min, double max, bool minExclusive = false)
+    {
+        if (!o.TryGetProperty(name, out var v) || v.ValueKind == JsonValueKind.Null) return null;
+        if (v.ValueKind != JsonValueKind.Number) throw ApiException.BadRequest($"'{name}' must be a number.", name);
+        double d = v.GetDouble();
+        if (!(minExclusive ? d > min : d >= min) || !(d <= max) || double.IsNaN(d))
+            throw ApiException.InvalidParameter($"'{name}' must be in {(minExclusive ? "(" : "[")}{min}, {max}], got {d}.", name);
+        return d;
+    }
+
+    private static long? Integer(JsonElement o, string name, long min, long max)
+    {
+        if (!o.TryGetProperty(name, out var v) || v.ValueKind == JsonValueKind.Null) return null;
+        if (v.ValueKind == JsonValueKind.True || v.ValueKind == JsonValueKind.False) return null;
+        if (v.ValueKind != JsonValueKind.Number || !v.TryGetInt64(out long x)) throw ApiException.BadRequest($"'{name}' must be an integer.", name);
+        if (x < min || x > max) throw ApiException.InvalidParameter($"'{name}' must be in [{min}, {max}], got {x}.", name);
+        return x;
+    }
+}

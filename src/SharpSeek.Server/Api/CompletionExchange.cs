@@ -1,0 +1,330 @@
+using System.Buffers;
+using System.Diagnostics;
+using System.Text;
+using System.Text.Json;
+using Microsoft.AspNetCore.Http;
+using SharpSeek.Inference;
+using SharpSeek.Server.Accounts;
+using SharpSeek.Server.Hosting;
+
+namespace SharpSeek.Server.Api;
+
+/// <summary>
+/// One /chat/completions or /beta/completions request from authentication to ledger row: validation, balance and
+/// rate checks, admission into the engine (503 past capacity), keep-alive lines while queued, the response (JSON or
+/// SSE), cancellation when the client goes away, and exactly one ledger row for every admitted request.
+/// </summary>
+internal sealed class CompletionExchange
+{
+    private static readonly byte[] s_blankLine = "\n"u8.ToArray();
+    private static readonly byte[] s_sseKeepAlive = ": keep-alive\n\n"u8.ToArray();
+    private static readonly byte[] s_sseData = "data: "u8.ToArray();
+    private static readonly byte[] s_sseEnd = "\n\n"u8.ToArray();
+    private static readonly byte[] s_sseDone = "data: [DONE]\n\n"u8.ToArray();
+    private const int MaxBodyBytes = 16 << 20;
+
+    private readonly ServerState _state;
+    private readonly HttpContext _http;
+    private readonly bool _fim;
+    private readonly ArrayBufferWriter<byte> _buffer = new(1024);
+    private readonly Utf8JsonWriter _json;
+
+    private CompletionExchange(ServerState state, HttpContext http, bool fim)
+    {
+        _state = state;
+        _http = http;
+        _fim = fim;
+        _json = new Utf8JsonWriter(_buffer, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
+    }
+
+    public static Task HandleChatAsync(HttpContext http, ServerState state) => new CompletionExchange(state, http, fim: false).RunAsync();
+    public static Task HandleFimAsync(HttpContext http, ServerState state) => new CompletionExchange(state, http, fim: true).RunAsync();
+
+    private string Endpoint => _fim ? "/beta/completions" : "/chat/completions";
+
+    private async Task RunAsync()
+    {
+        int status = 200;
+        try
+        {
+            var account = await _state.AuthenticateAsync(_http);
+            var body = await ReadBodyAsync();
+            var request = ChatCompletionRequest.Parse(body, _fim);
+            if (account.TotalNano <= 0) throw ApiException.InsufficientBalance();
+            if (!_state.RateLimiter.TryAcquire(account.Id)) throw ApiException.RateLimited();
+
+            var engine = _state.Engine;
+            int[] promptTokens;
+            bool startsInReasoning = false;
+            try
+            {
+                if (_fim) promptTokens = engine.Prompts.FormatFillInTheMiddle(request.Prompt!, request.Suffix);
+                else
+                {
+                    var formatted = engine.Prompts.Format(request.Messages, request.Mode);
+                    promptTokens = formatted.Tokens;
+                    startsInReasoning = formatted.StartsInReasoning;
+                }
+            }
+            catch (ArgumentException e) { throw ApiException.BadRequest("Invalid message sequence: " + e.Message, "messages"); }
+            catch (NotSupportedException e) { throw ApiException.BadRequest(e.Message); }
+
+            int context = engine.Options.MaxContext;
+            if (promptTokens.Length >= context)
+                throw ApiException.BadRequest($"This model's maximum context length is {context} tokens; the messages hold {promptTokens.Length} tokens.", "messages", "context_length_exceeded");
+            if (request.MaxTokens is int asked && asked > context - 1)
+                throw ApiException.InvalidParameter($"max_tokens must be at most {context - 1}.", "max_tokens");
+            int maxTokens = Math.Min(request.MaxTokens ?? _state.Options.DefaultMaxTokens, context - promptTokens.Length);
+
+            var generation = new GenerationRequest
+            {
+                PromptTokens = promptTokens,
+                StartsInReasoning = startsInReasoning,
+                Sampling = request.Sampling,
+                MaxTokens = Math.Max(1, maxTokens),
+                StopStrings = request.Stop,
+                JsonContent = request.JsonObject,
+                TopLogprobs = request.Logprobs ? request.TopLogprobs : null,
+                IgnoreEndOfSequence = request.IgnoreEos,
+            };
+            if (!engine.TrySubmit(generation, _http.RequestAborted, out var stream)) throw ApiException.Busy();
+            status = await RunAdmittedAsync(account, request, stream);
+        }
+        catch (ApiException e)
+        {
+            status = e.Status;
+            if (!_http.Response.HasStarted) await e.WriteAsync(_http.Response);
+        }
+        catch (Exception) when (_http.RequestAborted.IsCancellationRequested)
+        {
+            status = 499;
+        }
+        finally
+        {
+            _state.Metrics.CountRequest(Endpoint, status);
+        }
+    }
+
+    private async Task<byte[]> ReadBodyAsync()
+    {
+        using var ms = new MemoryStream();
+        var buffer = ArrayPool<byte>.Shared.Rent(16384);
+        try
+        {
+            int n;
+            while ((n = await _http.Request.Body.ReadAsync(buffer, _http.RequestAborted)) > 0)
+            {
+                ms.Write(buffer, 0, n);
+                if (ms.Length > MaxBodyBytes) throw new ApiException(413, "Request body too large.", "invalid_request_error", "body_too_large");
+            }
+        }
+        finally { ArrayPool<byte>.Shared.Return(buffer); }
+        return ms.ToArray();
+    }
+
+    private async Task<int> RunAdmittedAsync(Account account, ChatCompletionRequest request, GenerationStream stream)
+    {
+        string id = (_fim ? "cmpl-" : "chatcmpl-") + Guid.NewGuid().ToString("N");
+        long created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        long startedAt = Stopwatch.GetTimestamp();
+        int status = 200;
+        try
+        {
+            bool started = await WaitWithKeepAliveAsync(stream, request.Stream);
+            if (!started)
+            {
+                var ended = await stream.Completion;
+                if (ended.FinishReason == FinishReason.Expired) status = await WriteErrorAsync(ApiException.Busy());
+                else status = 499;
+            }
+            else if (request.Stream) status = await StreamAsync(id, created, request, stream);
+            else status = await CompleteAsync(id, created, request, stream);
+        }
+        catch (Exception e) when (e is OperationCanceledException or IOException || _http.RequestAborted.IsCancellationRequested)
+        {
+            stream.Cancel();
+            status = 499;
+        }
+        finally
+        {
+            stream.Cancel(); // no-op when already finished; stops generation when the response failed mid-way
+            var result = await stream.Completion;
+            var u = result.Usage;
+            var price = request.Mode == ChatMode.Reasoner ? _state.Options.ReasonerPrice : _state.Options.ChatPrice;
+            await _state.Store.RecordAsync(new UsageRecord
+            {
+                RequestId = id,
+                AccountId = account.Id,
+                Model = request.Model,
+                Endpoint = Endpoint,
+                Outcome = result.FinishReason switch
+                {
+                    FinishReason.Stop => "stop", FinishReason.Length => "length", FinishReason.Cancelled => "cancelled",
+                    FinishReason.Expired => "expired", _ => "error",
+                },
+                PromptTokens = u.PromptTokens,
+                CacheHitTokens = u.CachedPromptTokens,
+                CacheMissTokens = result.FinishReason == FinishReason.Expired ? 0 : u.PromptCacheMissTokens,
+                CompletionTokens = u.CompletionTokens,
+                ReasoningTokens = u.ReasoningTokens,
+                CostNano = result.FinishReason == FinishReason.Expired ? 0 : price.CostNano(u.CachedPromptTokens, u.PromptCacheMissTokens, u.CompletionTokens),
+            });
+            if (result.FirstTokenObserved()) _state.Metrics.ObserveTimeToFirstToken(result.TimeToFirstToken);
+            _state.Metrics.ObserveQueueTime(result.QueueTime);
+            _state.Metrics.ObserveDuration(Stopwatch.GetElapsedTime(startedAt));
+        }
+        return status;
+    }
+
+    /// <summary>Waits for a slot; every keep-alive interval sends a blank line (JSON) or an SSE comment (stream).</summary>
+    private async Task<bool> WaitWithKeepAliveAsync(GenerationStream stream, bool streaming)
+    {
+        var started = stream.Started;
+        while (true)
+        {
+            var delay = Task.Delay(_state.Options.KeepAliveInterval, _http.RequestAborted);
+            if (await Task.WhenAny(started, delay) == started) return await started;
+            _http.RequestAborted.ThrowIfCancellationRequested();
+            StartResponse(streaming);
+            await _http.Response.Body.WriteAsync(streaming ? s_sseKeepAlive : s_blankLine, _http.RequestAborted);
+            await _http.Response.Body.FlushAsync(_http.RequestAborted);
+            _state.Metrics.CountKeepAlive();
+        }
+    }
+
+    private void StartResponse(bool streaming)
+    {
+        if (_http.Response.HasStarted) return;
+        _http.Response.StatusCode = 200;
+        _http.Response.ContentType = streaming ? "text/event-stream; charset=utf-8" : "application/json";
+        if (streaming)
+        {
+            _http.Response.Headers.CacheControl = "no-cache";
+            _http.Response.Headers["X-Accel-Buffering"] = "no";
+        }
+    }
+
+    private async Task<int> WriteErrorAsync(ApiException e)
+    {
+        if (!_http.Response.HasStarted)
+        {
+            await e.WriteAsync(_http.Response);
+            return e.Status;
+        }
+        // Headers are gone (keep-alive lines were sent): the error body follows them.
+        var body = ApiException.Body(e.Status, e.Message, e.Type, e.Code, e.Param);
+        if (_http.Response.ContentType?.StartsWith("text/event-stream", StringComparison.Ordinal) == true)
+        {
+            await _http.Response.Body.WriteAsync(s_sseData);
+            await _http.Response.Body.WriteAsync(body);
+            await _http.Response.Body.WriteAsync(s_sseEnd);
+        }
+        else await _http.Response.Body.WriteAsync(body);
+        return e.Status;
+    }
+
+    private async Task<int> CompleteAsync(string id, long created, ChatCompletionRequest request, GenerationStream stream)
+    {
+        List<GenerationDelta>? logprobs = request.Logprobs ? [] : null;
+        await foreach (var d in stream.Deltas.ReadAllAsync(_http.RequestAborted))
+            if (logprobs is not null && d.Chosen is not null && d.Channel == OutputChannel.Content) logprobs.Add(d);
+        var result = await stream.Completion;
+        if (result.FinishReason == FinishReason.Cancelled) return 499;
+        if (result.FinishReason == FinishReason.Error)
+            return await WriteErrorAsync(new ApiException(500, "Inference failed: " + result.Error, "server_error", "inference_error"));
+        StartResponse(streaming: false);
+        _buffer.Clear();
+        _json.Reset();
+        if (_fim)
+        {
+            string text = request.Echo ? request.Prompt + result.Content : result.Content;
+            ResponseJson.WriteTextCompletion(_json, id, created, request.Model, _state.Fingerprint, text, ResponseJson.FinishReasonText(result.FinishReason), result.Usage, logprobs, chunk: false);
+        }
+        else ResponseJson.WriteChatCompletion(_json, id, created, request.Model, _state.Fingerprint, result, request.Mode == ChatMode.Reasoner, logprobs);
+        _json.Flush();
+        await _http.Response.Body.WriteAsync(_buffer.WrittenMemory, _http.RequestAborted);
+        return 200;
+    }
+
+    private async Task<int> StreamAsync(string id, long created, ChatCompletionRequest request, GenerationStream stream)
+    {
+        StartResponse(streaming: true);
+        var body = _http.Response.Body;
+        var ct = _http.RequestAborted;
+        bool reasoner = request.Mode == ChatMode.Reasoner;
+        bool first = true;
+        if (!_fim)
+        {
+            // The role comes first, with an empty content (DeepSeek sends reasoning_content "" for the reasoner).
+            WriteChunk(request, id, created, first: true, reasoner ? OutputChannel.Reasoning : OutputChannel.Content, "", null, null, usageOnly: false, null);
+            first = false;
+            await FlushChunksAsync(body, ct);
+        }
+        var reader = stream.Deltas;
+        while (await reader.WaitToReadAsync(ct))
+        {
+            while (reader.TryRead(out var d))
+            {
+                if (d.Text.Length == 0 && d.Chosen is null) continue;
+                if (_fim) WriteFimChunk(request, id, created, d.Text, null, null, d.Chosen is null ? null : [d]);
+                else WriteChunk(request, id, created, first, d.Channel, d.Text, null, null, usageOnly: false,
+                    d.Chosen is not null && d.Channel == OutputChannel.Content && request.Logprobs ? d : null);
+                first = false;
+            }
+            await FlushChunksAsync(body, ct);
+        }
+        var result = await stream.Completion;
+        if (result.FinishReason == FinishReason.Cancelled) return 499;
+        if (result.FinishReason == FinishReason.Error)
+        {
+            await WriteErrorAsync(new ApiException(500, "Inference failed: " + result.Error, "server_error", "inference_error"));
+            return 500;
+        }
+        string finish = ResponseJson.FinishReasonText(result.FinishReason);
+        if (_fim)
+        {
+            WriteFimChunk(request, id, created, "", finish, null, null);
+            if (request.IncludeUsage) WriteFimChunk(request, id, created, "", null, result.Usage, null);
+        }
+        else
+        {
+            WriteChunk(request, id, created, first, OutputChannel.Content, "", finish, null, usageOnly: false, null);
+            if (request.IncludeUsage) WriteChunk(request, id, created, false, null, null, null, result.Usage, usageOnly: true, null);
+        }
+        _buffer.Write(s_sseDone);
+        await FlushChunksAsync(body, ct);
+        return 200;
+    }
+
+    private void WriteChunk(ChatCompletionRequest request, string id, long created, bool first, OutputChannel? channel, string? text,
+        string? finish, GenerationUsage? usage, bool usageOnly, GenerationDelta? logprobs)
+    {
+        _buffer.Write(s_sseData);
+        _json.Reset(_buffer);
+        ResponseJson.WriteChatChunk(_json, id, created, request.Model, _state.Fingerprint, first, channel, text, finish, usage, usageOnly, logprobs);
+        _json.Flush();
+        _buffer.Write(s_sseEnd);
+    }
+
+    private void WriteFimChunk(ChatCompletionRequest request, string id, long created, string text, string? finish, GenerationUsage? usage, IReadOnlyList<GenerationDelta>? logprobs)
+    {
+        _buffer.Write(s_sseData);
+        _json.Reset(_buffer);
+        ResponseJson.WriteTextCompletion(_json, id, created, request.Model, _state.Fingerprint, text, finish, usage, logprobs, chunk: true);
+        _json.Flush();
+        _buffer.Write(s_sseEnd);
+    }
+
+    private async Task FlushChunksAsync(Stream body, CancellationToken ct)
+    {
+        if (_buffer.WrittenCount == 0) return;
+        await body.WriteAsync(_buffer.WrittenMemory, ct);
+        await body.FlushAsync(ct);
+        _buffer.Clear();
+    }
+}
+
+internal static class GenerationResultExtensions
+{
+    public static bool FirstTokenObserved(this GenerationResult r) => r.Usage.CompletionTokens > 0;
+}

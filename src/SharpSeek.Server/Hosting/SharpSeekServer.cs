@@ -1,0 +1,207 @@
+using System.Globalization;
+using System.Net;
+using System.Reflection;
+using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using SharpSeek.Inference;
+using SharpSeek.Server.Accounts;
+using SharpSeek.Server.Api;
+
+namespace SharpSeek.Server.Hosting;
+
+/// <summary>
+/// The DeepSeek-compatible HTTP server: API + web chat UI in one Kestrel process on a loopback address. Start with
+/// <see cref="StartAsync"/>; dispose to stop (the engine, the context cache's disk writer and the store close too).
+/// </summary>
+public sealed class SharpSeekServer : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+    private readonly ContextCache _cache;
+    private bool _disposed;
+
+    private SharpSeekServer(WebApplication app, ServerState state, ContextCache cache, Uri baseAddress)
+    {
+        _app = app;
+        State = state;
+        _cache = cache;
+        BaseAddress = baseAddress;
+    }
+
+    public ServerState State { get; }
+    /// <summary>http://127.0.0.1:port/ — the API lives at the root and under /v1.</summary>
+    public Uri BaseAddress { get; }
+    public InferenceEngine Engine => State.Engine;
+    public AccountStore Store => State.Store;
+    public ContextCache ContextCache => _cache;
+
+    /// <summary>Binds the listener, opens the store (creating <see cref="ServerOptions.ApiKeys"/>), starts the engine.</summary>
+    public static async Task<SharpSeekServer> StartAsync(ServerOptions options, ServedModel served, ILoggerProvider? logging = null)
+    {
+        if (!IPAddress.TryParse(options.Host, out var address) || !IPAddress.IsLoopback(address))
+            throw new ArgumentException($"the server listens on loopback addresses only, not '{options.Host}'");
+        Directory.CreateDirectory(options.DataDirectory);
+        var store = options.PostgresConnectionString is { } pg ? AccountStore.OpenPostgres(pg) : AccountStore.OpenSqlite(options.AccountsDatabasePath);
+        long grant = (long)(options.InitialGrant * 1_000_000_000m);
+        foreach (string key in options.ApiKeys) store.EnsureKey(key, "key-" + AccountStore.HashKey(key)[..8], grant);
+
+        var cacheOptions = (options.ContextCache ?? new ContextCacheOptions()) with { Directory = (options.ContextCache?.Directory) ?? Path.Combine(options.DataDirectory, "context-cache") };
+        var cache = new ContextCache(cacheOptions);
+        var engine = new InferenceEngine(served.Model, served.Tokenizer, served.Identity, options.Engine, cache);
+        var state = new ServerState(options, served, engine, store);
+
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        if (logging is not null) builder.Logging.AddProvider(logging);
+        builder.WebHost.ConfigureKestrel(k =>
+        {
+            k.Listen(address, options.Port);
+            k.Limits.MaxRequestBodySize = 16 << 20;
+            k.AddServerHeader = false;
+        });
+        var app = builder.Build();
+        MapEndpoints(app, state);
+        try
+        {
+            await app.StartAsync();
+        }
+        catch
+        {
+            engine.Dispose();
+            cache.Dispose();
+            store.Dispose();
+            throw;
+        }
+        var bound = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        var uri = new Uri(bound.Replace("[::]", "127.0.0.1", StringComparison.Ordinal).TrimEnd('/') + "/");
+        return new SharpSeekServer(app, state, cache, uri);
+    }
+
+    private static void MapEndpoints(WebApplication app, ServerState state)
+    {
+        foreach (string prefix in new[] { "", "/v1" })
+        {
+            app.MapPost(prefix + "/chat/completions", (HttpContext http) => CompletionExchange.HandleChatAsync(http, state));
+            app.MapGet(prefix + "/models", (HttpContext http) => Guarded(http, state, "/models", () => ModelsAsync(http, state)));
+            app.MapGet(prefix + "/user/balance", (HttpContext http) => Guarded(http, state, "/user/balance", () => BalanceAsync(http, state)));
+        }
+        app.MapPost("/beta/completions", (HttpContext http) => CompletionExchange.HandleFimAsync(http, state));
+        app.MapPost("/beta/chat/completions", (HttpContext http) => CompletionExchange.HandleChatAsync(http, state));
+        app.MapGet("/health", async (HttpContext http) =>
+        {
+            http.Response.ContentType = "application/json";
+            await http.Response.WriteAsync(JsonSerializer.Serialize(new Dictionary<string, object>
+            {
+                ["status"] = "ok",
+                ["model"] = state.Served.Identity,
+                ["running"] = state.Engine.RunningSequences,
+                ["queued"] = state.Engine.QueuedRequests,
+                ["store"] = state.Store.Backend,
+            }));
+        });
+        app.MapGet("/metrics", async (HttpContext http) =>
+        {
+            http.Response.ContentType = "text/plain; version=0.0.4; charset=utf-8";
+            await http.Response.WriteAsync(state.Metrics.Render(state.Engine));
+        });
+        app.MapGet("/", (HttpContext http) => StaticFile(http, "index.html"));
+        app.MapGet("/ui/pricing.json", async (HttpContext http) =>
+        {
+            var o = state.Options;
+            http.Response.ContentType = "application/json";
+            await http.Response.WriteAsync(JsonSerializer.Serialize(new Dictionary<string, object>
+            {
+                ["currency"] = "CNY",
+                [ChatCompletionRequest.ChatModel] = new { hit = o.ChatPrice.CacheHitPerMillion, miss = o.ChatPrice.CacheMissPerMillion, output = o.ChatPrice.OutputPerMillion },
+                [ChatCompletionRequest.ReasonerModel] = new { hit = o.ReasonerPrice.CacheHitPerMillion, miss = o.ReasonerPrice.CacheMissPerMillion, output = o.ReasonerPrice.OutputPerMillion },
+            }));
+        });
+        app.MapGet("/ui/{file}", (HttpContext http, string file) => StaticFile(http, file));
+        app.MapFallback(async (HttpContext http) =>
+        {
+            var e = new ApiException(404, $"No route for {http.Request.Method} {http.Request.Path}.", "invalid_request_error", "not_found");
+            await e.WriteAsync(http.Response);
+        });
+    }
+
+    private static async Task Guarded(HttpContext http, ServerState state, string endpoint, Func<Task> handler)
+    {
+        int status = 200;
+        try
+        {
+            await handler();
+        }
+        catch (ApiException e)
+        {
+            status = e.Status;
+            if (!http.Response.HasStarted) await e.WriteAsync(http.Response);
+        }
+        finally { state.Metrics.CountRequest(endpoint, status); }
+    }
+
+    private static async Task ModelsAsync(HttpContext http, ServerState state)
+    {
+        await state.AuthenticateAsync(http);
+        http.Response.ContentType = "application/json";
+        var models = new List<object> { new { id = ChatCompletionRequest.ChatModel, @object = "model", owned_by = "sharpseek" } };
+        if (state.Engine.Prompts.SupportsReasoning) models.Add(new { id = ChatCompletionRequest.ReasonerModel, @object = "model", owned_by = "sharpseek" });
+        await http.Response.WriteAsync(JsonSerializer.Serialize(new { @object = "list", data = models }));
+    }
+
+    private static async Task BalanceAsync(HttpContext http, ServerState state)
+    {
+        var account = await state.AuthenticateAsync(http);
+        static string Yuan(long nano) => (nano / 1_000_000_000m).ToString("0.00", CultureInfo.InvariantCulture);
+        http.Response.ContentType = "application/json";
+        await http.Response.WriteAsync(JsonSerializer.Serialize(new
+        {
+            is_available = account.TotalNano > 0,
+            balance_infos = new[]
+            {
+                new { currency = "CNY", total_balance = Yuan(account.TotalNano), granted_balance = Yuan(account.GrantedNano), topped_up_balance = Yuan(account.ToppedUpNano) },
+            },
+        }));
+    }
+
+    private static async Task StaticFile(HttpContext http, string file)
+    {
+        if (file.Contains('/') || file.Contains('\\') || file.Contains("..", StringComparison.Ordinal))
+        {
+            http.Response.StatusCode = 404;
+            return;
+        }
+        using var resource = Assembly.GetExecutingAssembly().GetManifestResourceStream("wwwroot/" + file);
+        if (resource is null)
+        {
+            http.Response.StatusCode = 404;
+            return;
+        }
+        http.Response.ContentType = Path.GetExtension(file) switch
+        {
+            ".html" => "text/html; charset=utf-8",
+            ".js" => "text/javascript; charset=utf-8",
+            ".css" => "text/css; charset=utf-8",
+            ".svg" => "image/svg+xml",
+            _ => "application/octet-stream",
+        };
+        http.Response.Headers.CacheControl = "no-cache";
+        await resource.CopyToAsync(http.Response.Body);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_disposed) return;
+        _disposed = true;
+        using (var stopping = new CancellationTokenSource(TimeSpan.FromSeconds(5))) await _app.StopAsync(stopping.Token);
+        await _app.DisposeAsync();
+        State.Engine.Dispose();
+        await _cache.FlushAsync();
+        _cache.Dispose();
+        State.Store.Dispose();
+    }
+}

@@ -1,0 +1,203 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using SharpSeek.Formats.Safetensors;
+using SharpSeek.Model;
+using SharpSeek.Tensors;
+using SharpSeek.Training.Autodiff;
+using SharpSeek.Training.Optimization;
+
+namespace SharpSeek.Training.Checkpoints;
+
+/// <summary>The training state beside the weights: where the run is and with which options it runs.</summary>
+public sealed record TrainerState
+{
+    public string Format { get; init; } = Checkpoint.StateFormat;
+    public required long Step { get; init; }
+    public required long TokensSeen { get; init; }
+    public required long OptimizerSteps { get; init; }
+    public required long LoaderEpoch { get; init; }
+    public required long LoaderCursor { get; init; }
+    public required TrainingOptions Options { get; init; }
+}
+
+/// <summary>
+/// A checkpoint is a directory <c>checkpoint-NNNNNN/</c>:
+/// <list type="bullet">
+/// <item><c>config.json</c> and <c>model.safetensors</c>: an HF-layout DeepSeek-V3 checkpoint (F32, HF tensor names,
+/// MTP module at layer num_hidden_layers with its repeated <c>embed_tokens</c> and <c>shared_head.head</c> as in the
+/// released checkpoint, the selection bias as <c>e_score_correction_bias</c>). The inference engine loads it as is
+/// (<see cref="LoadForInference"/>), and a GGUF converter reads it like any HF checkpoint.</item>
+/// <item><c>optimizer.safetensors</c>: AdamW's first and second moments per parameter (<c>NAME.exp_avg</c>,
+/// <c>NAME.exp_avg_sq</c>, F32).</item>
+/// <item><c>trainer_state.json</c>: step, tokens seen, the data loader's epoch and cursor, and the run's options.</item>
+/// </list>
+/// The directory is written under a temporary name and renamed into place when every file is flushed to disk, then
+/// <c>latest</c> (a one-line file naming it) is replaced the same way; a crash at any moment leaves the previous
+/// checkpoint intact and <c>latest</c> pointing at a complete one.
+/// </summary>
+public static class Checkpoint
+{
+    public const string ConfigFile = "config.json";
+    public const string ModelFile = "model.safetensors";
+    public const string OptimizerFile = "optimizer.safetensors";
+    public const string StateFile = "trainer_state.json";
+    public const string LatestFile = "latest";
+    public const string StateFormat = "sharpseek-trainer-state-v1";
+
+    private static readonly JsonSerializerOptions Json = new()
+    {
+        WriteIndented = true,
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        Converters = { new JsonStringEnumConverter() },
+    };
+
+    public static string DirectoryName(long step) => $"checkpoint-{step.ToString("D6", CultureInfo.InvariantCulture)}";
+
+    public static string Save(Trainer trainer, string outputDirectory)
+    {
+        Directory.CreateDirectory(outputDirectory);
+        string final = Path.Combine(outputDirectory, DirectoryName(trainer.Step));
+        string temp = Path.Combine(outputDirectory, $".{DirectoryName(trainer.Step)}.{Guid.NewGuid():N}.tmp");
+        Directory.CreateDirectory(temp);
+        try
+        {
+            WriteText(Path.Combine(temp, ConfigFile), ModelConfigJson.Write(trainer.Config));
+            WriteModel(trainer.Model, Path.Combine(temp, ModelFile));
+            WriteOptimizer(trainer.Optimizer, Path.Combine(temp, OptimizerFile));
+            var state = new TrainerState
+            {
+                Step = trainer.Step,
+                TokensSeen = trainer.TokensSeen,
+                OptimizerSteps = trainer.Optimizer.StepCount,
+                LoaderEpoch = trainer.Loader.Position.Epoch,
+                LoaderCursor = trainer.Loader.Position.Cursor,
+                Options = trainer.Options,
+            };
+            WriteText(Path.Combine(temp, StateFile), JsonSerializer.Serialize(state, Json));
+            if (Directory.Exists(final))
+            {
+                // Saving the same step again: move the old one aside first (a directory rename cannot overwrite).
+                string old = final + $".{Guid.NewGuid():N}.old";
+                Directory.Move(final, old);
+                Directory.Move(temp, final);
+                Directory.Delete(old, recursive: true);
+            }
+            else Directory.Move(temp, final);
+        }
+        catch
+        {
+            if (Directory.Exists(temp)) Directory.Delete(temp, recursive: true);
+            throw;
+        }
+        WriteText(Path.Combine(outputDirectory, LatestFile), DirectoryName(trainer.Step) + "\n");
+        return final;
+    }
+
+    /// <summary>The checkpoint <c>latest</c> names in <paramref name="outputDirectory"/>, or null when there is none.</summary>
+    public static string? Latest(string outputDirectory)
+    {
+        string pointer = Path.Combine(outputDirectory, LatestFile);
+        if (!File.Exists(pointer)) return null;
+        string dir = Path.Combine(outputDirectory, File.ReadAllText(pointer).Trim());
+        return Directory.Exists(dir) ? dir : null;
+    }
+
+    public static (ModelConfig Config, TrainerState State) ReadConfigAndState(string directory)
+    {
+        var config = ModelConfigJson.Parse(File.ReadAllText(Path.Combine(directory, ConfigFile)));
+        var state = JsonSerializer.Deserialize<TrainerState>(File.ReadAllText(Path.Combine(directory, StateFile)), Json)
+            ?? throw new InvalidDataException($"{directory}: empty trainer state");
+        if (state.Format != StateFormat) throw new InvalidDataException($"{directory}: trainer state format '{state.Format}' is not {StateFormat}");
+        return (config, state);
+    }
+
+    /// <summary>Loads weights and optimizer moments into a freshly constructed model and optimizer of the same config.</summary>
+    public static unsafe void Restore(string directory, TrainableModel<float> model, AdamW optimizer)
+    {
+        using (var file = SafetensorsFile.Open(Path.Combine(directory, ModelFile), Formats.FileLoadMode.ReadIntoMemory))
+            foreach (var p in model.Parameters) Copy(file, p.Name, p.Shape, p.Values);
+        using (var file = SafetensorsFile.Open(Path.Combine(directory, OptimizerFile), Formats.FileLoadMode.ReadIntoMemory))
+            foreach (var p in optimizer.Parameters)
+            {
+                Copy(file, p.Name + ".exp_avg", p.Shape, optimizer.FirstMoment(p));
+                Copy(file, p.Name + ".exp_avg_sq", p.Shape, optimizer.SecondMoment(p));
+            }
+    }
+
+    /// <summary>Model weights and config of a checkpoint in the inference engine's container (views of the mapped file).</summary>
+    public static (ModelConfig Config, ModelWeights Weights) LoadForInference(string directory)
+    {
+        var config = ModelConfigJson.Parse(File.ReadAllText(Path.Combine(directory, ConfigFile)));
+        var file = SafetensorsFile.Open(Path.Combine(directory, ModelFile));
+        var weights = new ModelWeights();
+        try
+        {
+            foreach (var name in file.TensorNames) weights.Add(name, file.GetTensor(name), owned: false);
+            weights.KeepAlive(file);
+            return (config, weights);
+        }
+        catch
+        {
+            weights.Dispose();
+            file.Dispose();
+            throw;
+        }
+    }
+
+    private static unsafe void WriteModel(TrainableModel<float> model, string path)
+    {
+        var writer = new SafetensorsWriter();
+        writer.Metadata["format"] = "pt";
+        foreach (var p in model.Parameters) writer.AddTensor(p.Name, View(p.Value, p.Shape, p));
+        var c = model.Config;
+        var head = model[c.TieWordEmbeddings ? WeightNames.Embedding : WeightNames.OutputHead];
+        var embedding = model[WeightNames.Embedding];
+        for (int k = 0; k < c.NumNextnPredictLayers; k++)
+        {
+            // The released V3 checkpoint repeats the shared embedding and head inside the MTP layer.
+            int l = c.NumHiddenLayers + k;
+            writer.AddTensor(WeightNames.MtpEmbedding(l), View(embedding.Value, embedding.Shape, embedding));
+            writer.AddTensor(WeightNames.MtpHead(l), View(head.Value, head.Shape, head));
+        }
+        writer.Write(path);
+    }
+
+    private static unsafe void WriteOptimizer(AdamW optimizer, string path)
+    {
+        var writer = new SafetensorsWriter();
+        writer.Metadata["step"] = optimizer.StepCount.ToString(CultureInfo.InvariantCulture);
+        foreach (var p in optimizer.Parameters)
+        {
+            fixed (float* m = optimizer.FirstMoment(p))
+                writer.AddTensor(p.Name + ".exp_avg", View(m, p.Shape, optimizer));
+            fixed (float* v = optimizer.SecondMoment(p))
+                writer.AddTensor(p.Name + ".exp_avg_sq", View(v, p.Shape, optimizer));
+        }
+        writer.Write(path);
+    }
+
+    /// <summary>An F32 tensor over memory owned elsewhere (parameters and moments live in native memory, so pointers stay valid).</summary>
+    private static unsafe Tensor View(float* data, int[] shape, object owner)
+        => Tensor.FromPointer(DType.F32, shape, (byte*)data, Tensor.ShapeElements(shape) * sizeof(float), owner);
+
+    private static void Copy(SafetensorsFile file, string name, int[] shape, Span<float> destination)
+    {
+        using var t = file.GetTensor(name);
+        if (t.DType != DType.F32 || !t.Shape.AsSpan().SequenceEqual(shape))
+            throw new InvalidDataException($"{file.Path}: '{name}' is {t.DType} [{string.Join(", ", t.Shape)}], expected F32 [{string.Join(", ", shape)}]");
+        t.AsSpan<float>().CopyTo(destination);
+    }
+
+    private static void WriteText(string path, string text)
+    {
+        string temp = path + $".{Guid.NewGuid():N}.tmp";
+        using (var f = new FileStream(temp, FileMode.CreateNew, FileAccess.Write))
+        {
+            var bytes = System.Text.Encoding.UTF8.GetBytes(text);
+            f.Write(bytes);
+            f.Flush(flushToDisk: true);
+        }
+        File.Move(temp, path, overwrite: true);
+    }
+}

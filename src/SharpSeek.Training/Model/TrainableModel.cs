@@ -1,0 +1,363 @@
+using System.Numerics;
+using SharpSeek.Model;
+using SharpSeek.Training.Autodiff;
+using SharpSeek.Training.Data;
+using SharpSeek.Training.Ops;
+using SharpSeek.Training.Precision;
+
+namespace SharpSeek.Training;
+
+/// <summary>The weights of the V3 objective's terms: L = L_main + (λ/D)·Σ_k L_MTP^k + Σ_layers α·L_balance.</summary>
+public sealed record ObjectiveSettings(double MtpWeight = 0.3, double BalanceAlpha = 0.0001);
+
+/// <summary>One forward pass of the objective: the differentiable total and its parts (for logging).</summary>
+public sealed class ObjectiveResult<T> where T : unmanaged, IBinaryFloatingPointIeee754<T>
+{
+    public required Node<T> Loss { get; init; }
+    public required double MainLoss { get; init; }
+    /// <summary>Cross-entropy of each MTP depth (before the λ/D weight).</summary>
+    public required double[] MtpLosses { get; init; }
+    /// <summary>Sum over MoE layers of α·L_balance.</summary>
+    public required double BalanceLoss { get; init; }
+}
+
+/// <summary>
+/// The DeepSeek-V3 architecture (docs/model.md) as trainable parameters plus its forward pass on a <see cref="Tape{T}"/>:
+/// embedding → blocks (MLA, then dense SwiGLU or DeepSeekMoE) → final norm → head, and the MTP modules after it.
+/// Parameters carry HF checkpoint names and shapes (<see cref="WeightNames"/>), so a checkpoint of them loads into
+/// the inference engine unchanged. MLA runs in its training form (keys and values expanded per head by kv_b_proj);
+/// the inference engine's absorbed form computes the same function.
+/// </summary>
+/// <remarks>
+/// Generic over the element type: f32 for training, f64 for the gradient checks. The MTP module at depth k reads the
+/// previous depth's output after its final norm (the main model's final-normed hidden state at depth 1), as the
+/// released checkpoint is run by vLLM and by our inference engine.
+/// </remarks>
+public sealed class TrainableModel<T> : IDisposable where T : unmanaged, IBinaryFloatingPointIeee754<T>
+{
+    private readonly List<Parameter<T>> _parameters = [];
+    private readonly Dictionary<string, Parameter<T>> _byName = new(StringComparer.Ordinal);
+    private readonly Dictionary<int, long[]> _expertLoad = [];
+    private RotaryTable<T>? _rotary;
+
+    public TrainableModel(ModelConfig config)
+    {
+        config.Validate();
+        if (config.Architecture != ModelArchitecture.DeepSeek)
+            throw new NotSupportedException($"training supports the DeepSeek architecture (MLA + MoE), not {config.ModelType}");
+        Config = config;
+        Router = config.NRoutedExperts > 0 ? RouterSettings.From(config) : null;
+        Heads = new MlaHeads(config.NumAttentionHeads, config.QkNopeHeadDim, config.QkRopeHeadDim, config.VHeadDim);
+        int h = config.HiddenSize, v = config.VocabSize;
+
+        Add(WeightNames.Embedding, [v, h], ParameterRole.NoDecay);
+        Add(WeightNames.FinalNorm, [h], ParameterRole.NoDecay);
+        if (!config.TieWordEmbeddings) Add(WeightNames.OutputHead, [v, h], ParameterRole.Matrix);
+        for (int l = 0; l < TotalLayers; l++)
+        {
+            AddBlock(l);
+            if (l >= config.NumHiddenLayers)
+            {
+                Add(WeightNames.MtpEmbeddingNorm(l), [h], ParameterRole.NoDecay);
+                Add(WeightNames.MtpHiddenNorm(l), [h], ParameterRole.NoDecay);
+                Add(WeightNames.MtpProjection(l), [h, 2 * h], ParameterRole.Matrix);
+                Add(WeightNames.MtpHeadNorm(l), [h], ParameterRole.NoDecay);
+            }
+            if (config.IsMoeLayer(l)) _expertLoad[l] = new long[config.NRoutedExperts];
+        }
+    }
+
+    public ModelConfig Config { get; }
+    public RouterSettings? Router { get; }
+    public MlaHeads Heads { get; }
+    /// <summary>Main blocks plus MTP blocks.</summary>
+    public int TotalLayers => Config.NumHiddenLayers + Config.NumNextnPredictLayers;
+    public IReadOnlyList<Parameter<T>> Parameters => _parameters;
+    /// <summary>Layer indices (MTP layers included) that use DeepSeekMoE.</summary>
+    public IReadOnlyList<int> MoeLayers => _expertLoad.Keys.Order().ToArray();
+
+    public Parameter<T> this[string name] => _byName.TryGetValue(name, out var p) ? p : throw new KeyNotFoundException($"no parameter '{name}'");
+    public bool Contains(string name) => _byName.ContainsKey(name);
+
+    /// <summary>Tokens routed to each expert of MoE layer <paramref name="layer"/> by training forward passes since the last <see cref="ResetExpertLoad"/>.</summary>
+    public long[] ExpertLoad(int layer) => _expertLoad[layer];
+
+    public void ResetExpertLoad()
+    {
+        foreach (var counts in _expertLoad.Values) Array.Clear(counts);
+    }
+
+    /// <summary>The aux-loss-free selection bias of MoE layer <paramref name="layer"/> (null unless noaux_tc routing).</summary>
+    public Parameter<T>? SelectionBias(int layer)
+        => _byName.TryGetValue(WeightNames.RouterBias(layer), out var p) ? p : null;
+
+    public long ParameterCount => _parameters.Sum(p => p.Length);
+
+    private void Add(string name, int[] shape, ParameterRole role)
+    {
+        var p = new Parameter<T>(name, shape, role);
+        _parameters.Add(p);
+        _byName.Add(name, p);
+    }
+
+    private void AddBlock(int l)
+    {
+        var c = Config;
+        int h = c.HiddenSize, nh = c.NumAttentionHeads, qk = c.QkHeadDim, r = c.KvLoraRank;
+        Add(WeightNames.AttentionNorm(l), [h], ParameterRole.NoDecay);
+        Add(WeightNames.FfnNorm(l), [h], ParameterRole.NoDecay);
+        if (c.QLoraRank is int qr)
+        {
+            Add(WeightNames.QAProj(l), [qr, h], ParameterRole.Matrix);
+            Add(WeightNames.QANorm(l), [qr], ParameterRole.NoDecay);
+            Add(WeightNames.QBProj(l), [nh * qk, qr], ParameterRole.Matrix);
+        }
+        else Add(WeightNames.QProj(l), [nh * qk, h], ParameterRole.Matrix);
+        Add(WeightNames.KvAProj(l), [r + c.QkRopeHeadDim, h], ParameterRole.Matrix);
+        Add(WeightNames.KvANorm(l), [r], ParameterRole.NoDecay);
+        Add(WeightNames.KvBProj(l), [nh * (c.QkNopeHeadDim + c.VHeadDim), r], ParameterRole.Matrix);
+        Add(WeightNames.OutputProjection(l), [h, nh * c.VHeadDim], ParameterRole.Matrix);
+        if (c.IsMoeLayer(l))
+        {
+            int e = c.NRoutedExperts, f = c.MoeIntermediateSize;
+            Add(WeightNames.Router(l), [e, h], ParameterRole.Matrix);
+            if (c.TopkMethod == ExpertSelection.NoAuxTopkCorrected) Add(WeightNames.RouterBias(l), [e], ParameterRole.Buffer);
+            for (int x = 0; x < e; x++)
+            {
+                Add(WeightNames.ExpertGate(l, x), [f, h], ParameterRole.Matrix);
+                Add(WeightNames.ExpertUp(l, x), [f, h], ParameterRole.Matrix);
+                Add(WeightNames.ExpertDown(l, x), [h, f], ParameterRole.Matrix);
+            }
+            if (c.NSharedExperts > 0)
+            {
+                int fs = c.NSharedExperts * f;
+                Add(WeightNames.SharedGate(l), [fs, h], ParameterRole.Matrix);
+                Add(WeightNames.SharedUp(l), [fs, h], ParameterRole.Matrix);
+                Add(WeightNames.SharedDown(l), [h, fs], ParameterRole.Matrix);
+            }
+        }
+        else
+        {
+            Add(WeightNames.DenseGate(l), [c.IntermediateSize, h], ParameterRole.Matrix);
+            Add(WeightNames.DenseUp(l), [c.IntermediateSize, h], ParameterRole.Matrix);
+            Add(WeightNames.DenseDown(l), [h, c.IntermediateSize], ParameterRole.Matrix);
+        }
+    }
+
+    /// <summary>
+    /// Seeded initialization, independent of parameter order (each tensor draws from a generator seeded by its name):
+    /// norms 1, selection biases 0, embedding N(0, 1), every matrix N(0, 1/fan_in) so each projection keeps unit scale,
+    /// with the projections that write into the residual stream (o_proj, down_proj) further scaled by 1/√(2·layers).
+    /// </summary>
+    public void Initialize(ulong seed)
+    {
+        double residualScale = 1.0 / Math.Sqrt(2.0 * TotalLayers);
+        foreach (var p in _parameters)
+        {
+            var values = p.Values;
+            if (p.Role == ParameterRole.Buffer) { values.Clear(); continue; }
+            if (p.Shape.Length == 1) { values.Fill(T.One); continue; }
+            double std = p.Name == WeightNames.Embedding ? 1.0 : 1.0 / Math.Sqrt(p.Cols);
+            if (p.Name.EndsWith("o_proj.weight", StringComparison.Ordinal) || p.Name.EndsWith("down_proj.weight", StringComparison.Ordinal))
+                std *= residualScale;
+            var rng = new DeterministicRandom(DeterministicRandom.SeedFor(seed, p.Name));
+            for (int i = 0; i < values.Length; i++) values[i] = T.CreateTruncating(rng.NextGaussian() * std);
+        }
+    }
+
+    /// <summary>Copies every parameter's values from a model of the same config in another element type.</summary>
+    public void CopyValuesFrom<TOther>(TrainableModel<TOther> other) where TOther : unmanaged, IBinaryFloatingPointIeee754<TOther>
+    {
+        foreach (var p in _parameters)
+        {
+            var src = other[p.Name].Values;
+            var dst = p.Values;
+            for (int i = 0; i < dst.Length; i++) dst[i] = T.CreateTruncating(src[i]);
+        }
+    }
+
+    public void ZeroGradients()
+    {
+        foreach (var p in _parameters) p.ZeroGrad();
+    }
+
+    private RotaryTable<T> Rotary(int sequenceLength)
+    {
+        if (_rotary is null || _rotary.MaxPositions < sequenceLength) _rotary = new RotaryTable<T>(Config, sequenceLength);
+        return _rotary;
+    }
+
+    /// <summary>The V3 training objective on one micro-batch, recorded on <paramref name="tape"/> when it takes gradients.</summary>
+    public ObjectiveResult<T> Loss(Tape<T> tape, TokenBatch batch, ObjectiveSettings objective)
+    {
+        var pass = new ForwardPass(this, tape, batch, objective.BalanceAlpha);
+        var hidden = pass.Run();
+        var headPrecision = tape.Precision.OutputHead;
+        var head = tape.Leaf(this[Config.TieWordEmbeddings ? WeightNames.Embedding : WeightNames.OutputHead]);
+        var terms = new List<(Node<T>, double)>();
+        var main = tape.LinearCrossEntropy(hidden[0], head, batch.MainTargets(), headPrecision);
+        terms.Add((main, 1.0));
+        int depth = Config.NumNextnPredictLayers;
+        var mtp = new double[depth];
+        for (int k = 1; k <= depth; k++)
+        {
+            var l = tape.LinearCrossEntropy(hidden[k], head, batch.MtpTargets(k), headPrecision);
+            mtp[k - 1] = double.CreateTruncating(l.Scalar);
+            terms.Add((l, objective.MtpWeight / depth));
+        }
+        double balance = 0;
+        foreach (var b in pass.BalanceTerms)
+        {
+            balance += double.CreateTruncating(b.Scalar);
+            terms.Add((b, 1.0));
+        }
+        return new ObjectiveResult<T>
+        {
+            Loss = tape.WeightedSum(terms),
+            MainLoss = double.CreateTruncating(main.Scalar),
+            MtpLosses = mtp,
+            BalanceLoss = balance,
+        };
+    }
+
+    /// <summary>
+    /// Logits of every position: the main head's [Positions, vocab] and each MTP depth's (position i of depth k reads
+    /// token i+k, so it predicts token i+k+1). Evaluation only: nothing is recorded and the tape is left holding
+    /// the activations until its next reset.
+    /// </summary>
+    public (T[] Main, T[][] Mtp) Logits(Tape<T> tape, TokenBatch batch)
+    {
+        bool was = tape.GradientsEnabled;
+        tape.GradientsEnabled = false;
+        try
+        {
+            var hidden = new ForwardPass(this, tape, batch, 0).Run();
+            var headParam = this[Config.TieWordEmbeddings ? WeightNames.Embedding : WeightNames.OutputHead];
+            var outputs = hidden.Select(hn => HeadLogits(tape, hn, headParam)).ToArray();
+            return (outputs[0], outputs[1..]);
+        }
+        finally { tape.GradientsEnabled = was; }
+    }
+
+    private static unsafe T[] HeadLogits(Tape<T> tape, Node<T> hidden, Parameter<T> head)
+    {
+        var logits = new T[hidden.Rows * head.Rows];
+        fixed (T* l = logits)
+            PrecisionGemm.Forward(tape, tape.Precision.OutputHead, hidden.Value, hidden.Rows, hidden.Cols, head.Value, head.Rows, l, accumulate: false);
+        return logits;
+    }
+
+    /// <summary>The graph of one micro-batch: blocks, final norms, and what each MoE layer routed.</summary>
+    private sealed class ForwardPass(TrainableModel<T> model, Tape<T> tape, TokenBatch batch, double balanceAlpha)
+    {
+        private readonly ModelConfig _c = model.Config;
+        private readonly int _seq = batch.SequenceLength;
+        private readonly PrecisionPolicy _precision = tape.Precision;
+
+        public List<Node<T>> BalanceTerms { get; } = [];
+
+        private Node<T> P(string name) => tape.Leaf(model[name]);
+
+        /// <summary>Final-normed hidden states: the main model's, then each MTP depth's.</summary>
+        public List<Node<T>> Run()
+        {
+            double eps = _c.RmsNormEps;
+            var embedding = P(WeightNames.Embedding);
+            var x = tape.Embedding(embedding, batch.Inputs());
+            for (int l = 0; l < _c.NumHiddenLayers; l++) x = Block(x, l);
+            var hidden = new List<Node<T>> { tape.RmsNorm(x, P(WeightNames.FinalNorm), eps) };
+            for (int k = 1; k <= _c.NumNextnPredictLayers; k++)
+            {
+                int l = _c.NumHiddenLayers + k - 1;
+                // eh_proj reads [enorm(embedding of token i+k) | hnorm(previous depth's hidden)], embedding first.
+                var e = tape.RmsNorm(tape.Embedding(embedding, batch.MtpInputs(k)), P(WeightNames.MtpEmbeddingNorm(l)), eps);
+                var prev = tape.RmsNorm(hidden[^1], P(WeightNames.MtpHiddenNorm(l)), eps);
+                var m = tape.Linear(tape.ConcatColumns(e, prev), P(WeightNames.MtpProjection(l)), _precision.Linears);
+                m = Block(m, l);
+                hidden.Add(tape.RmsNorm(m, P(WeightNames.MtpHeadNorm(l)), eps));
+            }
+            return hidden;
+        }
+
+        private Node<T> Block(Node<T> x, int l)
+        {
+            double eps = _c.RmsNormEps;
+            var attention = Attention(tape.RmsNorm(x, P(WeightNames.AttentionNorm(l)), eps), l);
+            x = tape.Add(x, attention);
+            var normed = tape.RmsNorm(x, P(WeightNames.FfnNorm(l)), eps);
+            var ffn = _c.IsMoeLayer(l) ? Moe(normed, l) : SwiGlu(normed, WeightNames.DenseGate(l), WeightNames.DenseUp(l), WeightNames.DenseDown(l));
+            return tape.Add(x, ffn);
+        }
+
+        private Node<T> Attention(Node<T> a, int l)
+        {
+            var heads = model.Heads;
+            var linear = _precision.Linears;
+            int r = _c.KvLoraRank;
+            Node<T> q;
+            if (_c.QLoraRank is not null)
+            {
+                var qa = tape.RmsNorm(tape.Linear(a, P(WeightNames.QAProj(l)), linear), P(WeightNames.QANorm(l)), _c.RmsNormEps);
+                q = tape.Linear(qa, P(WeightNames.QBProj(l)), linear);
+            }
+            else q = tape.Linear(a, P(WeightNames.QProj(l)), linear);
+            var rotary = model.Rotary(_seq);
+            q = tape.Rope(q, rotary, _seq, heads.Heads, heads.QkDim, heads.NopeDim);
+
+            // kv_a_proj_with_mqa's rows [0, r) make the latent c, rows [r, r + dr) the shared rotary key.
+            var kvA = model[WeightNames.KvAProj(l)];
+            var latent = tape.RmsNorm(tape.Linear(a, tape.Leaf(kvA, 0, r), linear), P(WeightNames.KvANorm(l)), _c.RmsNormEps);
+            var kPe = tape.Rope(tape.Linear(a, tape.Leaf(kvA, r, heads.RopeDim), linear), rotary, _seq, 1, heads.RopeDim, 0);
+            var kv = tape.Linear(latent, P(WeightNames.KvBProj(l)), linear);
+            var o = tape.MlaAttention(q, kv, kPe, heads, _seq, _c.SoftmaxScale);
+            return tape.Linear(o, P(WeightNames.OutputProjection(l)), linear);
+        }
+
+        private Node<T> SwiGlu(Node<T> x, string gate, string up, string down)
+        {
+            var linear = _precision.Linears;
+            var g = tape.Linear(x, P(gate), linear);
+            var u = tape.Linear(x, P(up), linear);
+            return tape.Linear(tape.SwiGlu(g, u), P(down), linear);
+        }
+
+        private Node<T> Moe(Node<T> x, int l)
+        {
+            var settings = model.Router!;
+            var logits = tape.Linear(x, P(WeightNames.Router(l)), _precision.Router);
+            var scores = tape.RouterScores(logits, settings.Scoring);
+            var bias = model.SelectionBias(l);
+            var weights = tape.TopKRouting(scores, bias is null ? ReadOnlySpan<T>.Empty : bias.Values, settings, out var plan);
+            if (tape.GradientsEnabled)
+            {
+                var load = model._expertLoad[l];
+                for (int e = 0; e < settings.Experts; e++) load[e] += plan.CountOf(e);
+            }
+            if (balanceAlpha > 0) BalanceTerms.Add(tape.SequenceBalanceLoss(scores, plan, _seq, balanceAlpha));
+
+            int experts = settings.Experts;
+            var gate = new Node<T>[experts];
+            var up = new Node<T>[experts];
+            var down = new Node<T>[experts];
+            for (int e = 0; e < experts; e++)
+            {
+                gate[e] = P(WeightNames.ExpertGate(l, e));
+                up[e] = P(WeightNames.ExpertUp(l, e));
+                down[e] = P(WeightNames.ExpertDown(l, e));
+            }
+            var routed = tape.DispatchToExperts(x, plan);
+            var outputs = tape.GroupedExperts(routed, plan, gate, up, down, _precision.Linears);
+            var y = tape.CombineFromExperts(outputs, weights, plan);
+            if (_c.NSharedExperts > 0)
+                y = tape.Add(y, SwiGlu(x, WeightNames.SharedGate(l), WeightNames.SharedUp(l), WeightNames.SharedDown(l)));
+            return y;
+        }
+    }
+
+    public void Dispose()
+    {
+        foreach (var p in _parameters) p.Dispose();
+        _parameters.Clear();
+        _byName.Clear();
+    }
+}

@@ -1,0 +1,186 @@
+using System.Diagnostics;
+using SharpSeek.Model;
+using SharpSeek.Tensors.Threading;
+using SharpSeek.Training.Autodiff;
+using SharpSeek.Training.Checkpoints;
+using SharpSeek.Training.Data;
+using SharpSeek.Training.Optimization;
+using SharpSeek.Training.Precision;
+
+namespace SharpSeek.Training;
+
+/// <summary>
+/// One training run, step by step (docs/training.md):
+/// <code>
+///   for each of GradientAccumulation micro-batches:
+///       L = L_main + (λ/D)·Σ_k L_MTP^k + α·Σ_layers L_balance      (forward on the tape)
+///       backward with seed 1/GradientAccumulation                   (gradients accumulate in the parameters)
+///   clip by global norm; AdamW step at the scheduled learning rate
+///   aux-loss-free balancing: per MoE layer, b_e += γ·sign(mean load − load_e)   (no gradient involved)
+/// </code>
+/// Master weights, gradients and optimizer state are f32 in every precision mode; the mode only decides how GEMM
+/// inputs are rounded. Everything is deterministic for a given thread count, so a run resumed from a checkpoint
+/// reproduces the uninterrupted run bit for bit.
+/// </summary>
+public sealed class Trainer : IDisposable
+{
+    private readonly Tape<float> _tape;
+    private readonly List<Parameter<float>> _trainable;
+
+    public Trainer(ModelConfig config, TrainingOptions options, PackedDataset data, ComputePool? pool = null)
+        : this(config, options, data, pool, initialize: true)
+    {
+    }
+
+    private Trainer(ModelConfig config, TrainingOptions options, PackedDataset data, ComputePool? pool, bool initialize)
+    {
+        options.Validate();
+        if (data.SequenceLength != options.SequenceLength)
+            throw new ArgumentException($"the dataset cuts sequences of {data.SequenceLength}, the options ask for {options.SequenceLength}");
+        if (data.VocabularySize > config.VocabSize)
+            throw new ArgumentException($"the data's vocabulary ({data.VocabularySize}) does not fit the model's ({config.VocabSize})");
+        Options = options;
+        Pool = pool ?? ComputePool.Shared;
+        Model = new TrainableModel<float>(config);
+        if (initialize) Model.Initialize(options.Seed);
+        _trainable = Model.Parameters.Where(p => p.Trainable).ToList();
+        Optimizer = new AdamW(_trainable, options.AdamW);
+        Loader = new BatchLoader(data, options.BatchSequences, options.Seed);
+        _tape = new Tape<float>(Pool, PrecisionPolicy.For(options.Precision));
+    }
+
+    /// <summary>Continues the run saved in <paramref name="checkpointDirectory"/>: weights, optimizer moments, step and data position.</summary>
+    /// <param name="adjust">Changes to the saved options (say, more steps); anything else that changes breaks bit-identical continuation.</param>
+    public static Trainer Resume(string checkpointDirectory, PackedDataset data, ComputePool? pool = null, Func<TrainingOptions, TrainingOptions>? adjust = null)
+    {
+        var (config, state) = Checkpoint.ReadConfigAndState(checkpointDirectory);
+        var options = adjust is null ? state.Options : adjust(state.Options);
+        var trainer = new Trainer(config, options, data, pool, initialize: false);
+        try
+        {
+            Checkpoint.Restore(checkpointDirectory, trainer.Model, trainer.Optimizer);
+            trainer.Step = state.Step;
+            trainer.TokensSeen = state.TokensSeen;
+            trainer.Optimizer.StepCount = state.OptimizerSteps;
+            trainer.Loader = new BatchLoader(data, options.BatchSequences, options.Seed, new LoaderPosition(state.LoaderEpoch, state.LoaderCursor));
+            return trainer;
+        }
+        catch
+        {
+            trainer.Dispose();
+            throw;
+        }
+    }
+
+    public TrainingOptions Options { get; }
+    public ComputePool Pool { get; }
+    public TrainableModel<float> Model { get; }
+    public AdamW Optimizer { get; }
+    public BatchLoader Loader { get; private set; }
+    /// <summary>Optimizer steps completed.</summary>
+    public long Step { get; private set; }
+    public long TokensSeen { get; private set; }
+    public ModelConfig Config => Model.Config;
+    public long PeakActivationBytes => _tape.PeakActivationBytes;
+
+    public StepReport TrainStep()
+    {
+        long t0 = Stopwatch.GetTimestamp();
+        var objective = new ObjectiveSettings(Options.MtpWeight, Options.BalanceAlpha);
+        Model.ZeroGradients();
+        Model.ResetExpertLoad();
+        int accumulation = Options.GradientAccumulation;
+        double loss = 0, main = 0, balance = 0;
+        var mtp = new double[Config.NumNextnPredictLayers];
+        for (int micro = 0; micro < accumulation; micro++)
+        {
+            var batch = Loader.Next();
+            var r = Model.Loss(_tape, batch, objective);
+            double value = r.Loss.Scalar;
+            if (!double.IsFinite(value)) throw new InvalidOperationException($"the loss became {value} at step {Step + 1}; lower the learning rate");
+            _tape.Backward(r.Loss, 1f / accumulation);
+            _tape.Reset();
+            loss += value / accumulation;
+            main += r.MainLoss / accumulation;
+            balance += r.BalanceLoss / accumulation;
+            for (int k = 0; k < mtp.Length; k++) mtp[k] += r.MtpLosses[k] / accumulation;
+        }
+
+        double norm = GradientClipping.ClipByGlobalNorm(_trainable, Options.ClipNorm, Pool);
+        double lr = Options.LearningRates.At(Step);
+        Optimizer.Update(lr, Pool);
+        _tape.WeightOperands.Invalidate();
+
+        var load = Model.MoeLayers.ToDictionary(l => l, l => (long[])Model.ExpertLoad(l).Clone());
+        if (Options.BiasUpdateSpeed > 0 && (Options.BiasFreezeStep is not long freeze || Step < freeze))
+            UpdateSelectionBiases(load);
+
+        Step++;
+        long tokens = (long)Options.TokensPerStep;
+        TokensSeen += tokens;
+        return new StepReport
+        {
+            Step = Step, Loss = loss, MainLoss = main, MtpLosses = mtp, BalanceLoss = balance, LearningRate = lr,
+            GradientNorm = norm, Tokens = tokens, Seconds = Stopwatch.GetElapsedTime(t0).TotalSeconds, ExpertLoad = load,
+        };
+    }
+
+    /// <summary>
+    /// Auxiliary-loss-free balancing (DeepSeek-V3 §2.1.2): an expert that took more than the mean load this step has its
+    /// selection bias lowered by γ, one that took less has it raised by γ. The bias only affects which experts are
+    /// chosen, never the combine weights, so balance is steered without a loss term pulling against the objective.
+    /// </summary>
+    private void UpdateSelectionBiases(Dictionary<int, long[]> load)
+    {
+        float gamma = (float)Options.BiasUpdateSpeed;
+        foreach (var (layer, counts) in load)
+        {
+            if (Model.SelectionBias(layer) is not { } bias) continue;
+            double mean = counts.Average();
+            var b = bias.Values;
+            for (int e = 0; e < counts.Length; e++) b[e] += gamma * Math.Sign(mean - counts[e]);
+        }
+    }
+
+    /// <summary>Mean main and MTP cross-entropy over <paramref name="batches"/> (no gradients, no balancing side effects).</summary>
+    /// <param name="precision">GEMM precision of the evaluation; the training precision when null. Evaluating FP8-trained
+    /// weights in f32 separates the quality of the weights from the noise FP8 adds to every forward pass.</param>
+    public EvaluationReport Evaluate(IReadOnlyList<TokenBatch> batches, TrainingPrecision? precision = null)
+    {
+        if (batches.Count == 0) throw new ArgumentException("nothing to evaluate");
+        var objective = new ObjectiveSettings(Options.MtpWeight, 0);
+        var trainingPolicy = _tape.Precision;
+        if (precision is { } p) _tape.Precision = PrecisionPolicy.For(p);
+        _tape.GradientsEnabled = false;
+        try
+        {
+            double main = 0;
+            var mtp = new double[Config.NumNextnPredictLayers];
+            long tokens = 0;
+            foreach (var batch in batches)
+            {
+                var r = Model.Loss(_tape, batch, objective);
+                _tape.Reset();
+                main += r.MainLoss / batches.Count;
+                for (int k = 0; k < mtp.Length; k++) mtp[k] += r.MtpLosses[k] / batches.Count;
+                tokens += batch.Positions;
+            }
+            return new EvaluationReport(main, mtp, tokens);
+        }
+        finally
+        {
+            _tape.GradientsEnabled = true;
+            _tape.Precision = trainingPolicy;
+        }
+    }
+
+    /// <summary>Writes a checkpoint under <paramref name="outputDirectory"/> (atomically) and returns its path.</summary>
+    public string SaveCheckpoint(string outputDirectory) => Checkpoint.Save(this, outputDirectory);
+
+    public void Dispose()
+    {
+        _tape.Dispose();
+        Optimizer.Dispose();
+        Model.Dispose();
+    }
+}
