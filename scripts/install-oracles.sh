@@ -4,6 +4,14 @@
 # An install is skipped when node_modules already matches the lock file (hash stamp), so repeated runs are fast.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+# The web UI test drives Debian's Chromium (browser downloads are blocked here, so playwright cannot fetch its own).
+if [ ! -x /usr/bin/chromium ]; then
+  echo "== installing chromium (Debian package) for the browser test"
+  if [ "$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+fi
 for dir in tests/oracles/*/; do
   [ -f "$dir/package-lock.json" ] || continue
   stamp="$dir/node_modules/.sharpseek-lock-hash"

@@ -8,8 +8,7 @@ namespace SharpSeek.Benchmarks;
 
 /// <summary>
 /// Measures this machine's limits in the same run as the kernels they judge: peak f32 FMA throughput
-/// (independent FMA chains, enough of them to cover latency × ports) and memory read bandwidth (a streaming sum
-/// over a buffer far larger than the last-level cache).
+/// (independent FMA chains, enough of them to cover latency × ports). Read bandwidth: QuantizedGemvBenchmark.MeasureReadBandwidth.
 /// </summary>
 public static unsafe class MachineLimits
 {
@@ -96,66 +95,6 @@ public static unsafe class MachineLimits
             a12 = MathF.FusedMultiplyAdd(a12, x, y); a13 = MathF.FusedMultiplyAdd(a13, x, y); a14 = MathF.FusedMultiplyAdd(a14, x, y); a15 = MathF.FusedMultiplyAdd(a15, x, y);
         }
         return a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7 + a8 + a9 + a10 + a11 + a12 + a13 + a14 + a15;
-    }
-
-    /// <summary>Read bandwidth in GB/s: every thread streams its share of a 1 GiB buffer through a vector sum.</summary>
-    public static double ReadBandwidthGBps(ComputePool pool, long bytes = 1L << 30, int repeats = 7)
-    {
-        using var buf = new NativeBuffer(bytes, zero: false);
-        new Span<byte>(buf.Pointer, int.MaxValue < bytes ? int.MaxValue : (int)bytes).Fill(1); // touch every page
-        if (bytes > int.MaxValue) new Span<byte>(buf.Pointer + int.MaxValue, (int)(bytes - int.MaxValue)).Fill(1);
-        int chunks = 1024;
-        var body = new SumBody { Base = buf.Pointer, ChunkBytes = bytes / chunks };
-        pool.ForEachThread(chunks, ref body);
-        var times = new List<double>();
-        for (int r = 0; r < repeats; r++)
-        {
-            long t0 = Stopwatch.GetTimestamp();
-            pool.ForEachThread(chunks, ref body);
-            times.Add(Stopwatch.GetElapsedTime(t0).TotalSeconds);
-        }
-        return bytes / Statistics.Median(times) / 1e9;
-    }
-
-    private struct SumBody : IRangeBody
-    {
-        public byte* Base;
-        public long ChunkBytes;
-        public float Sink;
-
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public void Execute(int start, int end, int worker)
-        {
-            float* p = (float*)(Base + start * ChunkBytes);
-            long n = (end - start) * ChunkBytes / sizeof(float);
-            if (Vector512.IsHardwareAccelerated)
-            {
-                Vector512<float> s0 = default, s1 = default, s2 = default, s3 = default;
-                long i = 0;
-                for (; i + 64 <= n; i += 64)
-                {
-                    s0 += Vector512.LoadAligned(p + i); s1 += Vector512.LoadAligned(p + i + 16);
-                    s2 += Vector512.LoadAligned(p + i + 32); s3 += Vector512.LoadAligned(p + i + 48);
-                }
-                Sink += Vector512.Sum(s0 + s1 + s2 + s3);
-            }
-            else if (Vector256.IsHardwareAccelerated)
-            {
-                Vector256<float> s0 = default, s1 = default, s2 = default, s3 = default;
-                for (long i = 0; i + 32 <= n; i += 32)
-                {
-                    s0 += Vector256.LoadAligned(p + i); s1 += Vector256.LoadAligned(p + i + 8);
-                    s2 += Vector256.LoadAligned(p + i + 16); s3 += Vector256.LoadAligned(p + i + 24);
-                }
-                Sink += Vector256.Sum(s0 + s1 + s2 + s3);
-            }
-            else
-            {
-                float s = 0;
-                for (long i = 0; i < n; i++) s += p[i];
-                Sink += s;
-            }
-        }
     }
 }
 

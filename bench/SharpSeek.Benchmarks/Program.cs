@@ -1,15 +1,36 @@
 using SharpSeek.Benchmarks;
+using SharpSeek.Tensors.Kernels;
 using SharpSeek.Tensors.Threading;
 
-// Kernel benchmark: the machine's limits and the kernels' ratio to them, measured in one run.
+// Kernel benchmark: this machine's limits and our kernels' ratio to them, all measured in this one run.
+//   dotnet run -c Release --project bench/SharpSeek.Benchmarks -- kernels
 string section = args.Length > 0 ? args[0] : "kernels";
-if (section is "gemm-quick")
+if (section != "kernels")
 {
-    using var p2 = new ComputePool(2);
-    using var p1q = new ComputePool(1);
-    Console.WriteLine($"peak 1t {MachineLimits.PeakFmaGflops(p1q):F1}  2t {MachineLimits.PeakFmaGflops(p2):F1}");
-    foreach (int n in new[] { 1024, 2048 })
-        Console.WriteLine($"gemm {n} 1t {GemmBenchmark.Gflops(p1q, n):F1} 2t {GemmBenchmark.Gflops(p2, n):F1} 2t-transB {GemmBenchmark.Gflops(p2, n, transB: true):F1}");
-    return;
+    Console.Error.WriteLine($"unknown section '{section}'; the benchmark has one section: kernels");
+    return 2;
 }
-Console.WriteLine("unknown section");
+
+using var one = new ComputePool(1);
+using var two = new ComputePool(2);
+Console.WriteLine($"SharpSeek kernel benchmark — {Environment.ProcessorCount} cores, GEMM kernel path {Gemm.BestPath}, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC");
+Console.WriteLine();
+Console.WriteLine("== machine limits (measured now)");
+double peak1 = MachineLimits.PeakFmaGflops(one), peak2 = MachineLimits.PeakFmaGflops(two);
+Console.WriteLine($"f32 FMA peak        1 thread {peak1,7:F1} GFLOP/s   2 threads {peak2,7:F1} GFLOP/s");
+double bw1 = QuantizedGemvBenchmark.MeasureReadBandwidth(one), bw2 = QuantizedGemvBenchmark.MeasureReadBandwidth(two);
+Console.WriteLine($"DRAM read bandwidth 1 thread {bw1,7:F1} GB/s      2 threads {bw2,7:F1} GB/s");
+Console.WriteLine();
+Console.WriteLine("== f32 GEMM (C = A·B, square; median of 5)");
+Console.WriteLine($"{"size",-6} {"threads",7} {"GFLOP/s",9} {"of peak",8}");
+foreach (int n in new[] { 1024, 2048 })
+    foreach (var (pool, peak) in new[] { (one, peak1), (two, peak2) })
+    {
+        double g = GemmBenchmark.Gflops(pool, n);
+        Console.WriteLine($"{n + "³",-6} {pool.ThreadCount,7} {g,9:F1} {100 * g / peak,7:F0}%");
+    }
+Console.WriteLine();
+Console.WriteLine("== GEMV y = W·x (m = 1), effective weight bytes/s, 2 threads");
+foreach (var (name, gbps) in QuantizedGemvBenchmark.RunStandardSuite(two))
+    Console.WriteLine($"{gbps,8:F1} GB/s  {name}");
+return 0;

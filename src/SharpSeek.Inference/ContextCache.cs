@@ -72,11 +72,6 @@ public sealed class ContextCache : IDisposable
     public int Restore(InferenceSession session, string modelIdentity, ReadOnlySpan<int> prompt)
     {
         if (session.Length != 0) throw new InvalidOperationException("restore needs an empty session");
-        if (!SessionCacheLength.IsAvailable)
-        {
-            Interlocked.Add(ref _missTokens, prompt.Length);
-            return 0;
-        }
         int blocks = CacheablePrefix(prompt.Length) / BlockTokens;
         var layout = BlockLayout.Of(session.Cache);
         Span<byte> key = stackalloc byte[32];
@@ -92,7 +87,7 @@ public sealed class ContextCache : IDisposable
             layout.CopyIn(rows, session.Cache, b * BlockTokens);
             restored += BlockTokens;
         }
-        if (restored > 0) SessionCacheLength.Set(session, restored);
+        if (restored > 0) session.AdoptCachedPrefix(restored);
         Interlocked.Add(ref _hitTokens, restored);
         Interlocked.Add(ref _missTokens, prompt.Length - restored);
         return restored;
