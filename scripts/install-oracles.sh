@@ -15,7 +15,8 @@ fi
 for dir in tests/oracles/*/; do
   [ -f "$dir/package-lock.json" ] || continue
   stamp="$dir/node_modules/.sharpseek-lock-hash"
-  want=$(sha256sum "$dir/package-lock.json" "$dir"/install.sh 2>/dev/null | sha256sum | cut -d' ' -f1)
+  inputs=("$dir/package-lock.json"); [ -f "$dir/install.sh" ] && inputs+=("$dir/install.sh")
+  want=$(cat "${inputs[@]}" | sha256sum | cut -d' ' -f1)
   if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then continue; fi
   echo "== installing oracle $dir"
   if [ -f "$dir/install.sh" ]; then (cd "$dir" && bash install.sh); else (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error); fi

@@ -112,9 +112,19 @@ public static unsafe class QuantizedGemvBenchmark
         }
     }
 
+    /// <summary>
+    /// Runs <paramref name="run"/> for at least a second: the kernels start as tier-0 code and the runtime promotes them
+    /// to optimized code only after a delay, which a loaded machine stretches; timing before that measures the JIT.
+    /// </summary>
+    private static void WarmUp(Action run)
+    {
+        long t0 = Stopwatch.GetTimestamp();
+        for (int i = 0; i < 3 || Stopwatch.GetElapsedTime(t0).TotalSeconds < 1.0; i++) run();
+    }
+
     private static double MedianGBps(int repetitions, long bytesPerRun, Action run)
     {
-        run(); // warm-up: JIT tiers, page faults, thread wake-up
+        WarmUp(run);
         var rates = new double[Math.Max(1, repetitions)];
         for (int r = 0; r < rates.Length; r++)
         {
@@ -130,8 +140,8 @@ public static unsafe class QuantizedGemvBenchmark
     /// <summary>Medians of two workloads timed in alternation (A, B, A, B, …).</summary>
     private static (double A, double B) MedianGBpsPaired(int repetitions, long bytesA, Action a, long bytesB, Action b)
     {
-        a();
-        b();
+        WarmUp(a);
+        WarmUp(b);
         var ra = new double[Math.Max(1, repetitions)];
         var rb = new double[ra.Length];
         for (int r = 0; r < ra.Length; r++)

@@ -37,7 +37,7 @@ Console.WriteLine($"model: {settings.Config}, {config.NumHiddenLayers} layers ({
                   $"{config.ParameterCount(includeMtp: false) / 1e9:F2}B parameters");
 Console.WriteLine($"prompt {settings.PromptTokens} tokens, decode {settings.DecodeTokens} tokens, {settings.Threads} threads, median of {settings.Repeats} repeats after a warm-up");
 double bandwidth;
-using (var pool = new ComputePool(settings.Threads)) bandwidth = MachineLimits.ReadBandwidthGBps(pool);
+using (var pool = new ComputePool(settings.Threads)) bandwidth = QuantizedGemvBenchmark.MeasureReadBandwidth(pool);
 Console.WriteLine($"measured read bandwidth ({settings.Threads} threads): {bandwidth:F1} GB/s");
 
 var results = new List<object>();

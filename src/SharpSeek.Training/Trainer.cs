@@ -53,12 +53,12 @@ public sealed class Trainer : IDisposable
     /// <param name="adjust">Changes to the saved options (say, more steps); anything else that changes breaks bit-identical continuation.</param>
     public static Trainer Resume(string checkpointDirectory, PackedDataset data, ComputePool? pool = null, Func<TrainingOptions, TrainingOptions>? adjust = null)
     {
-        var (config, state) = Checkpoint.ReadConfigAndState(checkpointDirectory);
+        var (config, state) = TrainingCheckpoint.ReadConfigAndState(checkpointDirectory);
         var options = adjust is null ? state.Options : adjust(state.Options);
         var trainer = new Trainer(config, options, data, pool, initialize: false);
         try
         {
-            Checkpoint.Restore(checkpointDirectory, trainer.Model, trainer.Optimizer);
+            TrainingCheckpoint.Restore(checkpointDirectory, trainer.Model, trainer.Optimizer);
             trainer.Step = state.Step;
             trainer.TokensSeen = state.TokensSeen;
             trainer.Optimizer.StepCount = state.OptimizerSteps;
@@ -175,7 +175,7 @@ public sealed class Trainer : IDisposable
     }
 
     /// <summary>Writes a checkpoint under <paramref name="outputDirectory"/> (atomically) and returns its path.</summary>
-    public string SaveCheckpoint(string outputDirectory) => Checkpoint.Save(this, outputDirectory);
+    public string SaveCheckpoint(string outputDirectory) => TrainingCheckpoint.Save(this, outputDirectory);
 
     public void Dispose()
     {

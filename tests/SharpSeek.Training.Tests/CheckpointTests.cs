@@ -40,7 +40,7 @@ public class CheckpointTests(CorpusFixture corpus) : IClassFixture<CorpusFixture
             checkpoint = t.SaveCheckpoint(dir.Path);
             for (int s = 5; s < 8; s++) t.TrainStep();
         }
-        Assert.Equal(checkpoint, Checkpoint.Latest(dir.Path));
+        Assert.Equal(checkpoint, TrainingCheckpoint.Latest(dir.Path));
 
         using var resumed = Trainer.Resume(checkpoint, data, GradientCheck.Pool);
         Assert.Equal(5, resumed.Step);
@@ -71,7 +71,7 @@ public class CheckpointTests(CorpusFixture corpus) : IClassFixture<CorpusFixture
         using var trainer = new Trainer(config, Options(TrainingPrecision.F32) with { Steps = 3 }, data, GradientCheck.Pool);
         for (int s = 0; s < 3; s++) trainer.TrainStep();
         string path = trainer.SaveCheckpoint(dir.Path);
-        foreach (string f in new[] { Checkpoint.ConfigFile, Checkpoint.ModelFile, Checkpoint.OptimizerFile, Checkpoint.StateFile })
+        foreach (string f in new[] { TrainingCheckpoint.ConfigFile, TrainingCheckpoint.ModelFile, TrainingCheckpoint.OptimizerFile, TrainingCheckpoint.StateFile })
             Assert.True(File.Exists(Path.Combine(path, f)), $"{f} is missing");
         Assert.Empty(Directory.GetFiles(dir.Path, "*.tmp", SearchOption.AllDirectories));
 
@@ -82,7 +82,7 @@ public class CheckpointTests(CorpusFixture corpus) : IClassFixture<CorpusFixture
         using var tape = new Tape<float>(GradientCheck.Pool);
         var (main, mtp) = trainer.Model.Logits(tape, batch);
 
-        var (loadedConfig, weights) = Checkpoint.LoadForInference(path);
+        var (loadedConfig, weights) = TrainingCheckpoint.LoadForInference(path);
         using (weights)
         {
             Assert.Equal(config, loadedConfig);
@@ -123,7 +123,44 @@ public class CheckpointTests(CorpusFixture corpus) : IClassFixture<CorpusFixture
         Assert.Equal(first, again);
         trainer.TrainStep();
         string second = trainer.SaveCheckpoint(dir.Path);
-        Assert.Equal(second, Checkpoint.Latest(dir.Path));
+        Assert.Equal(second, TrainingCheckpoint.Latest(dir.Path));
         Assert.Equal(new[] { "checkpoint-000001", "checkpoint-000002" }, Directory.GetDirectories(dir.Path).Select(d => Path.GetFileName(d)).Order().ToArray());
+    }
+}
+
+/// <summary>A training checkpoint passes the HF reader's checks (every planned tensor present, right shapes) and converts to GGUF.</summary>
+public class CheckpointConversionTests(CorpusFixture corpus) : IClassFixture<CorpusFixture>
+{
+    [Fact]
+    public void CheckpointConvertsToGgufWithTheSameLogits()
+    {
+        using var dir = new TempDirectory();
+        using var data = corpus.Train(32);
+        var options = new TrainingOptions { SequenceLength = 32, BatchSequences = 4, Steps = 2, WarmupSteps = 1, Seed = 8 };
+        using var trainer = new Trainer(TestConfigs.Small, options, data, GradientCheck.Pool);
+        trainer.TrainStep();
+        trainer.TrainStep();
+        string path = trainer.SaveCheckpoint(dir.Path);
+        int[] tokens = [256, 104, 101, 108, 108, 111, 32, 119, 111, 114, 108, 100];
+
+        float[] Logits(SharpSeek.Checkpoints.Checkpoint checkpoint)
+        {
+            using var model = checkpoint.CreateModel(new ModelOptions { MaxPositions = 64 });
+            using var session = model.CreateSession(32);
+            var logits = new float[tokens.Length * checkpoint.Config.VocabSize];
+            session.Forward(tokens, logits, LogitsFor.AllPositions);
+            return logits;
+        }
+
+        using var hf = SharpSeek.Checkpoints.HuggingFace.HuggingFaceCheckpointReader.Open(path);
+        Assert.True(hf.Layout.IncludeMtp, "the HF reader did not find the MTP layer");
+        var fromHf = Logits(hf);
+        string gguf = Path.Combine(dir.Path, "model.gguf");
+        SharpSeek.Checkpoints.Gguf.GgufCheckpointWriter.Write(hf, gguf, new SharpSeek.Checkpoints.Gguf.GgufWriteOptions { WeightType = SharpSeek.Tensors.DType.F32 });
+        using var fromFile = SharpSeek.Checkpoints.Gguf.GgufCheckpointReader.Open(gguf);
+        Assert.Equal("deepseek2", SharpSeek.Checkpoints.Gguf.GgufModelMetadata.ArchitectureOf(fromFile.Gguf!));
+        var fromGguf = Logits(fromFile);
+        double scale = fromHf.Max(Math.Abs), diff = fromHf.Zip(fromGguf, (x, y) => Math.Abs(x - y)).Max();
+        Assert.True(diff < 1e-4 * scale, $"GGUF logits differ from the HF checkpoint's by {diff} (scale {scale})");
     }
 }

@@ -69,14 +69,14 @@ internal static class TrainCommand
                 var run = new RunSettings(
                     parse.GetValue(evalEvery), parse.GetValue(evalBatches), parse.GetValue(checkpointEvery), parse.GetValue(logEvery),
                     parse.GetValue(plain) || Console.IsOutputRedirected || Environment.GetEnvironmentVariable("CI") is not null);
-                string? latest = parse.GetValue(resume) ? Checkpoint.Latest(outDir) : null;
+                string? latest = parse.GetValue(resume) ? TrainingCheckpoint.Latest(outDir) : null;
                 if (parse.GetValue(resume) && latest is null) Console.WriteLine($"no checkpoint in {outDir} yet: starting a new run");
 
                 TrainingOptions options;
                 ModelConfig config;
                 if (latest is not null)
                 {
-                    (config, var state) = Checkpoint.ReadConfigAndState(latest);
+                    (config, var state) = TrainingCheckpoint.ReadConfigAndState(latest);
                     options = state.Options with { Steps = parse.GetValue(steps) ?? state.Options.Steps };
                 }
                 else
@@ -188,7 +188,7 @@ internal static class TrainCommand
         string SaveCheckpoint()
         {
             string path = trainer.SaveCheckpoint(outDir);
-            log.WriteChart(chart);
+            log.WriteChart(chart, firstMtpLayer: trainer.Config.NumHiddenLayers);
             return path;
         }
 
@@ -199,12 +199,12 @@ internal static class TrainCommand
             if (recent.Count > 20) recent.Dequeue();
             double tokensPerSecond = options.TokensPerStep / recent.Average();
             log.Step(r, flopsPerToken, peak);
-            status.Update(r, tokensPerSecond, flopsPerToken * tokensPerSecond / (peak * 1e9), lastVal, recent.Average());
             if (run.EvalEvery > 0 && r.Step % run.EvalEvery == 0)
             {
                 Evaluate();
                 say(string.Create(CultureInfo.InvariantCulture, $"eval step {r.Step}: validation loss {lastVal:F4}"));
             }
+            status.Update(r, tokensPerSecond, flopsPerToken * tokensPerSecond / (peak * 1e9), lastVal, recent.Average());
             if (run.CheckpointEvery > 0 && r.Step % run.CheckpointEvery == 0 && r.Step < options.Steps)
                 say($"checkpoint step {r.Step}: {SaveCheckpoint()}");
             return !ct.IsCancellationRequested;

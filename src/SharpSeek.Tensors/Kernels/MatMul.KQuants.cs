@@ -19,6 +19,8 @@ public static unsafe partial class MatMul
         int nb = k / 256;
         var act = (BlockQ8_K*)ActivationScratch((long)m * nb * sizeof(BlockQ8_K));
         for (int i = 0; i < m; i++) ActivationQuantizer.QuantizeQ8_K(x + (long)i * k, k, act + (long)i * nb);
+        if (weight.DType == DType.Q4_K && UseWideQ4K)
+            for (long b = 0; b < (long)m * nb; b++) ArrangeForWideQ4K(act + b);
 
         long rowBytes = DTypeInfo.ByteCount(weight.DType, k);
         var body = new Q8_KActivationBody
@@ -73,30 +75,72 @@ public static unsafe partial class MatMul
     private static Vector256<int> AddScaledPairs(Vector256<int> acc, Vector256<short> p, Vector256<short> scale)
         => AvxVnni.IsSupported ? AvxVnni.MultiplyWideningAndAdd(acc, p, scale) : Avx2.Add(acc, Avx2.MultiplyAddAdjacent(p, scale));
 
-    /// <summary>Dot of one Q4_K weight row with one Q8_K activation row.</summary>
+    /// <summary>The 512-bit Q4_K kernel, which reads activations arranged by <see cref="ArrangeForWideQ4K"/>.</summary>
+    private static bool UseWideQ4K => Avx512BW.IsSupported && Avx2.IsSupported && Fma.IsSupported;
+
+    /// <summary>
+    /// Rearranges a Q8_K block for the 512-bit Q4_K kernel. A 64-byte load of Q4_K nibbles holds sub-blocks (2g, 2g+2)
+    /// in its low and (2g+1, 2g+3) in its high nibbles, so each 128-element half of the quants is reordered to
+    /// [0..31, 64..95, 32..63, 96..127] to line up without shuffling the weights; and BSums[0..7] become the sums of the
+    /// 32-element sub-blocks (the Q4_K min terms need nothing finer).
+    /// </summary>
+    private static void ArrangeForWideQ4K(BlockQ8_K* blk)
+    {
+        sbyte* q = blk->Qs;
+        for (int h = 0; h < 256; h += 128)
+        {
+            var v1 = Vector256.Load(q + h + 32);
+            Vector256.Load(q + h + 64).Store(q + h + 32);
+            v1.Store(q + h + 64);
+        }
+        short* s = blk->BSums;
+        for (int j = 0; j < 8; j++) s[j] = (short)(s[2 * j] + s[2 * j + 1]);
+    }
+
+    /// <summary>Dot of one Q4_K weight row with one Q8_K activation row (arranged for the 512-bit kernel when it is used).</summary>
     internal static float DotQ4_K(BlockQ4_K* w, BlockQ8_K* x, int nb)
     {
+        if (UseWideQ4K)
+        {
+            var acc = Vector512<float>.Zero;
+            var minAcc = Vector128<float>.Zero;
+            var low = Vector512.Create((byte)0x0F);
+            var idx02 = Vector512.Create(Vector256.Create((short)0), Vector256.Create((short)2));
+            var idx13 = Vector512.Create(Vector256.Create((short)1), Vector256.Create((short)3));
+            var idx46 = Vector512.Create(Vector256.Create((short)4), Vector256.Create((short)6));
+            var idx57 = Vector512.Create(Vector256.Create((short)5), Vector256.Create((short)7));
+            for (int b = 0; b < nb; b++)
+            {
+                BlockQ4_K* wb = w + b;
+                BlockQ8_K* xb = x + b;
+                var sc = Q4KHeader(wb, xb, pairSumsReady: true, ref minAcc, out float d).ToVector256Unsafe().ToVector512Unsafe();
+                sbyte* y = xb->Qs;
+                var q0 = Vector512.Load(wb->Qs);
+                var q1 = Vector512.Load(wb->Qs + 64);
+                var lo0 = q0 & low;                                                          // sub-blocks 0, 2
+                var hi0 = Avx512BW.ShiftRightLogical(q0.AsUInt16(), 4).AsByte() & low;       // sub-blocks 1, 3
+                var lo1 = q1 & low;                                                          // sub-blocks 4, 6
+                var hi1 = Avx512BW.ShiftRightLogical(q1.AsUInt16(), 4).AsByte() & low;       // sub-blocks 5, 7
+                var i0 = Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(lo0, Vector512.Load(y)), Avx512BW.PermuteVar32x16(sc, idx02))
+                       + Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(hi0, Vector512.Load(y + 64)), Avx512BW.PermuteVar32x16(sc, idx13));
+                var i1 = Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(lo1, Vector512.Load(y + 128)), Avx512BW.PermuteVar32x16(sc, idx46))
+                       + Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(hi1, Vector512.Load(y + 192)), Avx512BW.PermuteVar32x16(sc, idx57));
+                acc = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(i0 + i1), Vector512.Create(d), acc);
+            }
+            return Vector512.Sum(acc) - Vector128.Sum(minAcc);
+        }
         if (Avx2.IsSupported && Fma.IsSupported)
         {
             var acc = Vector256<float>.Zero;
-            float minTotal = 0;
+            var minAcc = Vector128<float>.Zero;
             var low = Vector256.Create((byte)0x0F);
             for (int b = 0; b < nb; b++)
             {
                 BlockQ4_K* wb = w + b;
                 BlockQ8_K* xb = x + b;
-                BlockQuantizer.UnpackQ4KScales(wb->Scales, out ulong sc, out ulong mn);
-                float d = Fp16Codec.ToSingle(wb->D) * xb->D;
-                float dmin = Fp16Codec.ToSingle(wb->DMin) * xb->D;
-
-                // Mins: Σ_j m[j]·(bsum[2j] + bsum[2j+1]) — the sub-block sums of the activation quants.
-                var pairSums = Ssse3.HorizontalAdd(Vector128.Load(xb->BSums), Vector128.Load(xb->BSums + 8));
-                var mins16 = Sse41.ConvertToVector128Int16(Vector128.CreateScalar(mn).AsByte());
-                minTotal += dmin * Vector128.Sum(Sse2.MultiplyAddAdjacent(pairSums, mins16));
-
-                var sc16 = Sse41.ConvertToVector128Int16(Vector128.CreateScalar(sc).AsByte());
+                var sc16 = Q4KHeader(wb, xb, pairSumsReady: false, ref minAcc, out float d);
                 var scales = Vector256.Create(sc16, sc16).AsByte();
-                // Two integer chains (even and odd groups) halve the serial vpdpwssd latency per super-block.
+                // Two integer chains (even and odd groups) halve the serial latency per super-block.
                 var i0 = Vector256<int>.Zero;
                 var i1 = Vector256<int>.Zero;
                 byte* q = wb->Qs;
@@ -107,7 +151,7 @@ public static unsafe partial class MatMul
                 i1 = Q4KGroup(i1, q + 96, y + 192, low, Avx2.Shuffle(scales, s_q4kWord6).AsInt16(), Avx2.Shuffle(scales, s_q4kWord7).AsInt16());
                 acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(i0 + i1), Vector256.Create(d), acc);
             }
-            return Vector256.Sum(acc) - minTotal;
+            return Vector256.Sum(acc) - Vector128.Sum(minAcc);
         }
         float sum = 0;
         for (int b = 0; b < nb; b++)
@@ -131,6 +175,32 @@ public static unsafe partial class MatMul
             sum += Fp16Codec.ToSingle(wb->D) * xb->D * sumi - Fp16Codec.ToSingle(wb->DMin) * xb->D * summ;
         }
         return sum;
+    }
+
+    /// <summary>
+    /// The per-super-block scalar work of Q4_K, done in 128-bit vectors: widens d and dmin together (times the
+    /// activation scale), unpacks the eight 6-bit scales and mins (same bit layout as
+    /// <see cref="BlockQuantizer.UnpackQ4KScales"/>, on lanes [a, b, c] of the 12 bytes), and adds
+    /// dmin·Σ_j min[j]·(activation sum of sub-block j) to <paramref name="minAcc"/> (those sums are BSums[0..7] when
+    /// <paramref name="pairSumsReady"/>, else pairs of BSums). Returns the scales as 8 int16.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<short> Q4KHeader(BlockQ4_K* wb, BlockQ8_K* xb, bool pairSumsReady, ref Vector128<float> minAcc, out float d)
+    {
+        var dd = Fp16Codec.Widen(Sse41.ConvertToVector128Int32(Vector128.CreateScalar(*(uint*)wb).AsUInt16()).AsUInt32()) * xb->D;
+        d = dd.ToScalar();
+        // 16-byte load: the 12 scale bytes plus the first 4 nibble bytes of the same block (lane 3, unused).
+        var v = Vector128.Load((uint*)wb->Scales);
+        var lows = v & Vector128.Create(0x3F3F3F3Fu);                                              // [sc 0..3, min 0..3, ·, ·]
+        var c = Sse2.Shuffle(v, 0b10_10_10_10);
+        var highLow4 = Avx2.ShiftRightLogicalVariable(c, Vector128.Create(0u, 4u, 0u, 0u)) & Vector128.Create(0x0F0F0F0Fu);
+        var highTop2 = ((v >> 6) & Vector128.Create(0x03030303u)) << 4;
+        var packed = Sse2.UnpackLow(lows, highLow4 | highTop2).AsByte();                          // [sc 0..7 | min 0..7]
+        var pairSums = pairSumsReady ? Vector128.Load(xb->BSums) : Ssse3.HorizontalAdd(Vector128.Load(xb->BSums), Vector128.Load(xb->BSums + 8));
+        var mins = Sse41.ConvertToVector128Int16(Sse2.ShiftRightLogical128BitLane(packed, 8));
+        var minDot = Sse2.ConvertToVector128Single(Sse2.MultiplyAddAdjacent(pairSums, mins));
+        minAcc = Fma.MultiplyAdd(minDot, Vector128.Create(dd.GetElement(1)), minAcc);
+        return Sse41.ConvertToVector128Int16(packed);
     }
 
     /// <summary>One 32-byte group of Q4_K nibbles: low nibbles meet activations y[0..31] (scale s0), high nibbles y[32..63] (scale s1).</summary>

@@ -99,6 +99,18 @@ public static class Fp16Codec
         return (bits | sign).AsSingle();
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector128<float> Widen(Vector128<uint> h)
+    {
+        var em = h & Vector128.Create(0x7FFFu);
+        var sign = (h & Vector128.Create(0x8000u)) << 16;
+        var shifted = em << 13;
+        var finite = (shifted.AsSingle() * Vector128.Create(ExponentRebias)).AsUInt32();
+        var special = shifted | Vector128.Create(0x7F800000u);
+        var bits = Vector128.ConditionalSelect(Vector128.GreaterThanOrEqual(em, Vector128.Create(0x7C00u)), special, finite);
+        return (bits | sign).AsSingle();
+    }
+
     /// <summary>Floats to binary16 bit patterns in the low half of each 32-bit lane (same rules as the scalar path).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static Vector512<uint> Narrow(Vector512<float> x)

@@ -112,7 +112,8 @@ public sealed class TrainingLog : IDisposable
     private static double Round(double x) => Math.Round(x, 6);
 
     /// <summary>Renders the chart to <paramref name="path"/> (written to a temporary name, then renamed).</summary>
-    public void WriteChart(string path, int width = 1000, int height = 800)
+    /// <param name="firstMtpLayer">num_hidden_layers: layers from here on are labelled as MTP layers.</param>
+    public void WriteChart(string path, int? firstMtpLayer = null, int width = 1000, int height = 800)
     {
         var loss = new ScottPlot.Plot();
         loss.Title("DeepSeek-V3 training");
@@ -139,7 +140,8 @@ public sealed class TrainingLog : IDisposable
         foreach (int layer in _steps.SelectMany(s => s.Load.Keys).Distinct().Order())
         {
             var points = _steps.Where(s => s.Load.ContainsKey(layer)).ToArray();
-            load.Add.ScatterLine(points.Select(s => (double)s.Step).ToArray(), points.Select(s => s.Load[layer]).ToArray()).LegendText = $"layer {layer}";
+            load.Add.ScatterLine(points.Select(s => (double)s.Step).ToArray(), points.Select(s => s.Load[layer]).ToArray()).LegendText =
+                layer >= firstMtpLayer ? $"layer {layer} (MTP)" : $"layer {layer}";
         }
         load.ShowLegend(ScottPlot.Alignment.UpperRight);
 

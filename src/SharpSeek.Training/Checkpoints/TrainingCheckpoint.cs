@@ -12,7 +12,7 @@ namespace SharpSeek.Training.Checkpoints;
 /// <summary>The training state beside the weights: where the run is and with which options it runs.</summary>
 public sealed record TrainerState
 {
-    public string Format { get; init; } = Checkpoint.StateFormat;
+    public string Format { get; init; } = TrainingCheckpoint.StateFormat;
     public required long Step { get; init; }
     public required long TokensSeen { get; init; }
     public required long OptimizerSteps { get; init; }
@@ -36,7 +36,7 @@ public sealed record TrainerState
 /// <c>latest</c> (a one-line file naming it) is replaced the same way; a crash at any moment leaves the previous
 /// checkpoint intact and <c>latest</c> pointing at a complete one.
 /// </summary>
-public static class Checkpoint
+public static class TrainingCheckpoint
 {
     public const string ConfigFile = "config.json";
     public const string ModelFile = "model.safetensors";
