@@ -10,9 +10,12 @@ namespace SharpSeek.Tensors.Quantization;
 /// </summary>
 /// <remarks>
 /// The Q8_0-style activations use a split layout rather than GGML's 34-byte blocks: contiguous quants (so a block's
-/// 32 bytes load with one aligned-enough vector load), an f32 scale per block (no fp16 rounding of the scale, no
-/// conversion in the inner loop) and the per-block sum of quants, which lets the kernels feed unsigned weight codes to
-/// u8×s8 dot instructions and correct for the offset afterwards.
+/// 32 bytes load with one aligned-enough vector load), an f32 scale per block (no conversion in the inner loop) and the
+/// per-block sum of quants, which lets the kernels feed unsigned weight codes to u8×s8 dot instructions and correct for
+/// the offset afterwards. The quants are computed with the exact scale amax/127 but the stored scale is rounded to fp16,
+/// as GGML's block_q8_0 stores it: that costs nothing measurable in accuracy and keeps our products bit-compatible with
+/// llama.cpp's, so the parity tests can hold Q8_0 models to a tight tolerance (with f32 scales the two engines' rounding
+/// decorrelates and random MoE models flip expert choices).
 /// </remarks>
 internal static unsafe class ActivationQuantizer
 {
@@ -27,8 +30,9 @@ internal static unsafe class ActivationQuantizer
                 var v0 = Vector512.Load(x);
                 var v1 = Vector512.Load(x + 16);
                 float amax = Vector512.Max(Vector512.Abs(v0), Vector512.Abs(v1)).MaxAcross();
-                float id = amax > 0 ? 127f / amax : 0f;
-                d[b] = amax / 127f;
+                float scale = amax / 127f;
+                float id = scale > 0 ? 1f / scale : 0f;
+                d[b] = RoundScale(scale);
                 var q0 = Vector512.ConvertToInt32(Vector512.Round(v0 * id));
                 var q1 = Vector512.ConvertToInt32(Vector512.Round(v1 * id));
                 sums[b] = Vector512.Sum(q0 + q1);
@@ -43,8 +47,9 @@ internal static unsafe class ActivationQuantizer
                 var v3 = Vector256.Load(x + 24);
                 var m = Vector256.Max(Vector256.Max(Vector256.Abs(v0), Vector256.Abs(v1)), Vector256.Max(Vector256.Abs(v2), Vector256.Abs(v3)));
                 float amax = m.MaxAcross();
-                float id = amax > 0 ? 127f / amax : 0f;
-                d[b] = amax / 127f;
+                float scale = amax / 127f;
+                float id = scale > 0 ? 1f / scale : 0f;
+                d[b] = RoundScale(scale);
                 var q0 = Vector256.ConvertToInt32(Vector256.Round(v0 * id));
                 var q1 = Vector256.ConvertToInt32(Vector256.Round(v1 * id));
                 var q2 = Vector256.ConvertToInt32(Vector256.Round(v2 * id));
@@ -56,8 +61,9 @@ internal static unsafe class ActivationQuantizer
             {
                 float amax = 0;
                 for (int j = 0; j < 32; j++) amax = MathF.Max(amax, MathF.Abs(x[j]));
-                float id = amax > 0 ? 127f / amax : 0f;
-                d[b] = amax / 127f;
+                float scale = amax / 127f;
+                float id = scale > 0 ? 1f / scale : 0f;
+                d[b] = RoundScale(scale);
                 int s = 0;
                 for (int j = 0; j < 32; j++)
                 {
@@ -69,6 +75,9 @@ internal static unsafe class ActivationQuantizer
             }
         }
     }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float RoundScale(float scale) => (float)(Half)scale;
 
     /// <summary>Quantizes <paramref name="k"/> floats (k a multiple of 256) into Q8_K blocks (bit-identical to <see cref="BlockQuantizer"/>'s Q8_K).</summary>
     public static void QuantizeQ8_K(float* x, int k, BlockQ8_K* dst)
