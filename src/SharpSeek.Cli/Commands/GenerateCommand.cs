@@ -27,9 +27,10 @@ internal static class GenerateCommand
         var topP = new Option<float>("--top-p") { Description = "keep the smallest set holding this probability mass", DefaultValueFactory = _ => 1f };
         var seed = new Option<ulong>("--seed") { Description = "sampling seed", DefaultValueFactory = _ => 0 };
         var ignoreEos = new Option<bool>("--ignore-eos") { Description = "keep generating past the end-of-text token" };
+        var printIds = new Option<bool>("--print-ids") { Description = "print the generated token ids (comma-separated) instead of text" };
         var command = new Command("generate", "Continue a prompt and report prefill and decode tokens/s")
         {
-            LogitsCommand.ModelOption, prompt, promptTokens, maxTokens, temperature, topK, topP, seed, ignoreEos,
+            LogitsCommand.ModelOption, prompt, promptTokens, maxTokens, temperature, topK, topP, seed, ignoreEos, printIds,
             LogitsCommand.ThreadsOption, LogitsCommand.AttentionOption,
         };
         command.SetAction(parse => LogitsCommand.Run(() =>
@@ -61,7 +62,7 @@ internal static class GenerateCommand
             using var session = model.CreateSession(promptIds.Length + count, maxBatch: Math.Min(promptIds.Length, 256));
             var sampler = new Sampler(vocab, sampling);
             int? eos = parse.GetValue(ignoreEos) ? null : tokenizer?.EosTokenId;
-            var stream = tokenizer?.CreateStreamDecoder();
+            var stream = parse.GetValue(printIds) ? null : tokenizer?.CreateStreamDecoder();
             var output = Console.Out;
 
             var clock = Stopwatch.StartNew();
