@@ -44,7 +44,10 @@ public sealed class ChatPromptFormatter
     public const string FimHole = "<｜fim▁hole｜>";
     public const string FimEnd = "<｜fim▁end｜>";
 
-    /// <summary>Renders and encodes <paramref name="messages"/>; throws <see cref="ArgumentException"/> for sequences the template rejects.</summary>
+    /// <summary>
+    /// Renders and encodes <paramref name="messages"/>; throws <see cref="ArgumentException"/> for sequences the template
+    /// rejects and for text the tokenizer cannot encode.
+    /// </summary>
     public FormattedPrompt Format(IReadOnlyList<PromptMessage> messages, ChatMode mode)
     {
         if (messages.Count == 0) throw new ArgumentException("messages must not be empty");
@@ -69,7 +72,14 @@ public sealed class ChatPromptFormatter
             text += last.Content ?? "";
             inReasoning = false;
         }
-        return new FormattedPrompt(_tokenizer.Encode(text, addSpecialTokens: false, parseSpecialTokens: true), inReasoning);
+        return new FormattedPrompt(Encode(text), inReasoning);
+    }
+
+    // A vocabulary without all 256 byte tokens cannot spell every text; that is bad input for this model, not a crash.
+    private int[] Encode(string text)
+    {
+        try { return _tokenizer.Encode(text, addSpecialTokens: false, parseSpecialTokens: true); }
+        catch (InvalidOperationException e) { throw new ArgumentException("the served model's tokenizer cannot encode this text: " + e.Message, e); }
     }
 
     /// <summary>DeepSeek FIM: BOS, begin, prefix, hole, suffix, end; the model writes the middle.</summary>
@@ -78,7 +88,7 @@ public sealed class ChatPromptFormatter
         if (!SupportsFillInTheMiddle) throw new NotSupportedException("the served tokenizer has no fill-in-the-middle markers");
         string bos = _tokenizer.BosToken ?? "";
         string text = suffix is null ? bos + prefix : bos + FimBegin + prefix + FimHole + suffix + FimEnd;
-        return _tokenizer.Encode(text, addSpecialTokens: false, parseSpecialTokens: true);
+        return Encode(text);
     }
 
     /// <summary>Tokens of plain text (no special markers parsed): counts and tests.</summary>

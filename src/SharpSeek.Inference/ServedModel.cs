@@ -1,6 +1,8 @@
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using SharpSeek.Checkpoints;
+using SharpSeek.Formats;
 using SharpSeek.Model;
 using SharpSeek.Tokenizer;
 using SharpSeek.Tokenizer.Chat;
@@ -20,23 +22,102 @@ public enum RandomModelSize
 
 /// <summary>
 /// What a server serves: weights bound to a forward pass, the tokenizer, and an identity string naming both (it
-/// roots every context-cache key, so a different model never hits another's blocks). Owns and disposes them.
+/// roots every context-cache key, so a different model never hits another's blocks). Owns and disposes them, and the
+/// checkpoint (memory-mapped files) they were read from.
 /// </summary>
 public sealed class ServedModel : IDisposable
 {
-    private readonly ModelWeights? _weights;
+    private readonly IDisposable? _resources;
 
-    public ServedModel(LanguageModel model, ByteLevelBpeTokenizer tokenizer, string identity, ModelWeights? weights = null)
+    /// <param name="resources">What the model's weights live in (random weights, an open checkpoint); disposed after the model.</param>
+    /// <param name="name">The model id to show (e.g. in /models); defaults to <paramref name="identity"/>.</param>
+    /// <param name="description">One line for start-up messages; defaults to the name.</param>
+    /// <param name="maxPositions">Positions a sequence may use; defaults to the model config's max_position_embeddings.</param>
+    public ServedModel(LanguageModel model, ByteLevelBpeTokenizer tokenizer, string identity, IDisposable? resources = null,
+        string? name = null, string? description = null, int? maxPositions = null)
     {
         Model = model;
         Tokenizer = tokenizer;
         Identity = identity;
-        _weights = weights;
+        _resources = resources;
+        Name = name ?? identity;
+        Description = description ?? Name;
+        MaxPositions = maxPositions ?? model.Config.MaxPositionEmbeddings;
     }
 
     public LanguageModel Model { get; }
     public ByteLevelBpeTokenizer Tokenizer { get; }
+
+    /// <summary>Names the weights and tokenizer exactly (name + content fingerprint): the context-cache root.</summary>
     public string Identity { get; }
+
+    /// <summary>The model's own name (folder or file name, or random-SIZE-seedN), listed by /models next to deepseek-chat.</summary>
+    public string Name { get; }
+
+    /// <summary>What is served, in one line (format, shape, context, tokenizer source).</summary>
+    public string Description { get; }
+
+    /// <summary>Positions one sequence (prompt + answer) may use.</summary>
+    public int MaxPositions { get; }
+
+    /// <summary>
+    /// Opens a GGUF file or an HF safetensors folder (config.json + *.safetensors, FP8 block-scaled included),
+    /// memory-mapped, with its tokenizer (see <see cref="CheckpointTokenizer.Resolve"/>). Sequences get
+    /// <paramref name="maxPositions"/> positions, or fewer when the model was configured for fewer.
+    /// </summary>
+    /// <exception cref="ModelLoadException">Anything that keeps the model from loading, with a message for the user.</exception>
+    public static ServedModel Open(string modelPath, string? tokenizerPath = null, int maxPositions = 8192)
+    {
+        if (maxPositions < 2) throw new ModelLoadException("--context must be at least 2");
+        string full = Path.GetFullPath(modelPath);
+        if (!File.Exists(full) && !Directory.Exists(full))
+            throw new ModelLoadException($"no model at '{full}': give a GGUF file or a folder holding config.json and *.safetensors");
+        Checkpoint checkpoint;
+        try { checkpoint = Checkpoint.Open(full); }
+        catch (Exception e) when (IsLoadFailure(e))
+        {
+            throw new ModelLoadException($"cannot load the model at '{full}': {e.Message}", e);
+        }
+        try
+        {
+            var tokenizer = CheckpointTokenizer.Resolve(checkpoint, tokenizerPath);
+            var config = checkpoint.Config;
+            if (tokenizer.Tokenizer.VocabularySize > config.VocabSize)
+                throw new ModelLoadException($"the tokenizer {tokenizer.Source} has {tokenizer.Tokenizer.VocabularySize} ids but the model at '{checkpoint.Path}' " +
+                                             $"has a vocabulary of {config.VocabSize}: they do not belong together");
+            try { new ChatPromptFormatter(tokenizer.Tokenizer).Format([new PromptMessage("user", "Hello")], ChatMode.Chat); }
+            catch (ArgumentException e)
+            {
+                throw new ModelLoadException($"the tokenizer {tokenizer.Source} cannot encode DeepSeek's chat template ({e.Message}); pass --tokenizer with one that can", e);
+            }
+            int positions = Math.Min(maxPositions, config.MaxPositionEmbeddings);
+            LanguageModel model;
+            try { model = checkpoint.CreateModel(new ModelOptions { MaxPositions = positions }); }
+            catch (Exception e) when (IsLoadFailure(e) || e is InvalidOperationException)
+            {
+                throw new ModelLoadException($"cannot build the model from '{checkpoint.Path}': {e.Message}", e);
+            }
+            string name = checkpoint.Format == CheckpointFormat.Gguf
+                ? Path.GetFileNameWithoutExtension(checkpoint.Path)
+                : new DirectoryInfo(checkpoint.Path).Name;
+            string identity = $"{name}-{ModelFingerprint.Of(checkpoint, TokenizerFingerprint(tokenizer.Tokenizer))}";
+            int mtp = config.Architecture == ModelArchitecture.DeepSeek ? config.NumNextnPredictLayers : 0;
+            string format = checkpoint.Format == CheckpointFormat.Gguf ? "GGUF" : "safetensors";
+            string description = $"{name} ({format} {config.ModelType}, {config.NumHiddenLayers} layers{(mtp > 0 ? $" + {mtp} MTP" : "")}, " +
+                                 $"context {positions}; tokenizer {tokenizer.Source})";
+            return new ServedModel(model, tokenizer.Tokenizer, identity, checkpoint, name, description, positions);
+        }
+        catch
+        {
+            checkpoint.Dispose();
+            throw;
+        }
+    }
+
+    // What readers throw for bad files; anything else is a bug and should surface as one.
+    private static bool IsLoadFailure(Exception e) =>
+        e is InvalidModelFileException or IOException or UnauthorizedAccessException or System.Text.Json.JsonException
+            or FormatException or ArgumentException or NotSupportedException or OverflowException or KeyNotFoundException;
 
     /// <summary>The DeepSeek-V3 shape at <paramref name="size"/> with <paramref name="vocabSize"/> tokens and one MTP layer.</summary>
     public static ModelConfig RandomModelConfig(RandomModelSize size, int vocabSize, int maxPositions)
@@ -74,7 +155,9 @@ public sealed class ServedModel : IDisposable
         var weights = RandomWeights.Create(config, seed);
         var model = LanguageModel.Create(config, weights, new ModelOptions { MaxPositions = maxPositions });
         string identity = $"random-{size}-seed{seed}-vocab{tokenizer.VocabularySize}-{TokenizerFingerprint(tokenizer)}";
-        return new ServedModel(model, tokenizer, identity.ToLowerInvariant(), weights);
+        string name = $"random-{size}-seed{seed}".ToLowerInvariant();
+        string description = $"{name} (deterministic random-weight DeepSeek-V3-shaped model, context {maxPositions}: its answers are gibberish)";
+        return new ServedModel(model, tokenizer, identity.ToLowerInvariant(), weights, name, description, maxPositions);
     }
 
     /// <summary>
@@ -177,6 +260,6 @@ public sealed class ServedModel : IDisposable
     public void Dispose()
     {
         Model.Dispose();
-        _weights?.Dispose();
+        _resources?.Dispose();
     }
 }

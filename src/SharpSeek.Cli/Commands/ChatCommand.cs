@@ -17,20 +17,23 @@ internal static class ChatCommand
         var temperature = new Option<float>("--temperature") { Description = "sampling temperature (0 = greedy)", DefaultValueFactory = _ => 0.7f };
         var command = new Command("chat", "Chat in the terminal with streaming answers; /think toggles reasoning, /new clears, /exit quits")
         {
-            think, maxTokens, temperature, ServeCommand.ModelOption, ServeCommand.SizeOption, ServeCommand.SeedOption, ServeCommand.TokenizerOption, ServeCommand.ContextOption,
+            think, maxTokens, temperature, ServeCommand.ModelOption, ServeCommand.TokenizerOption, ServeCommand.RandomOption,
+            ServeCommand.SizeOption, ServeCommand.SeedOption, ServeCommand.ContextOption,
         };
         command.SetAction(async (parse, ct) =>
         {
-            ServedModel served;
-            try { served = ServeCommand.LoadModel(parse); }
-            catch (Exception e) when (e is ArgumentException or IOException or NotSupportedException)
+            ChosenModel chosen;
+            try { chosen = ServeCommand.Choice(parse).Load(); }
+            catch (ModelLoadException e)
             {
                 Console.Error.WriteLine("error: " + e.Message);
                 return 1;
             }
-            using var _ = served;
+            using var served = chosen.Served;
+            if (chosen.FallbackNotice is { } notice) Console.WriteLine(notice);
             using var engine = new InferenceEngine(served.Model, served.Tokenizer, served.Identity,
-                new EngineOptions { MaxConcurrentSequences = 1, MaxQueuedRequests = 0, MaxContext = parse.GetValue(ServeCommand.ContextOption) });
+                new EngineOptions { MaxConcurrentSequences = 1, MaxQueuedRequests = 0, MaxContext = served.MaxPositions });
+            Console.WriteLine($"Model: {served.Description}");
             return await Repl(engine, parse.GetValue(think), parse.GetValue(maxTokens), parse.GetValue(temperature), ct);
         });
         return command;
@@ -42,6 +45,9 @@ internal static class ChatCommand
         bool color = !Console.IsOutputRedirected;
         string dim = color ? "\u001b[2m" : "", reset = color ? "\u001b[0m" : "";
         var history = new List<PromptMessage>();
+        bool canThink = engine.Prompts.SupportsReasoning;
+        const string NoReasoning = "(this model's tokenizer has no <think>/</think> tokens, so DeepThink stays off)";
+        if (think && !canThink) { Console.WriteLine(NoReasoning); think = false; }
         Console.WriteLine($"SharpSeek chat ({engine.ModelIdentity}). DeepThink {(think ? "on" : "off")}: /think toggles, /new clears, /exit quits.");
         while (!ct.IsCancellationRequested)
         {
@@ -50,11 +56,19 @@ internal static class ChatCommand
             if (line is null || line.Trim() == "/exit") break;
             line = line.Trim();
             if (line.Length == 0) continue;
+            if (line == "/think" && !canThink) { Console.WriteLine(NoReasoning); continue; }
             if (line == "/think") { think = !think; Console.WriteLine($"DeepThink {(think ? "on" : "off")}"); continue; }
             if (line == "/new") { history.Clear(); Console.WriteLine("(new conversation)"); continue; }
 
             history.Add(new PromptMessage("user", line));
-            var prompt = engine.Prompts.Format(history, think ? ChatMode.Reasoner : ChatMode.Chat);
+            FormattedPrompt prompt;
+            try { prompt = engine.Prompts.Format(history, think ? ChatMode.Reasoner : ChatMode.Chat); }
+            catch (ArgumentException e)
+            {
+                Console.WriteLine($"({e.Message})");
+                history.RemoveAt(history.Count - 1);
+                continue;
+            }
             int room = engine.Options.MaxContext - prompt.Tokens.Length;
             if (room < 1)
             {

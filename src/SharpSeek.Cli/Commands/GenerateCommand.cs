@@ -2,7 +2,7 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Text;
 using SharpSeek.Checkpoints;
-using SharpSeek.Formats.Gguf;
+using SharpSeek.Inference;
 using SharpSeek.Model;
 using SharpSeek.Tensors.Kernels;
 using SharpSeek.Tensors.Threading;
@@ -42,14 +42,20 @@ internal static class GenerateCommand
             var sampling = new SamplingOptions(parse.GetValue(temperature), parse.GetValue(topK), parse.GetValue(topP), parse.GetValue(seed));
             sampling.Validate();
 
-            using var checkpoint = Checkpoint.Open(parse.GetValue(LogitsCommand.ModelOption)!);
-            var tokenizer = LoadTokenizer(checkpoint);
+            using var checkpoint = LogitsCommand.OpenModel(parse);
+            // Text in needs the tokenizer (a missing one is an error naming what was looked for); token ids in only use it,
+            // when there is one, to print text.
+            ByteLevelBpeTokenizer? tokenizer;
+            if (text is not null) tokenizer = CheckpointTokenizer.Resolve(checkpoint, null).Tokenizer;
+            else
+            {
+                try { tokenizer = CheckpointTokenizer.Resolve(checkpoint, null).Tokenizer; }
+                catch (ModelLoadException) { tokenizer = null; }
+            }
             int[] promptIds;
             if (text is not null)
             {
-                if (tokenizer is null)
-                    throw new ArgumentException($"{checkpoint.Path} has no tokenizer (no tokenizer.ggml.* metadata or tokenizer.json); use --prompt-tokens");
-                promptIds = tokenizer.Encode(text, addSpecialTokens: true);
+                promptIds = tokenizer!.Encode(text, addSpecialTokens: true);
                 if (promptIds.Length == 0) throw new ArgumentException("--prompt encodes to no tokens");
             }
             else promptIds = LogitsCommand.ParseTokenIds(ids!, "--prompt-tokens");
@@ -90,30 +96,5 @@ internal static class GenerateCommand
                                     $"({model.Config.ModelType}, {checkpoint.Format}, {pool.ThreadCount} threads)");
         }));
         return command;
-    }
-
-    /// <summary>The model's own tokenizer: GGUF tokenizer.ggml.* metadata, or tokenizer.json in an HF directory; null when it has none.</summary>
-    internal static ByteLevelBpeTokenizer? LoadTokenizer(Checkpoint checkpoint)
-    {
-        if (checkpoint.Gguf is { } gguf)
-        {
-            var m = gguf.Metadata;
-            if (!m.ContainsKey("tokenizer.ggml.model") || !m.ContainsKey("tokenizer.ggml.tokens")) return null;
-            int? Id(string key) => m.ContainsKey(key) ? (int)m.GetInteger(key) : null;
-            bool? Flag(string key) => m.ContainsKey(key) ? m.GetBool(key) : null;
-            int[]? types = m.TryGetValue("tokenizer.ggml.token_type", out var t) && t.Value is GgufArray a
-                ? a.Items.Cast<object>().Select(o => Convert.ToInt32(o, System.Globalization.CultureInfo.InvariantCulture)).ToArray()
-                : null;
-            return ByteLevelBpeTokenizer.FromGguf(
-                m.GetString("tokenizer.ggml.model"), m.GetString("tokenizer.ggml.pre", "default"),
-                m.GetArray<string>("tokenizer.ggml.tokens"),
-                m.ContainsKey("tokenizer.ggml.merges") ? m.GetArray<string>("tokenizer.ggml.merges") : [],
-                types, Id("tokenizer.ggml.bos_token_id"), Id("tokenizer.ggml.eos_token_id"), Id("tokenizer.ggml.padding_token_id"),
-                Flag("tokenizer.ggml.add_bos_token"), Flag("tokenizer.ggml.add_eos_token"),
-                m.ContainsKey("tokenizer.chat_template") ? m.GetString("tokenizer.chat_template") : null);
-        }
-        if (checkpoint.Format == CheckpointFormat.HuggingFace && File.Exists(Path.Combine(checkpoint.Path, "tokenizer.json")))
-            return ByteLevelBpeTokenizer.FromDirectory(checkpoint.Path);
-        return null;
     }
 }

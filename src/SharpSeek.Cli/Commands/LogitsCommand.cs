@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text;
 using SharpSeek.Checkpoints;
 using SharpSeek.Formats;
+using SharpSeek.Inference;
 using SharpSeek.Model;
 using SharpSeek.Tensors.Backend;
 using SharpSeek.Tensors.Threading;
@@ -16,7 +17,7 @@ namespace SharpSeek.Cli.Commands;
 /// </summary>
 internal static class LogitsCommand
 {
-    internal static readonly Option<string> ModelOption = new("--model", "-m") { Description = "GGUF file or HF safetensors directory", Required = true };
+    internal static readonly Option<string?> ModelOption = new("--model", "-m") { Description = $"GGUF file or HF safetensors directory (default: the bundled model, {BundledModel.RelativePath})" };
     internal static readonly Option<int> ThreadsOption = new("--threads", "-t") { Description = "compute threads (default: all cores)", DefaultValueFactory = _ => ComputePool.DefaultThreadCount() };
     internal static readonly Option<string> AttentionOption = new("--attention") { Description = "MLA form for DeepSeek models: absorbed (latent cache) or naive", DefaultValueFactory = _ => "absorbed" };
 
@@ -30,7 +31,7 @@ internal static class LogitsCommand
         command.SetAction(parse => Run(() =>
         {
             int[] ids = ParseTokenIds(parse.GetValue(tokens)!, "--tokens");
-            using var checkpoint = Checkpoint.Open(parse.GetValue(ModelOption)!);
+            using var checkpoint = OpenModel(parse);
             using var pool = new ComputePool(parse.GetValue(ThreadsOption));
             using var model = checkpoint.CreateModel(Options(parse, pool));
             int v = model.Config.VocabSize;
@@ -81,6 +82,14 @@ internal static class LogitsCommand
         return ids;
     }
 
+    /// <summary>The checkpoint named by --model, or the bundled model when the option is left out.</summary>
+    internal static Checkpoint OpenModel(ParseResult parse)
+    {
+        string path = parse.GetValue(ModelOption) ?? BundledModel.Locate()
+            ?? throw new ArgumentException($"no --model given and the bundled model ({BundledModel.RelativePath}) was not found from the current directory or the program's folder");
+        return Checkpoint.Open(path);
+    }
+
     /// <summary>Runs a command body, turning the errors a user can cause (bad file, bad option) into one line and exit code 1.</summary>
     internal static int Run(Action body)
     {
@@ -90,7 +99,7 @@ internal static class LogitsCommand
             return 0;
         }
         catch (Exception e) when (e is InvalidModelFileException or ArgumentException or IOException or NotSupportedException
-                                       or ModelConfigException or InvalidDataException or UnauthorizedAccessException)
+                                       or ModelConfigException or InvalidDataException or UnauthorizedAccessException or ModelLoadException)
         {
             Console.Error.WriteLine("error: " + e.Message);
             return 1;

@@ -29,7 +29,7 @@ internal static class PerplexityCommand
             if (window < 2) throw new ArgumentException("--context must be at least 2");
             if (ids.Length < 2) throw new ArgumentException($"{path}: perplexity needs at least 2 tokens, the file has {ids.Length}");
 
-            using var checkpoint = Checkpoint.Open(parse.GetValue(LogitsCommand.ModelOption)!);
+            using var checkpoint = LogitsCommand.OpenModel(parse);
             using var pool = new ComputePool(parse.GetValue(LogitsCommand.ThreadsOption));
             using var model = checkpoint.CreateModel(LogitsCommand.Options(parse, pool));
             int v = model.Config.VocabSize;

@@ -1,22 +1,21 @@
 using System.CommandLine;
 using SharpSeek.Inference;
-using SharpSeek.Server.Accounts;
 using SharpSeek.Server.Hosting;
-using SharpSeek.Tokenizer;
 
 namespace SharpSeek.Cli.Commands;
 
 /// <summary>
-/// <c>sharpseek serve</c>: the DeepSeek-compatible API and the web chat UI on 127.0.0.1. Until a trained model ships,
-/// it serves a deterministic random-weight DeepSeek-V3-shaped model (gibberish text, real machinery).
+/// <c>sharpseek serve</c>: the DeepSeek-compatible API and the web chat UI on 127.0.0.1, over <c>--model</c>, else the
+/// bundled model (models/sharpseek-r1-tiny), else — saying so — a deterministic random-weight DeepSeek-V3-shaped model.
 /// </summary>
 internal static class ServeCommand
 {
-    internal static readonly Option<string?> ModelOption = new("--model") { Description = "model file or folder (GGUF / safetensors); needs the checkpoint loader, not yet available: omit to serve the built-in random model" };
-    internal static readonly Option<RandomModelSize> SizeOption = new("--random-size") { Description = "size of the built-in random-weight model (tiny, small, medium)", DefaultValueFactory = _ => RandomModelSize.Small };
-    internal static readonly Option<int> SeedOption = new("--seed") { Description = "seed of the built-in random-weight model", DefaultValueFactory = _ => 1 };
-    internal static readonly Option<string?> TokenizerOption = new("--tokenizer") { Description = "tokenizer.json or its folder (default: the built-in byte-level tokenizer with DeepSeek's special tokens)" };
-    internal static readonly Option<int> ContextOption = new("--context") { Description = "positions per sequence (prompt + answer)", DefaultValueFactory = _ => 8192 };
+    internal static readonly Option<string?> ModelOption = new("--model") { Description = "GGUF file or HF safetensors folder (config.json + *.safetensors); default: the bundled models/sharpseek-r1-tiny, or the random-weight model when it is absent" };
+    internal static readonly Option<bool> RandomOption = new("--random") { Description = "serve the deterministic random-weight model even when the bundled model exists" };
+    internal static readonly Option<RandomModelSize> SizeOption = new("--random-size") { Description = "size of the random-weight model (tiny, small, medium)", DefaultValueFactory = _ => RandomModelSize.Small };
+    internal static readonly Option<int> SeedOption = new("--seed") { Description = "seed of the random-weight model", DefaultValueFactory = _ => 1 };
+    internal static readonly Option<string?> TokenizerOption = new("--tokenizer") { Description = "tokenizer.json or its folder (default: the model's own — tokenizer.json in its folder or GGUF metadata; the built-in byte-level tokenizer for the random model)" };
+    internal static readonly Option<int> ContextOption = new("--context") { Description = "positions per sequence (prompt + answer); lowered to the model's max_position_embeddings", DefaultValueFactory = _ => 8192 };
 
     public static Command Create()
     {
@@ -31,26 +30,23 @@ internal static class ServeCommand
 
         var command = new Command("serve", "Serve the DeepSeek-compatible API (/chat/completions, /v1/..., /models, /user/balance, /beta/completions, /metrics) and the web chat on 127.0.0.1")
         {
-            port, data, postgres, keys, slots, queue, rate, noMtp, ModelOption, SizeOption, SeedOption, TokenizerOption, ContextOption,
+            port, data, postgres, keys, slots, queue, rate, noMtp, ModelOption, TokenizerOption, RandomOption, SizeOption, SeedOption, ContextOption,
         };
         command.SetAction(async (parse, ct) =>
         {
-            ServedModel served;
-            try { served = LoadModel(parse); }
-            catch (Exception e) when (e is ArgumentException or IOException or NotSupportedException or TokenizerFileException)
+            ModelChoice model;
+            try { model = Choice(parse); }
+            catch (ModelLoadException e)
             {
                 Console.Error.WriteLine("error: " + e.Message);
-                return 1;
+                return ServeHost.Failure;
             }
-            using var _ = served;
-            var apiKeys = parse.GetValue(keys) ?? [];
-            string dataDir = parse.GetValue(data)!;
             var options = new ServerOptions
             {
                 Port = parse.GetValue(port),
-                DataDirectory = dataDir,
+                DataDirectory = parse.GetValue(data)!,
                 PostgresConnectionString = parse.GetValue(postgres),
-                ApiKeys = apiKeys,
+                ApiKeys = parse.GetValue(keys) ?? [],
                 RequestsPerSecondPerKey = parse.GetValue(rate),
                 BurstPerKey = Math.Max(1, (int)Math.Ceiling(parse.GetValue(rate) * 2)),
                 Engine = new EngineOptions
@@ -61,43 +57,27 @@ internal static class ServeCommand
                     SpeculativeDecoding = !parse.GetValue(noMtp),
                 },
             };
-            string? printedKey = null;
-            if (apiKeys.Length == 0)
-            {
-                // No key given: make sure one exists, and show it once when it is created here.
-                using var store = options.PostgresConnectionString is { } pg ? AccountStore.OpenPostgres(pg) : AccountStore.OpenSqlite(options.AccountsDatabasePath);
-                if (store.KeyCount() == 0)
-                {
-                    printedKey = AccountStore.NewKey();
-                    store.EnsureKey(printedKey, "default", (long)(options.InitialGrant * 1_000_000_000m));
-                }
-            }
-            await using var server = await SharpSeekServer.StartAsync(options, served);
-            Console.WriteLine($"SharpSeek serving {served.Identity} at {server.BaseAddress} (API also under {server.BaseAddress}v1)");
-            if (printedKey is not null)
-            {
-                Console.WriteLine($"API key: {printedKey}");
-                Console.WriteLine($"Web chat: {server.BaseAddress}#key={printedKey}");
-            }
-            else Console.WriteLine($"Web chat: {server.BaseAddress}");
-            Console.WriteLine("Ctrl+C stops.");
-            try { await Task.Delay(Timeout.Infinite, ct); }
-            catch (OperationCanceledException) { }
-            return 0;
+            return await ServeHost.RunAsync(model, options, Console.Out, Console.Error, ct);
         });
         return command;
     }
 
-    internal static ServedModel LoadModel(ParseResult parse)
+    /// <summary>The model options of <c>serve</c> and <c>chat</c>; throws <see cref="ModelLoadException"/> when they contradict each other.</summary>
+    internal static ModelChoice Choice(ParseResult parse)
     {
-        if (parse.GetValue(ModelOption) is { } path)
-            throw new NotSupportedException($"loading '{path}' needs the checkpoint loader (SharpSeek.Checkpoints), which is not available yet; omit --model to serve the built-in random-weight model");
-        ByteLevelBpeTokenizer? tokenizer = null;
-        if (parse.GetValue(TokenizerOption) is { } t)
-            tokenizer = Directory.Exists(t) ? ByteLevelBpeTokenizer.FromDirectory(t) : ByteLevelBpeTokenizer.FromFile(t);
-        int context = parse.GetValue(ContextOption);
-        if (context < 2) throw new ArgumentException("--context must be at least 2");
-        return ServedModel.CreateRandom(parse.GetValue(SizeOption), parse.GetValue(SeedOption), context, tokenizer);
+        string? path = parse.GetValue(ModelOption);
+        // --random-size / --seed name the random model: asking for one means serving it, and with --model they would be ignored silently.
+        bool randomShapeGiven = parse.GetResult(SizeOption) is { Implicit: false } || parse.GetResult(SeedOption) is { Implicit: false };
+        if (path is not null && randomShapeGiven) throw new ModelLoadException("--random-size and --seed describe the random-weight model; they do not apply with --model");
+        return new ModelChoice
+        {
+            ModelPath = path,
+            TokenizerPath = parse.GetValue(TokenizerOption),
+            Random = parse.GetValue(RandomOption) || randomShapeGiven,
+            RandomSize = parse.GetValue(SizeOption),
+            RandomSeed = parse.GetValue(SeedOption),
+            MaxPositions = parse.GetValue(ContextOption),
+        };
     }
 
     private static string DefaultDataDirectory() =>

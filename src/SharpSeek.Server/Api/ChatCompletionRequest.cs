@@ -28,8 +28,11 @@ public sealed record ChatCompletionRequest
     public const string ChatModel = "deepseek-chat";
     public const string ReasonerModel = "deepseek-reasoner";
 
-    /// <summary>Parses and validates; throws <see cref="ApiException"/> 400 for a malformed body, 422 for out-of-range values.</summary>
-    public static ChatCompletionRequest Parse(ReadOnlySpan<byte> body, bool fillInTheMiddle)
+    /// <summary>
+    /// Parses and validates; throws <see cref="ApiException"/> 400 for a malformed body, 422 for out-of-range values.
+    /// <paramref name="servedModelName"/> (the served model's own name, as /models lists it) is accepted as a chat model.
+    /// </summary>
+    public static ChatCompletionRequest Parse(ReadOnlySpan<byte> body, bool fillInTheMiddle, string? servedModelName = null)
     {
         JsonDocument doc;
         try { doc = JsonDocument.Parse(body.ToArray(), new JsonDocumentOptions { MaxDepth = 64 }); }
@@ -44,6 +47,7 @@ public sealed record ChatCompletionRequest
             {
                 ChatModel => ChatMode.Chat,
                 ReasonerModel => ChatMode.Reasoner,
+                _ when model == servedModelName => ChatMode.Chat,
                 _ => throw new ApiException(400, "Model Not Exist", "invalid_request_error", "model_not_found", "model"),
             };
             if (fillInTheMiddle && mode == ChatMode.Reasoner) throw ApiException.BadRequest("FIM completion is available for deepseek-chat only.", "model");

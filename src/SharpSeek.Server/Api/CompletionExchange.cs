@@ -49,7 +49,7 @@ internal sealed class CompletionExchange
         {
             var account = await _state.AuthenticateAsync(_http);
             var body = await ReadBodyAsync();
-            var request = ChatCompletionRequest.Parse(body, _fim);
+            var request = ChatCompletionRequest.Parse(body, _fim, _state.Served.Name);
             if (account.TotalNano <= 0) throw ApiException.InsufficientBalance();
             if (!_state.RateLimiter.TryAcquire(account.Id)) throw ApiException.RateLimited();
 

@@ -150,6 +150,9 @@ public sealed class SharpSeekServer : IAsyncDisposable
         http.Response.ContentType = "application/json";
         var models = new List<object> { new { id = ChatCompletionRequest.ChatModel, @object = "model", owned_by = "sharpseek" } };
         if (state.Engine.Prompts.SupportsReasoning) models.Add(new { id = ChatCompletionRequest.ReasonerModel, @object = "model", owned_by = "sharpseek" });
+        // The weights' own name too (folder or file name), so a client can see what actually answers; it is served as chat.
+        string name = state.Served.Name;
+        if (name is not (ChatCompletionRequest.ChatModel or ChatCompletionRequest.ReasonerModel)) models.Add(new { id = name, @object = "model", owned_by = "sharpseek" });
         await http.Response.WriteAsync(JsonSerializer.Serialize(new { @object = "list", data = models }));
     }
 

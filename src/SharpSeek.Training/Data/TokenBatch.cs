@@ -21,6 +21,24 @@ public sealed class TokenBatch
     public int[] Tokens { get; }
     public int Sequences { get; }
     public int SequenceLength { get; }
+    /// <summary>
+    /// Which tokens are trained on, [Sequences, SequenceLength + 1] like <see cref="Tokens"/>; null = all. A target whose
+    /// flag is false becomes −1 (no label) for the main head and every MTP depth, so supervised fine-tuning can learn
+    /// only the assistant's tokens while the prompt still conditions them.
+    /// </summary>
+    public bool[]? LossMask
+    {
+        get => _lossMask;
+        init
+        {
+            if (value is not null && value.Length != Tokens.Length)
+                throw new ArgumentException($"a loss mask of {value.Length} flags does not cover {Tokens.Length} tokens");
+            _lossMask = value;
+        }
+    }
+
+    private readonly bool[]? _lossMask;
+
     /// <summary>Positions that predict something: Sequences × SequenceLength.</summary>
     public int Positions => Sequences * SequenceLength;
 
@@ -39,11 +57,21 @@ public sealed class TokenBatch
     public int[] Inputs() => Shifted(0);
 
     /// <summary>Targets of the main head (offset 1).</summary>
-    public int[] MainTargets() => Shifted(1);
+    public int[] MainTargets() => Masked(Shifted(1), 1);
 
     /// <summary>What MTP depth k embeds (offset k; positions past the row read token 0 and are unlabelled).</summary>
     public int[] MtpInputs(int depth) => Shifted(depth).Select(t => Math.Max(t, 0)).ToArray();
 
     /// <summary>What MTP depth k predicts (offset k + 1; −1 where the row has no such token).</summary>
-    public int[] MtpTargets(int depth) => Shifted(depth + 1);
+    public int[] MtpTargets(int depth) => Masked(Shifted(depth + 1), depth + 1);
+
+    private int[] Masked(int[] targets, int offset)
+    {
+        if (_lossMask is null) return targets;
+        int T = SequenceLength;
+        for (int b = 0; b < Sequences; b++)
+            for (int i = 0; i < T; i++)
+                if (i + offset <= T && !_lossMask[b * (T + 1) + i + offset]) targets[b * T + i] = -1;
+        return targets;
+    }
 }

@@ -221,6 +221,13 @@ public sealed class TrainableModel<T> : IDisposable where T : unmanaged, IBinary
     }
 
     /// <summary>
+    /// The main model's final-normed hidden states [Positions, hidden] on <paramref name="tape"/>, with gradients when
+    /// the tape takes them; MTP depths are skipped. For objectives other than next-token cross-entropy (policy
+    /// gradients), which pair these with the output head themselves.
+    /// </summary>
+    public Node<T> MainHidden(Tape<T> tape, TokenBatch batch) => new ForwardPass(this, tape, batch, 0) { MainOnly = true }.Run()[0];
+
+    /// <summary>
     /// Logits of every position: the main head's [Positions, vocab] and each MTP depth's (position i of depth k reads
     /// token i+k, so it predicts token i+k+1). Evaluation only: nothing is recorded and the tape is left holding
     /// the activations until its next reset.
@@ -255,6 +262,8 @@ public sealed class TrainableModel<T> : IDisposable where T : unmanaged, IBinary
         private readonly PrecisionPolicy _precision = tape.Precision;
 
         public List<Node<T>> BalanceTerms { get; } = [];
+        /// <summary>Stop after the main model (no MTP depths).</summary>
+        public bool MainOnly { get; init; }
 
         private Node<T> P(string name) => tape.Leaf(model[name]);
 
@@ -266,7 +275,7 @@ public sealed class TrainableModel<T> : IDisposable where T : unmanaged, IBinary
             var x = tape.Embedding(embedding, batch.Inputs());
             for (int l = 0; l < _c.NumHiddenLayers; l++) x = Block(x, l);
             var hidden = new List<Node<T>> { tape.RmsNorm(x, P(WeightNames.FinalNorm), eps) };
-            for (int k = 1; k <= _c.NumNextnPredictLayers; k++)
+            for (int k = 1; k <= (MainOnly ? 0 : _c.NumNextnPredictLayers); k++)
             {
                 int l = _c.NumHiddenLayers + k - 1;
                 // eh_proj reads [enorm(embedding of token i+k) | hnorm(previous depth's hidden)], embedding first.

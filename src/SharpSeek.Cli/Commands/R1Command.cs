@@ -1,0 +1,108 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using SharpSeek.Reasoning.Recipe;
+using SharpSeek.Reasoning.Tasks;
+using SharpSeek.Training;
+using Spectre.Console;
+
+namespace SharpSeek.Cli.Commands;
+
+/// <summary>
+/// <c>sharpseek r1 recipe --out DIR [--seed N] [--threads N] [--ci]</c>: the whole R1 pipeline (tokenizer → pretrain →
+/// cold-start SFT → GRPO → eval, then distillation) writing safetensors + config.json + tokenizer.json, eval.md/png,
+/// metrics.jsonl and the training curves into DIR. <c>sharpseek r1 tasks</c> prints generated problems with their
+/// reasoning, answer and split.
+/// </summary>
+internal static class R1Command
+{
+    public static Command Create()
+    {
+        var command = new Command("r1", "DeepSeek-R1 pipeline: verifiable tasks, SFT, GRPO, distillation, evaluation");
+        command.Subcommands.Add(Recipe());
+        command.Subcommands.Add(Tasks());
+        return command;
+    }
+
+    private static Command Recipe()
+    {
+        var output = new Option<string>("--out", "-o") { Description = "model directory to write", DefaultValueFactory = _ => "models/sharpseek-r1-tiny" };
+        var seed = new Option<ulong>("--seed") { Description = "seed of every random choice", DefaultValueFactory = _ => 1 };
+        var threads = new Option<int>("--threads") { Description = "compute threads (results are reproducible for a fixed count)", DefaultValueFactory = _ => 2 };
+        var ci = new Option<bool>("--ci") { Description = "the seconds-long CI configuration instead of the bundled model's" };
+        var plain = new Option<bool>("--plain") { Description = "plain progress lines even on a terminal" };
+        var command = new Command("recipe", "Train the bundled reasoning model end to end and evaluate it") { output, seed, threads, ci, plain };
+        command.SetAction((parse, ct) =>
+        {
+            string dir = Path.GetFullPath(parse.GetValue(output)!);
+            ulong s = parse.GetValue(seed);
+            var settings = parse.GetValue(ci)
+                ? RecipeSettings.ContinuousIntegration(s) with { Threads = parse.GetValue(threads) }
+                : new RecipeSettings
+                {
+                    Seed = s, Threads = parse.GetValue(threads),
+                    Model = RecipeSettings.BundledModel(512), Student = RecipeSettings.StudentModel(512),
+                    Evaluation = new() { Seed = s },
+                };
+            bool interactive = !(parse.GetValue(plain) || Console.IsOutputRedirected || Environment.GetEnvironmentVariable("CI") is not null);
+            var clock = Stopwatch.StartNew();
+            RecipeResult result;
+            if (interactive)
+            {
+                result = null!;
+                AnsiConsole.Progress()
+                    .AutoClear(false)
+                    .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn(), new SpinnerColumn())
+                    .Start(context =>
+                    {
+                        var tasks = new Dictionary<string, ProgressTask>();
+                        result = new R1Recipe(settings, (stage, done, total, status) =>
+                        {
+                            if (!tasks.TryGetValue(stage, out var task)) tasks[stage] = task = context.AddTask(Markup.Escape(stage), maxValue: total);
+                            task.Value = done;
+                            task.Description = Markup.Escape(string.IsNullOrEmpty(status) ? stage : $"{stage}: {status}");
+                        }, line => AnsiConsole.MarkupLine(Markup.Escape(line))).Run(dir);
+                    });
+            }
+            else
+            {
+                var lastLine = new Dictionary<string, long>();
+                result = new R1Recipe(settings, (stage, done, total, status) =>
+                {
+                    long now = clock.ElapsedMilliseconds;
+                    if (done != total && lastLine.TryGetValue(stage, out long at) && now - at < 10_000) return;
+                    lastLine[stage] = now;
+                    Console.WriteLine($"[{clock.Elapsed:hh\\:mm\\:ss}] {stage} {done}/{total} {status}");
+                }, line => Console.WriteLine($"[{clock.Elapsed:hh\\:mm\\:ss}] {line}")).Run(dir);
+            }
+            Console.WriteLine();
+            Console.WriteLine(result.EvaluationTable);
+            var d = result.Distillation;
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"distillation: {d.TeacherTraces}/{d.Problems} verified teacher traces; held-out pass@1 student on traces {100 * d.TraceStudentPassAt1:F1}% vs plain answers {100 * d.PlainStudentPassAt1:F1}%"));
+            Console.WriteLine($"{result.Parameters:N0} parameters; wall time {clock.Elapsed:hh\\:mm\\:ss}; written to {dir}");
+            return Task.FromResult(0);
+        });
+        return command;
+    }
+
+    private static Command Tasks()
+    {
+        var count = new Option<int>("--count") { Description = "problems per task and difficulty", DefaultValueFactory = _ => 1 };
+        var seed = new Option<ulong>("--seed") { DefaultValueFactory = _ => 1 };
+        var command = new Command("tasks", "Print generated problems with their reasoning traces, answers and split") { count, seed };
+        command.SetAction((parse, ct) =>
+        {
+            var rng = new DeterministicRandom(parse.GetValue(seed));
+            foreach (var kind in ProblemGenerator.Kinds)
+                for (int d = 1; d <= ProblemGenerator.MaxDifficulty; d++)
+                    for (int i = 0; i < parse.GetValue(count); i++)
+                    {
+                        var p = ProblemGenerator.Generate(kind, d, ref rng);
+                        Console.WriteLine($"[{kind} d{d} {ProblemSplit.Of(p)}] {p.Question}\n{p.Reasoning}\n=> {p.Answer}\n");
+                    }
+            return Task.FromResult(0);
+        });
+        return command;
+    }
+}

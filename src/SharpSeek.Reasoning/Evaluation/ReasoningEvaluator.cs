@@ -1,0 +1,172 @@
+using System.Globalization;
+using System.Text;
+using SharpSeek.Reasoning.Generation;
+using SharpSeek.Reasoning.Tasks;
+using SharpSeek.Training;
+using SkiaSharp;
+
+namespace SharpSeek.Reasoning.Evaluation;
+
+public sealed record EvaluationSettings
+{
+    /// <summary>Held-out problems per (task, difficulty).</summary>
+    public int ProblemsPerCell { get; init; } = 20;
+    /// <summary>k: samples per problem (pass@1 is their mean accuracy, maj@k the majority answer's).</summary>
+    public int Samples { get; init; } = 4;
+    /// <summary>R1 reports pass@1 at temperature 0.6.</summary>
+    public float Temperature { get; init; } = 0.6f;
+    public int MaxNewTokens { get; init; } = 72;
+    public ulong Seed { get; init; } = 1;
+    public IReadOnlyList<TaskKind> Kinds { get; init; } = ProblemGenerator.Kinds;
+    public int MaxDifficulty { get; init; } = ProblemGenerator.MaxDifficulty;
+}
+
+/// <summary>One cell of the eval table.</summary>
+public sealed record EvaluationCell(string Stage, bool Thinking, TaskKind Kind, int Difficulty, int Problems, double PassAt1, double MajorityAtK, double MeanTokens);
+
+/// <summary>
+/// pass@1 and maj@k on held-out problems, per task and difficulty, with thinking (the R1 prompt) and without (an
+/// empty think block pre-filled). pass@1 is the mean accuracy of k samples at temperature 0.6 (R1's definition);
+/// maj@k takes the most frequent answer of the k (integer answers compared by value, Countdown answers as
+/// "reaches the target" or their text) and scores it.
+/// </summary>
+public static class ReasoningEvaluator
+{
+    public static List<EvaluationCell> Evaluate(string stage, RolloutSampler sampler, ReasoningChatFormat format, EvaluationSettings settings,
+        bool[] modes, Action<double>? progress = null)
+    {
+        var cells = new List<EvaluationCell>();
+        var rewards = new RewardFunction();
+        int total = modes.Length * settings.Kinds.Count * settings.MaxDifficulty, done = 0;
+        foreach (bool thinking in modes)
+            foreach (var kind in settings.Kinds)
+                for (int d = 1; d <= settings.MaxDifficulty; d++)
+                {
+                    var problems = ProblemGenerator.DistinctSet(kind, d, DataSplit.HeldOut, settings.ProblemsPerCell, settings.Seed);
+                    var requests = new List<RolloutRequest>();
+                    foreach (var p in problems)
+                    {
+                        var prompt = format.Prompt(p, thinking);
+                        for (int s = 0; s < settings.Samples; s++)
+                            requests.Add(new RolloutRequest(prompt, settings.Temperature, DeterministicRandom.SeedFor(settings.Seed, $"eval/{p.CanonicalKey}/{thinking}/{s}")));
+                    }
+                    var outputs = sampler.Generate(requests, settings.MaxNewTokens);
+                    double pass = 0, majority = 0, tokens = 0;
+                    for (int i = 0; i < problems.Count; i++)
+                    {
+                        var votes = new Dictionary<string, (int Count, bool Correct)>(StringComparer.Ordinal);
+                        for (int s = 0; s < settings.Samples; s++)
+                        {
+                            var output = outputs[i * settings.Samples + s];
+                            tokens += output.Length;
+                            var reward = rewards.Score(problems[i], ReasoningChatFormat.AssistantText(format.Tokenizer.Decode(output), thinking));
+                            pass += reward.Accuracy;
+                            if (reward.Answer is null) continue;
+                            string key = VoteKey(problems[i], reward.Answer, reward.Accuracy > 0);
+                            votes[key] = votes.TryGetValue(key, out var v) ? (v.Count + 1, v.Correct) : (1, reward.Accuracy > 0);
+                        }
+                        // Ties go to the answer seen first in key order, which is fixed, so the result is reproducible.
+                        if (votes.Count > 0 && votes.OrderByDescending(v => v.Value.Count).ThenBy(v => v.Key, StringComparer.Ordinal).First().Value.Correct)
+                            majority++;
+                    }
+                    int n = Math.Max(problems.Count, 1);
+                    cells.Add(new EvaluationCell(stage, thinking, kind, d, problems.Count, pass / (n * settings.Samples), majority / n, tokens / (n * settings.Samples)));
+                    progress?.Invoke(++done / (double)total);
+                }
+        return cells;
+    }
+
+    private static string VoteKey(ReasoningProblem problem, string answer, bool correct)
+    {
+        if (problem.Kind == TaskKind.Countdown) return correct ? "=target" : answer.Trim();
+        return AnswerVerifier.TryParseInteger(answer, out long v) ? v.ToString(CultureInfo.InvariantCulture) : answer.Trim();
+    }
+
+    private static string Pct(double x) => (100 * x).ToString("F1", CultureInfo.InvariantCulture);
+
+    /// <summary>
+    /// Summary (stage × mode rows; per difficulty, all tasks pooled) and the per-task table, in markdown.
+    /// </summary>
+    public static string MarkdownTable(IReadOnlyList<EvaluationCell> cells, int k)
+    {
+        var s = new StringBuilder();
+        int maxD = cells.Max(c => c.Difficulty);
+        s.Append("| stage | thinking |");
+        for (int d = 1; d <= maxD; d++) s.Append($" D{d} pass@1 | D{d} maj@{k} |");
+        s.Append(" all pass@1 | mean tokens |\n|---|---|");
+        for (int d = 1; d <= maxD; d++) s.Append("---:|---:|");
+        s.Append("---:|---:|\n");
+        foreach (var group in cells.GroupBy(c => (c.Stage, c.Thinking)))
+        {
+            s.Append($"| {group.Key.Stage} | {(group.Key.Thinking ? "yes" : "no")} |");
+            for (int d = 1; d <= maxD; d++)
+            {
+                var level = group.Where(c => c.Difficulty == d).ToList();
+                s.Append($" {Pct(level.Average(c => c.PassAt1))} | {Pct(level.Average(c => c.MajorityAtK))} |");
+            }
+            s.Append($" {Pct(group.Average(c => c.PassAt1))} | {group.Average(c => c.MeanTokens).ToString("F1", CultureInfo.InvariantCulture)} |\n");
+        }
+        s.Append("\nPer task (pass@1 / maj@").Append(k).Append(", %):\n\n| stage | thinking | task |");
+        for (int d = 1; d <= maxD; d++) s.Append($" D{d} |");
+        s.Append("\n|---|---|---|");
+        for (int d = 1; d <= maxD; d++) s.Append("---:|");
+        s.Append('\n');
+        foreach (var group in cells.GroupBy(c => (c.Stage, c.Thinking, c.Kind)))
+        {
+            s.Append($"| {group.Key.Stage} | {(group.Key.Thinking ? "yes" : "no")} | {group.Key.Kind} |");
+            for (int d = 1; d <= maxD; d++)
+            {
+                var c = group.FirstOrDefault(x => x.Difficulty == d);
+                s.Append(c is null ? " – |" : $" {Pct(c.PassAt1)} / {Pct(c.MajorityAtK)} |");
+            }
+            s.Append('\n');
+        }
+        return s.ToString();
+    }
+
+    /// <summary>Grouped bars: pass@1 per difficulty (all tasks pooled) for each stage and mode.</summary>
+    public static void WriteChart(IReadOnlyList<EvaluationCell> cells, string path, int width = 1000, int height = 500)
+    {
+        var plot = new ScottPlot.Plot();
+        plot.Title("held-out pass@1 by difficulty");
+        plot.YLabel("pass@1 (%)");
+        var series = cells.GroupBy(c => (c.Stage, c.Thinking)).ToList();
+        int maxD = cells.Max(c => c.Difficulty);
+        var palette = new ScottPlot.Palettes.Category10();
+        for (int i = 0; i < series.Count; i++)
+        {
+            var bars = new List<ScottPlot.Bar>();
+            for (int d = 1; d <= maxD; d++)
+            {
+                double value = 100 * series[i].Where(c => c.Difficulty == d).Average(c => c.PassAt1);
+                bars.Add(new ScottPlot.Bar { Position = (d - 1) * (series.Count + 1) + i, Value = value, FillColor = palette.GetColor(i) });
+            }
+            plot.Add.Bars(bars);
+            plot.Legend.ManualItems.Add(new ScottPlot.LegendItem
+            {
+                LabelText = $"{series[i].Key.Stage} ({(series[i].Key.Thinking ? "thinking" : "no thinking")})",
+                FillColor = palette.GetColor(i),
+            });
+        }
+        var ticks = Enumerable.Range(1, maxD).Select(d => new ScottPlot.Tick((d - 1) * (series.Count + 1) + (series.Count - 1) / 2.0, $"difficulty {d}")).ToArray();
+        plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericManual(ticks);
+        plot.Axes.SetLimitsY(0, 100);
+        plot.ShowLegend(ScottPlot.Alignment.UpperRight);
+        PngOutput.Save(plot, path, width, height);
+    }
+}
+
+/// <summary>Renders a ScottPlot plot to a PNG through SkiaSharp, written under a temporary name and renamed.</summary>
+public static class PngOutput
+{
+    public static void Save(ScottPlot.Plot plot, string path, int width, int height)
+    {
+        using var surface = SKSurface.Create(new SKImageInfo(width, height));
+        plot.Render(surface.Canvas, width, height);
+        using var image = surface.Snapshot();
+        using var png = image.Encode(SKEncodedImageFormat.Png, 100);
+        string temp = path + $".{Guid.NewGuid():N}.tmp";
+        File.WriteAllBytes(temp, png.ToArray());
+        File.Move(temp, path, overwrite: true);
+    }
+}

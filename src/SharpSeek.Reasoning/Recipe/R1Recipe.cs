@@ -1,0 +1,364 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using SharpSeek.Model;
+using SharpSeek.Reasoning.Evaluation;
+using SharpSeek.Reasoning.Generation;
+using SharpSeek.Reasoning.Tasks;
+using SharpSeek.Reasoning.Training;
+using SharpSeek.Tensors.Threading;
+using SharpSeek.Tokenizer.PreTokenization;
+using SharpSeek.Tokenizer.Training;
+using SharpSeek.Training;
+using SharpSeek.Training.Data;
+
+namespace SharpSeek.Reasoning.Recipe;
+
+/// <summary>Progress of a long stage: <paramref name="Done"/> of <paramref name="Total"/> units, with a short status.</summary>
+public delegate void RecipeProgress(string Stage, int Done, int Total, string Status);
+
+/// <summary>What a recipe run produced.</summary>
+public sealed record RecipeResult(string OutputDirectory, List<EvaluationCell> Evaluation, string EvaluationTable,
+    DistillationResult Distillation, IReadOnlyDictionary<string, double> StageSeconds, long Parameters);
+
+/// <summary>Held-out pass@1 (thinking prompt, all tasks and difficulties pooled) of the two students.</summary>
+public sealed record DistillationResult(int TeacherTraces, int Problems, double TraceStudentPassAt1, double PlainStudentPassAt1, List<EvaluationCell> Cells);
+
+/// <summary>
+/// The R1 pipeline end to end (docs/training.md "R1"): byte-level BPE tokenizer on generated math text → pretraining
+/// on worked solutions → cold-start SFT on chat-formatted reasoning traces (loss on assistant tokens only) → GRPO with
+/// rule-based rewards → evaluation of base, SFT and GRPO on held-out problems; then distillation: the final model
+/// writes verified traces (rejection sampling) that a smaller student is fine-tuned on, compared with the same student
+/// fine-tuned on plain answers. Every random choice derives from <see cref="RecipeSettings.Seed"/>.
+/// </summary>
+public sealed class R1Recipe(RecipeSettings settings, RecipeProgress? progress = null, Action<string>? log = null)
+{
+    private readonly RecipeSettings _s = settings;
+    private readonly Dictionary<string, double> _seconds = new();
+
+    private void Report(string stage, int done, int total, string status = "") => progress?.Invoke(stage, done, total, status);
+    private void Log(string line) => log?.Invoke(line);
+
+    public RecipeResult Run(string outputDirectory)
+    {
+        _s.Grpo.Validate();
+        Directory.CreateDirectory(outputDirectory);
+        using var pool = new ComputePool(Math.Max(1, _s.Threads));
+        using var curves = new CurveLog(Path.Combine(outputDirectory, "metrics.jsonl"));
+
+        var vocabulary = Timed("tokenizer", TrainTokenizer);
+        var tokenizer = vocabulary.ToTokenizer();
+        var format = new ReasoningChatFormat(tokenizer);
+        var config = _s.Model with { VocabSize = tokenizer.VocabularySize };
+
+        using var policy = new PolicyModel(config, _s.Seed, pool);
+        Timed("pretrain", () => Pretrain(policy, format, curves));
+        var cells = new List<EvaluationCell>();
+        bool[] modes = [true, false];
+        Timed("eval base", () => cells.AddRange(Evaluate("base", policy, format, pool, modes)));
+        Timed("sft", () => Supervised("sft", policy, format, curves, _s.SftSteps, _s.SftBatch, _s.SftLearningRate,
+            (ref DeterministicRandom rng) => TraceExample(format, ref rng)));
+        Timed("eval sft", () => cells.AddRange(Evaluate("SFT", policy, format, pool, modes)));
+        Timed("grpo", () => Grpo(policy, format, pool, curves));
+        Timed("eval grpo", () => cells.AddRange(Evaluate("GRPO", policy, format, pool, modes)));
+
+        ModelExport.Save(policy.Model, vocabulary, outputDirectory);
+        string table = ReasoningEvaluator.MarkdownTable(cells, _s.Evaluation.Samples);
+        File.WriteAllText(Path.Combine(outputDirectory, "eval.md"), table);
+        ReasoningEvaluator.WriteChart(cells, Path.Combine(outputDirectory, "eval.png"));
+
+        var distillation = Timed("distillation", () => Distill(policy, format, pool, curves));
+        WriteCharts(curves, outputDirectory);
+        var result = new RecipeResult(outputDirectory, cells, table, distillation, _seconds, policy.Model.ParameterCount);
+        WriteSummary(result, Path.Combine(outputDirectory, "recipe.json"));
+        return result;
+    }
+
+    private T Timed<T>(string stage, Func<T> body)
+    {
+        long t0 = Stopwatch.GetTimestamp();
+        var result = body();
+        _seconds[stage] = Stopwatch.GetElapsedTime(t0).TotalSeconds;
+        Log($"{stage}: {_seconds[stage]:F1} s");
+        return result;
+    }
+
+    private void Timed(string stage, Action body) => Timed(stage, () => { body(); return 0; });
+
+    // ---- Stages ------------------------------------------------------------------------------------------------
+
+    private TrainedBpeVocabulary TrainTokenizer()
+    {
+        Report("tokenizer", 0, 1, "training BPE");
+        // Qwen2's pre-tokenizer keeps one digit per piece, so numbers stay digit sequences the model can compute on.
+        var trainer = new ByteLevelBpeTrainer(new BpeTrainerOptions
+        {
+            VocabularySize = _s.TokenizerVocabulary, PreTokenizer = PreTokenizer.Qwen2,
+            ChatTemplate = ReasoningChatFormat.JinjaTemplate,
+        });
+        var rng = new DeterministicRandom(DeterministicRandom.SeedFor(_s.Seed, "tokenizer"));
+        for (int i = 0; i < _s.TokenizerCorpusProblems; i++)
+        {
+            var p = DrawTrain(ref rng, ProblemGenerator.Kinds, null);
+            trainer.AddText(ReasoningChatFormat.PretrainingText(p));
+            trainer.AddText(ReasoningChatFormat.PromptText(p.Question, true) + ReasoningChatFormat.TraceCompletion(p));
+        }
+        var vocabulary = trainer.Train();
+        Report("tokenizer", 1, 1, $"{vocabulary.Tokens.Count} tokens");
+        return vocabulary;
+    }
+
+    private static ReasoningProblem DrawTrain(ref DeterministicRandom rng, IReadOnlyList<TaskKind> kinds, int[]? difficulties)
+    {
+        var kind = kinds[rng.NextInt(kinds.Count)];
+        int d = difficulties is null ? 1 + rng.NextInt(ProblemGenerator.MaxDifficulty) : difficulties[rng.NextInt(difficulties.Length)];
+        return ProblemGenerator.Generate(kind, d, DataSplit.Train, ref rng);
+    }
+
+    /// <summary>Next-token training on a packed stream of worked solutions (plain text, every token trained).</summary>
+    private void Pretrain(PolicyModel policy, ReasoningChatFormat format, CurveLog curves)
+    {
+        var rng = new DeterministicRandom(DeterministicRandom.SeedFor(_s.Seed, "pretrain"));
+        var stream = new Queue<int>();
+        int row = _s.PretrainSequence + 1;
+        var schedule = new SharpSeek.Training.Optimization.LearningRateSchedule(SharpSeek.Training.Optimization.ScheduleKind.WarmupCosine,
+            _s.PretrainLearningRate, _s.PretrainLearningRate / 10, Math.Min(30, _s.PretrainSteps / 10), _s.PretrainSteps, 0.2);
+        for (int step = 0; step < _s.PretrainSteps; step++)
+        {
+            var tokens = new int[_s.PretrainBatch * row];
+            for (int i = 0; i < tokens.Length; i++)
+            {
+                while (stream.Count == 0)
+                    foreach (int t in format.Tokenizer.Encode(ReasoningChatFormat.PretrainingText(DrawTrain(ref rng, ProblemGenerator.Kinds, null)))) stream.Enqueue(t);
+                tokens[i] = stream.Dequeue();
+            }
+            double loss = policy.SupervisedStep([new TokenBatch(tokens, _s.PretrainBatch, _s.PretrainSequence)], schedule.At(step));
+            curves.Record("pretrain", step + 1, new Dictionary<string, double> { ["loss"] = loss });
+            Report("pretrain", step + 1, _s.PretrainSteps, $"loss {loss:F3}");
+        }
+    }
+
+    private delegate SupervisedExample ExampleSource(ref DeterministicRandom rng);
+
+    private SupervisedExample TraceExample(ReasoningChatFormat format, ref DeterministicRandom rng)
+    {
+        var p = DrawTrain(ref rng, ProblemGenerator.Kinds, null);
+        return format.Example(p, ReasoningChatFormat.TraceCompletion(p));
+    }
+
+    /// <summary>Masked SFT: chat-formatted examples, loss on the assistant's tokens only.</summary>
+    private void Supervised(string stage, PolicyModel model, ReasoningChatFormat format, CurveLog curves, int steps, int batch, double lr, ExampleSource source)
+    {
+        var rng = new DeterministicRandom(DeterministicRandom.SeedFor(_s.Seed, stage));
+        var schedule = new SharpSeek.Training.Optimization.LearningRateSchedule(SharpSeek.Training.Optimization.ScheduleKind.WarmupCosine,
+            lr, lr / 10, Math.Min(20, steps / 10), steps, 0.2);
+        for (int step = 0; step < steps; step++)
+        {
+            var examples = new List<SupervisedExample>(batch);
+            for (int i = 0; i < batch; i++) examples.Add(source(ref rng));
+            double loss = model.SupervisedStep([PolicyModel.Pack(examples, format.Padding)], schedule.At(step));
+            curves.Record(stage, step + 1, new Dictionary<string, double> { ["loss"] = loss });
+            Report(stage, step + 1, steps, $"loss {loss:F3}");
+        }
+    }
+
+    private List<EvaluationCell> Evaluate(string stage, PolicyModel policy, ReasoningChatFormat format, ComputePool pool, bool[] modes)
+    {
+        using var sampler = new RolloutSampler(policy.Model, pool, format.EndOfSentence, _s.MaxContext);
+        var cells = ReasoningEvaluator.Evaluate(stage, sampler, format, _s.Evaluation with { Seed = _s.Seed }, modes,
+            f => Report($"eval {stage}", (int)Math.Round(f * 1000), 1000, ""));
+        Log($"eval {stage}: pass@1 thinking {cells.Where(c => c.Thinking).Average(c => c.PassAt1):P1}");
+        return cells;
+    }
+
+    /// <summary>
+    /// GRPO: each step samples G completions for each of P training prompts from the current policy, scores them
+    /// with the rule-based rewards, computes group-relative advantages, then takes μ optimizer steps on the clipped
+    /// objective with the k3 KL to the frozen SFT model; old log-probabilities come from the policy that sampled.
+    /// </summary>
+    private void Grpo(PolicyModel policy, ReasoningChatFormat format, ComputePool pool, CurveLog curves)
+    {
+        using var reference = policy.Snapshot();
+        using var sampler = new RolloutSampler(policy.Model, pool, format.EndOfSentence, _s.MaxContext);
+        var rewards = new RewardFunction();
+        var rng = new DeterministicRandom(DeterministicRandom.SeedFor(_s.Seed, "grpo"));
+        int g = _s.GrpoGroup;
+        for (int step = 0; step < _s.GrpoSteps; step++)
+        {
+            var problems = new List<ReasoningProblem>();
+            var requests = new List<RolloutRequest>();
+            for (int i = 0; i < _s.GrpoPrompts; i++)
+            {
+                var p = DrawTrain(ref rng, ProblemGenerator.Kinds, _s.GrpoDifficulties);
+                problems.Add(p);
+                var prompt = format.Prompt(p, thinking: true);
+                for (int j = 0; j < g; j++)
+                    requests.Add(new RolloutRequest(prompt, _s.GrpoTemperature, DeterministicRandom.SeedFor(_s.Seed, $"grpo/{step}/{i}/{j}")));
+            }
+            sampler.Sync();
+            var completions = sampler.Generate(requests, _s.GrpoMaxNewTokens);
+
+            var rewardValues = new double[requests.Count];
+            double accuracy = 0, formatOk = 0, length = 0;
+            var examples = new List<SupervisedExample>(requests.Count);
+            for (int i = 0; i < requests.Count; i++)
+            {
+                var problem = problems[i / g];
+                var reward = rewards.Score(problem, ReasoningChatFormat.AssistantText(format.Tokenizer.Decode(completions[i]), thinking: true));
+                rewardValues[i] = reward.Total;
+                accuracy += reward.Accuracy;
+                formatOk += reward.Format;
+                length += completions[i].Length;
+                var prompt = requests[i].Prompt;
+                var tokens = new int[prompt.Length + completions[i].Length];
+                prompt.CopyTo(tokens, 0);
+                completions[i].CopyTo(tokens, prompt.Length);
+                var mask = new bool[tokens.Length];
+                Array.Fill(mask, true, prompt.Length, completions[i].Length);
+                examples.Add(new SupervisedExample(tokens, mask));
+            }
+            var advantages = GrpoObjective.GroupAdvantages(rewardValues, g, _s.Grpo.ScaleAdvantagesByStd);
+            var batch = PolicyModel.Pack(examples, format.Padding);
+            var owner = RowOwners(batch, examples);
+            var old = policy.TokenLogProbs(batch);
+            var refLogProbs = _s.Grpo.KlBeta > 0 ? reference.TokenLogProbs(batch) : old;
+            GrpoStatistics last = default;
+            bool informative = advantages.Any(a => a != 0);
+            for (int u = 0; u < _s.GrpoUpdates && informative; u++)
+            {
+                GrpoStatistics stats = default;
+                policy.PolicyStep(batch, logp =>
+                {
+                    var (objective, s) = GrpoObjective.Evaluate(_s.Grpo, logp, old, refLogProbs, owner, advantages);
+                    stats = s;
+                    return objective;
+                }, _s.GrpoLearningRate);
+                last = stats;
+            }
+            if (_s.Grpo.KlBeta == 0 || !informative)
+            {
+                // With β = 0 (or no update) the KL is still worth watching: measure it against the reference.
+                var now = policy.TokenLogProbs(batch);
+                var refNow = reference.TokenLogProbs(batch);
+                double kl = 0;
+                int n = 0;
+                for (int r = 0; r < owner.Length; r++)
+                    if (owner[r] >= 0) { kl += GrpoObjective.K3(now[r], refNow[r]); n++; }
+                last = last with { MeanKl = n > 0 ? kl / n : 0 };
+            }
+            int count = requests.Count;
+            var metrics = new Dictionary<string, double>
+            {
+                ["reward"] = rewardValues.Average(), ["accuracy"] = accuracy / count, ["format"] = formatOk / count,
+                ["response_tokens"] = length / count, ["kl"] = last.MeanKl, ["clip_fraction"] = last.ClipFraction, ["loss"] = last.Loss,
+            };
+            curves.Record("grpo", step + 1, metrics);
+            Report("grpo", step + 1, _s.GrpoSteps, $"reward {metrics["reward"]:F2} acc {metrics["accuracy"]:P0} len {metrics["response_tokens"]:F0}");
+        }
+    }
+
+    /// <summary>For each position of the packed batch: the index of the response whose token it predicts, or −1.</summary>
+    private static int[] RowOwners(TokenBatch batch, IReadOnlyList<SupervisedExample> examples)
+    {
+        int t = batch.SequenceLength;
+        var owner = new int[batch.Positions];
+        Array.Fill(owner, -1);
+        for (int b = 0; b < examples.Count; b++)
+        {
+            var mask = examples[b].LossMask;
+            for (int i = 0; i < t && i + 1 < mask.Length; i++)
+                if (mask[i + 1]) owner[b * t + i] = b;
+        }
+        return owner;
+    }
+
+    /// <summary>
+    /// R1's distillation at toy scale: the final policy writes reasoning for training problems, only verified-correct
+    /// traces are kept (rejection sampling), and a smaller student is fine-tuned on them; a twin student (same
+    /// initialisation, steps and problems) is fine-tuned on the bare answers. Both are judged on held-out problems.
+    /// </summary>
+    private DistillationResult Distill(PolicyModel teacher, ReasoningChatFormat format, ComputePool pool, CurveLog curves)
+    {
+        var rng = new DeterministicRandom(DeterministicRandom.SeedFor(_s.Seed, "distill"));
+        var problems = new List<ReasoningProblem>();
+        for (int i = 0; i < _s.DistillProblems; i++) problems.Add(DrawTrain(ref rng, ProblemGenerator.Kinds, null));
+        var traces = new List<(ReasoningProblem Problem, string Completion)>();
+        using (var sampler = new RolloutSampler(teacher.Model, pool, format.EndOfSentence, _s.MaxContext))
+        {
+            var requests = problems.Select((p, i) => new RolloutRequest(format.Prompt(p, true), 0.6f, DeterministicRandom.SeedFor(_s.Seed, $"distill/{i}"))).ToList();
+            var rewards = new RewardFunction();
+            for (int start = 0; start < requests.Count; start += 64)
+            {
+                var chunk = requests.GetRange(start, Math.Min(64, requests.Count - start));
+                var outputs = sampler.Generate(chunk, _s.GrpoMaxNewTokens);
+                for (int i = 0; i < outputs.Count; i++)
+                {
+                    var p = problems[start + i];
+                    string text = format.Tokenizer.Decode(outputs[i]);
+                    var reward = rewards.Score(p, ReasoningChatFormat.AssistantText(text, true));
+                    if (reward.Accuracy > 0 && reward.Format > 0)
+                    {
+                        var parsed = RewardFunction.Parse(ReasoningChatFormat.AssistantText(text, true));
+                        traces.Add((p, ReasoningChatFormat.TraceCompletion(parsed.Reasoning, parsed.Answer!)));
+                    }
+                }
+                Report("distill: teacher traces", Math.Min(start + 64, requests.Count), requests.Count, $"{traces.Count} verified");
+            }
+        }
+        if (traces.Count == 0) traces.AddRange(problems.Take(1).Select(p => (p, ReasoningChatFormat.TraceCompletion(p))));
+        Log($"distillation: {traces.Count} of {problems.Count} teacher traces verified");
+
+        var studentConfig = _s.Student with { VocabSize = format.Tokenizer.VocabularySize };
+        var evaluation = _s.Evaluation with { Seed = _s.Seed };
+        var cells = new List<EvaluationCell>();
+        foreach (bool withTraces in new[] { true, false })
+        {
+            string stage = withTraces ? "student (teacher traces)" : "student (plain answers)";
+            using var student = new PolicyModel(studentConfig, DeterministicRandom.SeedFor(_s.Seed, "student"), pool);
+            Supervised(withTraces ? "distill-traces" : "distill-plain", student, format, curves, _s.DistillSteps, _s.DistillBatch, _s.DistillLearningRate,
+                (ref DeterministicRandom r) =>
+                {
+                    var (p, completion) = traces[r.NextInt(traces.Count)];
+                    return format.Example(p, withTraces ? completion : ReasoningChatFormat.PlainCompletion(p));
+                });
+            using var sampler = new RolloutSampler(student.Model, pool, format.EndOfSentence, _s.MaxContext);
+            cells.AddRange(ReasoningEvaluator.Evaluate(stage, sampler, format, evaluation, [true],
+                f => Report($"eval {stage}", (int)Math.Round(f * 1000), 1000, "")));
+        }
+        double traced = cells.Where(c => c.Stage.Contains("traces")).Average(c => c.PassAt1);
+        double plain = cells.Where(c => c.Stage.Contains("plain")).Average(c => c.PassAt1);
+        return new DistillationResult(traces.Count, problems.Count, traced, plain, cells);
+    }
+
+    private static void WriteCharts(CurveLog curves, string directory)
+    {
+        curves.WriteChart(Path.Combine(directory, "curves-grpo.png"), "grpo",
+        [
+            ("reward and accuracy", ["reward", "accuracy", "format"]),
+            ("response length (tokens)", ["response_tokens"]),
+            ("KL to reference (k3) and clip fraction", ["kl", "clip_fraction"]),
+        ], smooth: 5);
+        curves.WriteChart(Path.Combine(directory, "curves-sft.png"), "pretrain", [("pretraining loss", ["loss"])], smooth: 10);
+        curves.WriteChart(Path.Combine(directory, "curves-cold-start.png"), "sft", [("cold-start SFT loss (assistant tokens)", ["loss"])], smooth: 10);
+    }
+
+    private void WriteSummary(RecipeResult result, string path)
+    {
+        var summary = new Dictionary<string, object>
+        {
+            ["seed"] = _s.Seed, ["threads"] = _s.Threads, ["parameters"] = result.Parameters,
+            ["stage_seconds"] = result.StageSeconds.ToDictionary(k => k.Key, k => Math.Round(k.Value, 1)),
+            ["distillation"] = new Dictionary<string, object>
+            {
+                ["teacher_traces"] = result.Distillation.TeacherTraces, ["problems"] = result.Distillation.Problems,
+                ["trace_student_pass_at_1"] = result.Distillation.TraceStudentPassAt1, ["plain_student_pass_at_1"] = result.Distillation.PlainStudentPassAt1,
+            },
+            ["eval"] = result.Evaluation.Select(c => new Dictionary<string, object>
+            {
+                ["stage"] = c.Stage, ["thinking"] = c.Thinking, ["task"] = c.Kind.ToString(), ["difficulty"] = c.Difficulty,
+                ["pass_at_1"] = Math.Round(c.PassAt1, 4), ["maj_at_k"] = Math.Round(c.MajorityAtK, 4), ["mean_tokens"] = Math.Round(c.MeanTokens, 2),
+            }).ToList(),
+        };
+        File.WriteAllText(path, JsonSerializer.Serialize(summary, new JsonSerializerOptions { WriteIndented = true }));
+    }
+}

@@ -1,0 +1,53 @@
+using System.Text.Json;
+using SharpSeek.Model;
+using SharpSeek.Reasoning.Recipe;
+using SharpSeek.Tokenizer;
+using SharpSeek.Tokenizer.Chat;
+using SharpSeek.Training.Checkpoints;
+
+namespace SharpSeek.Reasoning.Tests;
+
+public class PipelineTests
+{
+    [Fact]
+    public void Ci_recipe_runs_end_to_end_and_reproduces()
+    {
+        string root = Path.Combine(Path.GetTempPath(), "sharpseek-r1-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            var stages = new HashSet<string>();
+            var first = new R1Recipe(RecipeSettings.ContinuousIntegration(5), (stage, _, _, _) => stages.Add(stage)).Run(Path.Combine(root, "a"));
+            foreach (string file in new[] { "config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "eval.md", "eval.png",
+                         "metrics.jsonl", "curves-grpo.png", "curves-sft.png", "curves-cold-start.png", "recipe.json" })
+                Assert.True(File.Exists(Path.Combine(first.OutputDirectory, file)), file);
+            Assert.Contains("pretrain", stages);
+            Assert.Contains("grpo", stages);
+            Assert.Equal(3 * 2 * 4 * 3, first.Evaluation.Count); // stages × modes × tasks × difficulties
+
+            // GRPO logged every metric the issue asks for.
+            var grpo = File.ReadLines(Path.Combine(first.OutputDirectory, "metrics.jsonl")).Where(l => l.Contains("\"grpo\"")).ToList();
+            Assert.NotEmpty(grpo);
+            using (var doc = JsonDocument.Parse(grpo[0]))
+                foreach (string key in new[] { "reward", "accuracy", "response_tokens", "kl", "clip_fraction" })
+                    Assert.True(doc.RootElement.TryGetProperty(key, out _), key);
+
+            // The saved directory is a model the inference stack loads, with an R1 chat template.
+            var (config, weights) = TrainingCheckpoint.LoadForInference(first.OutputDirectory);
+            using (weights)
+            using (var model = LanguageModel.Create(config, weights))
+            using (var session = model.CreateSession(32))
+                Assert.Equal(config.VocabSize, session.Prefill([0, 5, 6]).Length);
+            var tokenizer = ByteLevelBpeTokenizer.FromDirectory(first.OutputDirectory);
+            Assert.Equal(ChatTemplateKind.DeepSeekR1, tokenizer.ChatTemplate?.Kind);
+
+            var second = new R1Recipe(RecipeSettings.ContinuousIntegration(5)).Run(Path.Combine(root, "b"));
+            Assert.Equal(first.EvaluationTable, second.EvaluationTable);
+            Assert.Equal(File.ReadAllBytes(Path.Combine(first.OutputDirectory, "model.safetensors")),
+                File.ReadAllBytes(Path.Combine(second.OutputDirectory, "model.safetensors")));
+        }
+        finally
+        {
+            if (Directory.Exists(root)) Directory.Delete(root, recursive: true);
+        }
+    }
+}

@@ -1,0 +1,132 @@
+using SharpSeek.Reasoning.Tasks;
+using SharpSeek.Reasoning.Training;
+using SharpSeek.Tensors.Threading;
+using SharpSeek.Tokenizer.PreTokenization;
+using SharpSeek.Tokenizer.Training;
+using SharpSeek.Training;
+using SharpSeek.Training.Autodiff;
+using SharpSeek.Training.Data;
+using SharpSeek.Training.Ops;
+using SharpSeek.Training.Precision;
+
+namespace SharpSeek.Reasoning.Tests;
+
+public class TrainingPathTests
+{
+    [Fact]
+    public void Loss_mask_hides_unmasked_targets_for_every_head()
+    {
+        // One row of 5 tokens (T = 4): only tokens 3 and 4 are trained.
+        var batch = new TokenBatch([10, 11, 12, 13, 14], 1, 4) { LossMask = [false, false, false, true, true] };
+        Assert.Equal([-1, -1, 13, 14], batch.MainTargets());
+        Assert.Equal([-1, 13, 14, -1], batch.MtpTargets(1));
+        Assert.Equal([10, 11, 12, 13], batch.Inputs());
+        Assert.Throws<ArgumentException>(() => new TokenBatch([1, 2, 3], 1, 2) { LossMask = [true] });
+    }
+
+    [Fact]
+    public void Sft_examples_train_only_the_assistant_tokens()
+    {
+        var trainer = new ByteLevelBpeTrainer(new BpeTrainerOptions { VocabularySize = 300, PreTokenizer = PreTokenizer.Qwen2, ChatTemplate = ReasoningChatFormat.JinjaTemplate });
+        trainer.AddText("What is 12 + 30? ones tens so answer");
+        var tokenizer = trainer.Train().ToTokenizer();
+        var format = new ReasoningChatFormat(tokenizer);
+        var rng = new DeterministicRandom(2);
+        var p = ProblemGenerator.Generate(TaskKind.Arithmetic, 1, ref rng);
+        var example = format.Example(p, ReasoningChatFormat.TraceCompletion(p));
+        int promptLength = format.Prompt(p, thinking: true).Length;
+        Assert.All(example.LossMask[..promptLength], m => Assert.False(m));
+        Assert.All(example.LossMask[promptLength..], m => Assert.True(m));
+        string completion = tokenizer.Decode(example.Tokens[promptLength..]);
+        Assert.Equal(ReasoningChatFormat.TraceCompletion(p), completion);
+        Assert.EndsWith("<｜Assistant｜><think>\n", tokenizer.Decode(example.Tokens[..promptLength]));
+        Assert.Equal(format.EndOfSentence, example.Tokens[^1]);
+
+        var batch = PolicyModel.Pack([example, example with { Tokens = example.Tokens[..^3], LossMask = example.LossMask[..^3] }], format.Padding);
+        var targets = batch.MainTargets();
+        int t = batch.SequenceLength;
+        for (int i = 0; i < t; i++)
+        {
+            Assert.Equal(i + 1 >= promptLength ? example.Tokens[i + 1] : -1, targets[i]);
+            // The shorter row's padding is never a target.
+            if (i + 1 >= example.Tokens.Length - 3) Assert.Equal(-1, targets[t + i]);
+        }
+    }
+
+    [Fact]
+    public void Masked_sft_step_ignores_prompt_tokens()
+    {
+        // Two batches that differ only in masked-out (prompt) tokens after the trained ones cannot differ in loss,
+        // because attention is causal and the prompt tokens are not targets.
+        var config = RecipeConfigs.Tiny(64);
+        using var pool = new ComputePool(1);
+        using var model = new PolicyModel(config, 3, pool);
+        int[] a = [1, 5, 6, 7, 8, 9, 10, 11, 12];
+        int[] b = [1, 5, 6, 7, 8, 9, 10, 40, 41];
+        bool[] mask = [false, false, true, true, true, false, false, false, false];
+        double la = model.EvaluateLoss(new TokenBatch(a, 1, 8) { LossMask = mask });
+        double lb = model.EvaluateLoss(new TokenBatch(b, 1, 8) { LossMask = mask });
+        Assert.Equal(la, lb, 6);
+        double all = model.EvaluateLoss(new TokenBatch(b, 1, 8));
+        Assert.NotEqual(la, all, 3);
+    }
+
+    [Fact]
+    public unsafe void Token_log_prob_loss_reproduces_cross_entropy_gradients()
+    {
+        // With loss = −mean log p and coefficients −1/n, the policy-gradient op must give exactly the fused
+        // cross-entropy's value and gradients.
+        using var pool = new ComputePool(1);
+        using var x = new Parameter<float>("x", [5, 8], ParameterRole.Matrix);
+        using var w = new Parameter<float>("w", [11, 8], ParameterRole.Matrix);
+        var rng = new DeterministicRandom(9);
+        for (int i = 0; i < x.Length; i++) x.Values[i] = (float)rng.NextGaussian();
+        for (int i = 0; i < w.Length; i++) w.Values[i] = (float)rng.NextGaussian() * 0.3f;
+        int[] targets = [3, -1, 10, 0, 7];
+
+        using var tape = new Tape<float>(pool);
+        var ce = tape.LinearCrossEntropy(tape.Leaf(x), tape.Leaf(w), targets, GemmPrecision.F32);
+        float ceValue = ce.Scalar;
+        tape.Backward(ce, 1f);
+        tape.Reset();
+        float[] dxCe = x.Gradients.ToArray(), dwCe = w.Gradients.ToArray();
+        x.ZeroGrad();
+        w.ZeroGrad();
+
+        var loss = tape.TokenLogProbLoss(tape.Leaf(x), tape.Leaf(w), targets, GemmPrecision.F32, logp =>
+        {
+            int n = targets.Count(t => t >= 0);
+            double sum = 0;
+            var c = new double[logp.Length];
+            for (int i = 0; i < logp.Length; i++)
+                if (targets[i] >= 0) { sum -= logp[i] / n; c[i] = -1.0 / n; }
+            return new TokenObjective(sum, c);
+        }, out var logProbs);
+        Assert.True(double.IsNaN(logProbs[1]));
+        Assert.Equal(ceValue, loss.Scalar, 4);
+        tape.Backward(loss, 1f);
+        tape.Reset();
+        for (int i = 0; i < dxCe.Length; i++) Assert.Equal(dxCe[i], x.Gradients[i], 4);
+        for (int i = 0; i < dwCe.Length; i++) Assert.Equal(dwCe[i], w.Gradients[i], 4);
+    }
+
+    [Fact]
+    public void Policy_step_raises_the_probability_of_positive_advantage_tokens()
+    {
+        var config = RecipeConfigs.Tiny(64);
+        using var pool = new ComputePool(1);
+        using var model = new PolicyModel(config, 4, pool);
+        var batch = new TokenBatch([1, 2, 3, 4, 5], 1, 4) { LossMask = [false, false, true, true, true] };
+        var before = model.TokenLogProbs(batch);
+        int[] owner = [-1, 0, 0, 0];
+        for (int step = 0; step < 3; step++)
+            model.PolicyStep(batch, lp => GrpoObjective.Evaluate(new GrpoSettings { KlBeta = 0 }, lp, before, before, owner, [1.0]).Objective, 1e-2);
+        var after = model.TokenLogProbs(batch);
+        for (int i = 1; i < 4; i++) Assert.True(after[i] > before[i], $"position {i}: {before[i]} → {after[i]}");
+    }
+}
+
+internal static class RecipeConfigs
+{
+    public static SharpSeek.Model.ModelConfig Tiny(int vocabulary) => TrainingPresets.Tiny with { VocabSize = vocabulary, HiddenSize = 32, IntermediateSize = 64, MoeIntermediateSize = 16, QLoraRank = 16, KvLoraRank = 16, QkNopeHeadDim = 8, VHeadDim = 8 };
+}
