@@ -8,7 +8,15 @@ using SharpSeek.Training.Precision;
 // Training throughput of the ~20M-parameter DeepSeek-V3 config (MLA + MoE + MTP) per precision mode, with MFU against
 // the FMA peak measured in the same run. Usage:
 //   dotnet run -c Release --project bench/SharpSeek.TrainingBenchmark -- [--threads 2] [--steps 8] [--batch 8] [--seq 256] [--precision f32,bf16,fp8]
+// With --mode fidelity it trains the same config in f32, BF16 and FP8 and compares held-out losses instead:
+//   dotnet run -c Release --project bench/SharpSeek.TrainingBenchmark -- --mode fidelity [--steps 200] [--batch 8] [--seq 128] [--lr 1e-3]
 var opts = Args.Parse(args);
+if (opts.String("mode", "speed") == "fidelity")
+{
+    using var fidelityPool = new ComputePool(opts.Int("threads", 2));
+    PrecisionFidelity.Run(opts, fidelityPool);
+    return;
+}
 int threads = opts.Int("threads", 2), steps = opts.Int("steps", 8), batch = opts.Int("batch", 8), seq = opts.Int("seq", 256), warmup = opts.Int("warmup", 2);
 var precisions = opts.String("precision", "f32,bf16,fp8").Split(',').Select(p => Enum.Parse<TrainingPrecision>(p, ignoreCase: true)).ToArray();
 var config = TrainingPresets.ByName(opts.String("model", "bench20m")) ?? throw new ArgumentException("unknown --model");

@@ -75,26 +75,7 @@ public static unsafe class LinearCrossEntropyOp
         double total = 0;
         foreach (double l in rowLoss) total += l;
         loss.Value[0] = labelled > 0 ? T.CreateTruncating(total / labelled) : T.Zero;
-        if (loss.RequiresGrad) tape.Record(new Step<T>(tape, x, head, loss, dxUnit, dwUnit), loss);
+        if (loss.RequiresGrad) tape.Record(new ScaledUnitGradientStep<T>(tape, x, head, loss, dxUnit, dwUnit), loss);
         return loss;
-    }
-
-    private sealed class Step<T>(Tape<T> tape, Node<T> x, Node<T> head, Node<T> loss, T* dxUnit, T* dwUnit) : TapeStep
-        where T : unmanaged, IBinaryFloatingPointIeee754<T>
-    {
-        public override void Backward()
-        {
-            T g = loss.Grad[0];
-            if (dxUnit != null)
-            {
-                ParallelElementwise.AddScaledInto(tape.Pool, x.Grad, dxUnit, g, x.Length);
-                tape.Return(dxUnit);
-            }
-            if (dwUnit != null)
-            {
-                ParallelElementwise.AddScaledInto(tape.Pool, head.Grad, dwUnit, g, head.Length);
-                tape.Return(dwUnit);
-            }
-        }
     }
 }

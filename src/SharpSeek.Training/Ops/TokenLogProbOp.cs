@@ -104,7 +104,7 @@ public static unsafe class TokenLogProbOp
             if (wantW) PrecisionGemm.BackwardWeight(tape, precision, logits, rows, vocab, x.Value + (long)c0 * h, h, dwUnit);
         }
         tape.Return(logits);
-        tape.Record(new Step<T>(tape, x, head, loss, dxUnit, dwUnit), loss);
+        tape.Record(new ScaledUnitGradientStep<T>(tape, x, head, loss, dxUnit, dwUnit), loss);
         return loss;
     }
 
@@ -125,24 +125,5 @@ public static unsafe class TokenLogProbOp
         if (targets.Length != x.Rows) throw new ArgumentException($"token log-probs: {targets.Length} targets for {x.Rows} rows");
         foreach (int t in targets)
             if (t >= head.Rows || t < -1) throw new ArgumentOutOfRangeException(nameof(targets), t, $"target outside [0, {head.Rows}) (or −1 for none)");
-    }
-
-    private sealed class Step<T>(Tape<T> tape, Node<T> x, Node<T> head, Node<T> loss, T* dxUnit, T* dwUnit) : TapeStep
-        where T : unmanaged, IBinaryFloatingPointIeee754<T>
-    {
-        public override void Backward()
-        {
-            T g = loss.Grad[0];
-            if (dxUnit != null)
-            {
-                ParallelElementwise.AddScaledInto(tape.Pool, x.Grad, dxUnit, g, x.Length);
-                tape.Return(dxUnit);
-            }
-            if (dwUnit != null)
-            {
-                ParallelElementwise.AddScaledInto(tape.Pool, head.Grad, dwUnit, g, head.Length);
-                tape.Return(dwUnit);
-            }
-        }
     }
 }
