@@ -43,6 +43,8 @@ public sealed class LlamaCppParityTests(ITestOutputHelper output)
         { "qwen2", "Q8_0", false },
         { "llama", "F32", false },
         { "llama", "Q8_0", false },
+        { "llama-llama3-rope", "F32", false }, // rope_freqs.weight: llama3 frequency divisors
+        { "llama-llama3-rope", "Q8_0", false },
     };
 
     [Theory]
@@ -59,7 +61,14 @@ public sealed class LlamaCppParityTests(ITestOutputHelper output)
         float[][] reference = LlamaCppOracle.Logits(path, tokens);
 
         using var checkpoint = Checkpoint.Open(path);
-        Assert.Equal(config with { ModelType = checkpoint.Config.ModelType }, checkpoint.Config with { });
+        var read = checkpoint.Config;
+        if (read.RopeScaling is { FrequencyFactors: { } stored })
+        {
+            // A GGUF file carries llama3 scaling as the divisors themselves (rope_freqs.weight).
+            Assert.Equal(RopeFrequencyFactors.Of(config)!, stored);
+            read = read with { RopeScaling = read.RopeScaling with { FrequencyFactors = null } };
+        }
+        Assert.Equal(config with { ModelType = checkpoint.Config.ModelType }, read);
         double tolerance = dtype == DType.F32 ? F32Tolerance : Q8Tolerance;
         var modes = config.Architecture == ModelArchitecture.DeepSeek && dtype == DType.F32
             ? new[] { AttentionMode.Absorbed, AttentionMode.Naive }

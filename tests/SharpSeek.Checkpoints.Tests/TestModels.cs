@@ -66,8 +66,19 @@ internal static class TestModels
         IntermediateSize = 96, RopeTheta = 500000, MaxPositionEmbeddings = 512, RmsNormEps = 1e-5,
     };
 
+    /// <summary>
+    /// Llama with Llama 3.1's llama3 RoPE scaling (R1-Distill-Llama-8B's factor 8, low 1, high 4) over an original
+    /// context of 64 rather than 8192, so that within 64 positions it matters: of the 8 rotary pairs (head 16,
+    /// θ = 500000) pair 0 is kept, pair 1 is on the blend ramp (divisor 2.44), pairs 2–7 are slowed by 8.
+    /// </summary>
+    public static ModelConfig LlamaLlama3Rope { get; } = Llama with
+    {
+        RopeScaling = new RopeScalingConfig { Type = "llama3", Factor = 8, LowFreqFactor = 1, HighFreqFactor = 4, OriginalMaxPositionEmbeddings = 64 },
+    };
+
     public static ModelConfig Get(string name) => name switch
     {
+        "llama-llama3-rope" => LlamaLlama3Rope,
         "deepseek-v3-style" => DeepSeekV3Style,
         "deepseek-v2-lite-style" => DeepSeekV2LiteStyle,
         "deepseek-v2-style" => DeepSeekV2Style,

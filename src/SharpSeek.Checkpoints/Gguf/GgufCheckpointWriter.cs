@@ -8,7 +8,7 @@ namespace SharpSeek.Checkpoints.Gguf;
 /// Writes any <see cref="ICheckpointSource"/> as a GGUF file laid out as llama.cpp's converter writes it: deepseek2
 /// with stacked experts (<c>ffn_*_exps</c>), MLA's up-projection split per head (<c>attn_k_b</c>/<c>attn_v_b</c>), the
 /// selection bias as <c>exp_probs_b.bias</c>, MTP layers as <c>blk.N.nextn.*</c>; qwen2 as is; llama with q/k rows
-/// reordered for interleaved RoPE. Tensors are produced and quantized one at a time while the file streams out.
+/// reordered for interleaved RoPE (and llama3 scaling as <c>rope_freqs.weight</c>). Tensors are produced and quantized one at a time while the file streams out.
 /// </summary>
 public static class GgufCheckpointWriter
 {
@@ -32,6 +32,10 @@ public static class GgufCheckpointWriter
         var extra = options.ExtraMetadata ?? GgufTokenizerMetadata.Placeholder(config.VocabSize);
         foreach (var kv in extra)
             if (!kv.Key.StartsWith("general.architecture", StringComparison.Ordinal)) writer.AddMetadata(kv.Key, kv.Value);
+
+        // llama.cpp's converter stores llama3 RoPE scaling as per-pair frequency divisors, ahead of the weights.
+        if (config.Architecture == ModelArchitecture.Llama && RopeFrequencyFactors.Of(config) is { } ropeFactors)
+            writer.AddTensor(GgufModelMetadata.RopeFrequenciesTensor, DType.F32, [ropeFactors.Length], () => Tensor.FromArray(ropeFactors, ropeFactors.Length));
 
         foreach (var t in plan)
         {

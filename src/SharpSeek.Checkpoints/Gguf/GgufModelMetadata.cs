@@ -2,6 +2,7 @@ using System.Globalization;
 using SharpSeek.Formats;
 using SharpSeek.Formats.Gguf;
 using SharpSeek.Model;
+using SharpSeek.Tensors;
 
 namespace SharpSeek.Checkpoints.Gguf;
 
@@ -12,6 +13,8 @@ namespace SharpSeek.Checkpoints.Gguf;
 public static class GgufModelMetadata
 {
     public const string ArchitectureKey = "general.architecture";
+    /// <summary>llama.cpp's llama3 RoPE scaling: F32 [rope dims / 2], divisors of each pair's base frequency.</summary>
+    public const string RopeFrequenciesTensor = "rope_freqs.weight";
 
     // llama.cpp's LLAMA_EXPERT_GATING_FUNC_TYPE_*.
     private const uint GatingSoftmax = 1, GatingSigmoid = 2;
@@ -51,8 +54,8 @@ public static class GgufModelMetadata
         {
             if (m.Has("rope.scaling.type") && m.String("rope.scaling.type") != "none")
                 throw new InvalidModelFileException(file.Path, $"RoPE scaling '{m.String("rope.scaling.type")}' on a {arch} model is not supported");
-            if (file.ContainsTensor("rope_freqs.weight"))
-                throw new InvalidModelFileException(file.Path, "tensor 'rope_freqs.weight' (llama3-style RoPE frequency scaling) is not supported");
+            if (arch != GgufArchitecture.Llama && file.ContainsTensor(RopeFrequenciesTensor))
+                throw new InvalidModelFileException(file.Path, $"tensor '{RopeFrequenciesTensor}' (llama3-style RoPE frequency scaling) is only supported on llama models");
             int kvHeads = m.Has("attention.head_count_kv") ? m.Int("attention.head_count_kv") : heads;
             int? headDim = m.Has("attention.key_length") ? m.Int("attention.key_length") : null;
             if (headDim == hidden / heads && hidden % heads == 0) headDim = null;
@@ -75,6 +78,7 @@ public static class GgufModelMetadata
             MaxPositionEmbeddings = context,
             TieWordEmbeddings = tied,
         };
+        if (file.ContainsTensor(RopeFrequenciesTensor)) config = config with { RopeScaling = ReadLlama3(file, config) };
         try
         {
             config.Validate();
@@ -143,6 +147,49 @@ public static class GgufModelMetadata
         };
     }
 
+    /// <summary>
+    /// llama3 scaling from <c>rope_freqs.weight</c>. The file keeps only the per-pair divisors, which the model uses as
+    /// they are; the llama3 parameters (needed only to write config.json) are recovered assuming Llama 3.1's
+    /// low_freq_factor 1 and high_freq_factor 4: factor is the largest divisor, and the original context is solved from a
+    /// pair on the blend ramp, or llama.cpp's converter default 8192 when no pair is on it.
+    /// </summary>
+    private static RopeScalingConfig ReadLlama3(GgufFile file, ModelConfig config)
+    {
+        var info = file.GetTensorInfo(RopeFrequenciesTensor);
+        int pairs = config.RopeDims / 2;
+        if (info.DType != DType.F32 || info.Shape.Length != 1 || info.Shape[0] != pairs)
+            throw new InvalidModelFileException(file.Path,
+                $"tensor '{RopeFrequenciesTensor}' is {info.GgmlTypeName} [{string.Join(", ", info.Shape)}], expected F32 [{pairs}] (one factor per rotary pair)");
+        float[] factors = file.GetTensor(info).AsSpan<float>().ToArray();
+        if (factors.Any(f => !(f > 0) || !float.IsFinite(f)))
+            throw new InvalidModelFileException(file.Path, $"tensor '{RopeFrequenciesTensor}' holds a factor that is not a positive finite number");
+
+        const double low = 1, high = 4;
+        double factor = Math.Max(1, factors.Max());
+        var candidates = new List<int> { 8192 };
+        for (int i = 0; i < pairs; i++)
+        {
+            if (!(factors[i] > 1 && factors[i] < factor)) continue;
+            // 1/divisor = (1 − smooth)/factor + smooth, and smooth = (L/wavelength − low)/(high − low).
+            double smooth = (1 / factors[i] - 1 / factor) / (1 - 1 / factor);
+            double wavelength = 2 * Math.PI * Math.Pow(config.RopeTheta, 2.0 * i / config.RopeDims);
+            double context = Math.Round((smooth * (high - low) + low) * wavelength);
+            if (context >= 1 && context <= int.MaxValue) candidates.Add((int)context);
+        }
+        int original = candidates.FirstOrDefault(L => Reproduces(RopeFrequencyFactors.Llama3(config.RopeDims, config.RopeTheta, factor, low, high, L)), 8192);
+        return new RopeScalingConfig
+        {
+            Type = "llama3",
+            Factor = factor,
+            LowFreqFactor = low,
+            HighFreqFactor = high,
+            OriginalMaxPositionEmbeddings = original,
+            FrequencyFactors = factors,
+        };
+
+        bool Reproduces(double[] derived) => derived.Zip(factors).All(p => Math.Abs(p.First - p.Second) <= 1e-6 * p.First);
+    }
+
     private static RopeScalingConfig? ReadYarn(GgufFile file, Keys m)
     {
         if (!m.Has("rope.scaling.type")) return null;
@@ -192,8 +239,10 @@ public static class GgufModelMetadata
 
         if (config.Architecture != ModelArchitecture.DeepSeek)
         {
-            if (config.RopeScaling is not null)
-                throw new NotSupportedException($"writing {arch} GGUF files with RoPE scaling ({config.RopeScaling.Type}) is not supported");
+            // llama3 scaling travels as the rope_freqs tensor (GgufCheckpointWriter), with no metadata keys: llama.cpp's
+            // loader rejects a rope.scaling.type it does not know.
+            if (config.RopeScaling is { } scaling && !(scaling.IsLlama3 && config.Architecture == ModelArchitecture.Llama))
+                throw new NotSupportedException($"writing {arch} GGUF files with RoPE scaling ({scaling.Type}) is not supported");
             Add("attention.head_count_kv", (uint)config.NumKeyValueHeads);
             Add("rope.dimension_count", (uint)config.AttentionHeadDim);
             if (config.HeadDim is int hd && hd * config.NumAttentionHeads != config.HiddenSize)

@@ -56,9 +56,24 @@ public sealed record RopeScalingConfig
     public double LowFreqFactor { get; init; } = 1;
     /// <summary>llama3 only.</summary>
     public double HighFreqFactor { get; init; } = 4;
+    /// <summary>
+    /// llama3 only: per-pair divisors of the base frequency as a GGUF file stores them (<c>rope_freqs.weight</c>), used
+    /// instead of the factors <see cref="RopeFrequencyFactors.Llama3"/> derives from the fields above. Null when the
+    /// config came from config.json.
+    /// </summary>
+    public IReadOnlyList<float>? FrequencyFactors { get; init; }
 
     public bool IsYarn => Type == "yarn";
     public bool IsLlama3 => Type == "llama3";
+
+    // Compares the factors by value: a record would compare the list by reference.
+    public bool Equals(RopeScalingConfig? other) =>
+        other is not null && Type == other.Type && Factor.Equals(other.Factor) && OriginalMaxPositionEmbeddings == other.OriginalMaxPositionEmbeddings
+        && BetaFast.Equals(other.BetaFast) && BetaSlow.Equals(other.BetaSlow) && Mscale.Equals(other.Mscale) && MscaleAllDim.Equals(other.MscaleAllDim)
+        && LowFreqFactor.Equals(other.LowFreqFactor) && HighFreqFactor.Equals(other.HighFreqFactor)
+        && (FrequencyFactors is null ? other.FrequencyFactors is null : other.FrequencyFactors is not null && FrequencyFactors.SequenceEqual(other.FrequencyFactors));
+
+    public override int GetHashCode() => HashCode.Combine(Type, Factor, OriginalMaxPositionEmbeddings, LowFreqFactor, HighFreqFactor, FrequencyFactors?.Count);
 }
 
 /// <summary>
@@ -249,6 +264,14 @@ public sealed record ModelConfig
                 Fail("rope_scaling.beta_fast", $"YaRN needs beta_fast > beta_slow > 0, got {rs.BetaFast} and {rs.BetaSlow}");
             if (rs.IsLlama3 && !(rs.HighFreqFactor > rs.LowFreqFactor && rs.LowFreqFactor > 0))
                 Fail("rope_scaling.high_freq_factor", $"llama3 scaling needs high_freq_factor > low_freq_factor > 0, got {rs.HighFreqFactor} and {rs.LowFreqFactor}");
+            if (rs.FrequencyFactors is { } factors)
+            {
+                if (!rs.IsLlama3) Fail("rope_scaling.frequency_factors", $"explicit frequency factors go with llama3 scaling, not '{rs.Type}'");
+                if (factors.Count != RopeDims / 2)
+                    Fail("rope_scaling.frequency_factors", $"has {factors.Count} factors, expected one per rotary pair ({RopeDims / 2})");
+                if (factors.Any(f => !(f > 0) || !float.IsFinite(f)))
+                    Fail("rope_scaling.frequency_factors", "must be positive finite numbers");
+            }
         }
 
         if (Architecture == ModelArchitecture.DeepSeek)

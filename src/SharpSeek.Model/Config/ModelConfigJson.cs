@@ -149,6 +149,10 @@ public static class ModelConfigJson
                 }
                 else
                 {
+                    if (rs.FrequencyFactors is { } stored && !Llama3ParametersReproduce(c, rs, stored))
+                        throw new NotSupportedException(
+                            "this config's RoPE frequency factors (from a GGUF rope_freqs tensor) are not the llama3 scaling its " +
+                            "factor/low_freq_factor/high_freq_factor/original_max_position_embeddings describe, and config.json has no field for explicit factors");
                     w.WriteNumber("low_freq_factor", rs.LowFreqFactor);
                     w.WriteNumber("high_freq_factor", rs.HighFreqFactor);
                 }
@@ -190,6 +194,13 @@ public static class ModelConfigJson
             w.WriteEndObject();
         }
         return Encoding.UTF8.GetString(stream.ToArray());
+    }
+
+    /// <summary>Do the llama3 parameters give the stored factors (to the F32 precision a GGUF file keeps them in)?</summary>
+    private static bool Llama3ParametersReproduce(ModelConfig c, RopeScalingConfig rs, IReadOnlyList<float> stored)
+    {
+        var derived = RopeFrequencyFactors.Llama3(c.RopeDims, c.RopeTheta, rs.Factor, rs.LowFreqFactor, rs.HighFreqFactor, rs.OriginalMaxPositionEmbeddings);
+        return derived.Length == stored.Count && derived.Zip(stored).All(p => Math.Abs(p.First - p.Second) <= 1e-6 * p.First);
     }
 
     private static RopeScalingConfig? ParseRopeScaling(JsonElement e)

@@ -58,7 +58,7 @@ public abstract class LanguageModel : IDisposable
         Eps = (float)config.RmsNormEps;
         int positions = options.MaxPositions ?? config.MaxPositionEmbeddings;
         if (positions <= 0) throw new ArgumentOutOfRangeException(nameof(options), positions, "MaxPositions must be positive");
-        Rope = new RopeTable(config.RopeDims, positions, (float)config.RopeTheta, RopeScalingFor(config), ropeLayout);
+        Rope = new RopeTable(config.RopeDims, positions, (float)config.RopeTheta, RopeScalingFor(config), ropeLayout, RopeFrequencyFactors.Of(config));
     }
 
     /// <summary>Binds <paramref name="weights"/> (named per <see cref="WeightNames"/>) to the forward pass of the config's architecture.</summary>
@@ -129,9 +129,8 @@ public abstract class LanguageModel : IDisposable
 
     private static RopeScaling? RopeScalingFor(ModelConfig c)
     {
-        if (c.RopeScaling is not { } rs) return null;
-        if (rs.IsLlama3)
-            throw new NotSupportedException("llama3 RoPE scaling (R1-Distill-Llama) needs a RopeTable built from explicit frequencies, which SharpSeek.Tensors does not offer yet");
+        // llama3 scaling reaches the table as per-pair frequency factors (RopeFrequencyFactors), not as YaRN parameters.
+        if (c.RopeScaling is not { IsYarn: true } rs) return null;
         return new RopeScaling((float)rs.Factor, rs.OriginalMaxPositionEmbeddings, (float)rs.BetaFast, (float)rs.BetaSlow, (float)rs.Mscale, (float)rs.MscaleAllDim);
     }
 

@@ -28,6 +28,8 @@ public sealed record RopeScaling(
 /// Precomputed rotary cos/sin per (position, pair). YaRN keeps high-frequency pairs, interpolates low-frequency ones by
 /// 1/factor, with a linear ramp in between; the cos/sin carry the magnitude factor mscale(factor, mscale)/mscale(factor, mscale_all_dim)
 /// as in DeepSeek's reference, which is 1 for V3's config (mscale = mscale_all_dim = 1).
+/// Explicit per-pair frequency factors (llama3 scaling, llama.cpp's <c>rope_freqs.weight</c>) divide the base frequency
+/// θ^(-2i/d) of pair i before any YaRN interpolation, as llama.cpp's rope does.
 /// </summary>
 public sealed class RopeTable
 {
@@ -36,16 +38,25 @@ public sealed class RopeTable
     public int MaxPositions { get; }
     public RopeLayout Layout { get; }
 
-    public RopeTable(int dims, int maxPositions, float theta, RopeScaling? scaling = null, RopeLayout layout = RopeLayout.Interleaved)
+    /// <param name="frequencyFactors">Empty for none, else one positive divisor per rotary pair (<paramref name="dims"/>/2).</param>
+    public RopeTable(int dims, int maxPositions, float theta, RopeScaling? scaling = null, RopeLayout layout = RopeLayout.Interleaved,
+        ReadOnlySpan<float> frequencyFactors = default)
     {
         if (dims <= 0 || dims % 2 != 0) throw new ArgumentException($"RoPE needs a positive even dimension count, got {dims}");
         if (maxPositions <= 0) throw new ArgumentException($"RoPE needs at least one position, got {maxPositions}");
+        int half = dims / 2;
+        if (!frequencyFactors.IsEmpty && frequencyFactors.Length != half)
+            throw new ArgumentException($"RoPE frequency factors: got {frequencyFactors.Length}, expected one per rotary pair ({half})", nameof(frequencyFactors));
+        foreach (float f in frequencyFactors)
+            if (!(f > 0) || !float.IsFinite(f))
+                throw new ArgumentException($"RoPE frequency factors must be positive finite numbers, got {f}", nameof(frequencyFactors));
         Dims = dims;
         MaxPositions = maxPositions;
         Layout = layout;
-        int half = dims / 2;
         var freq = new double[half];
         for (int i = 0; i < half; i++) freq[i] = Math.Pow(theta, -2.0 * i / dims);
+        if (!frequencyFactors.IsEmpty)
+            for (int i = 0; i < half; i++) freq[i] /= frequencyFactors[i];
         double magnitude = 1.0;
         if (scaling is { IsYarn: true } y)
         {
