@@ -40,10 +40,18 @@ public class PipelineTests
             var tokenizer = ByteLevelBpeTokenizer.FromDirectory(first.OutputDirectory);
             Assert.Equal(ChatTemplateKind.DeepSeekR1, tokenizer.ChatTemplate?.Kind);
 
-            var second = new R1Recipe(RecipeSettings.ContinuousIntegration(5)).Run(Path.Combine(root, "b"));
+            // The second run also writes its SFT checkpoint; a third resumes from it and must reach the same GRPO model.
+            string checkpoint = Path.Combine(root, "sft.bin");
+            var second = new R1Recipe(RecipeSettings.ContinuousIntegration(5) with { SftCheckpoint = checkpoint }).Run(Path.Combine(root, "b"));
             Assert.Equal(first.EvaluationTable, second.EvaluationTable);
             Assert.Equal(File.ReadAllBytes(Path.Combine(first.OutputDirectory, "model.safetensors")),
                 File.ReadAllBytes(Path.Combine(second.OutputDirectory, "model.safetensors")));
+            Assert.True(File.Exists(checkpoint));
+            var resumed = new R1Recipe(RecipeSettings.ContinuousIntegration(5) with { SftCheckpoint = checkpoint }).Run(Path.Combine(root, "c"));
+            Assert.DoesNotContain(resumed.Evaluation, c => c.Stage == "base");
+            Assert.Equal(first.Evaluation.Where(c => c.Stage != "base"), resumed.Evaluation);
+            Assert.Equal(File.ReadAllBytes(Path.Combine(first.OutputDirectory, "model.safetensors")),
+                File.ReadAllBytes(Path.Combine(resumed.OutputDirectory, "model.safetensors")));
         }
         finally
         {

@@ -124,6 +124,36 @@ public class TrainingPathTests
         var after = model.TokenLogProbs(batch);
         for (int i = 1; i < 4; i++) Assert.True(after[i] > before[i], $"position {i}: {before[i]} → {after[i]}");
     }
+
+    [Fact]
+    public void Inference_engine_matches_the_trained_models_log_probs()
+    {
+        // GRPO's ratio and the eval both assume the KV-cached inference engine computes the distribution the training
+        // graph does; a mismatch (RoPE, MLA, routing bias) would make a well-trained model sample badly.
+        var config = RecipeConfigs.Tiny(64);
+        using var pool = new ComputePool(1);
+        using var model = new PolicyModel(config, 7, pool);
+        var rng = new DeterministicRandom(3);
+        var tokens = new int[41];
+        for (int i = 0; i < tokens.Length; i++) tokens[i] = 1 + rng.NextInt(60);
+        for (int step = 0; step < 20; step++) model.SupervisedStep([new TokenBatch(tokens, 1, tokens.Length - 1)], 3e-3);
+        var mask = new bool[tokens.Length];
+        Array.Fill(mask, true, 1, tokens.Length - 1);
+        var logProbs = model.TokenLogProbs(new TokenBatch(tokens, 1, tokens.Length - 1) { LossMask = mask });
+
+        using var weights = SharpSeek.Reasoning.Generation.InferenceWeights.From(model.Model);
+        using var engine = SharpSeek.Model.LanguageModel.Create(config, weights,
+            new SharpSeek.Model.ModelOptions { Backend = new SharpSeek.Tensors.Backend.CpuBackend(pool), MaxPositions = 64 });
+        using var session = engine.CreateSession(64, 64);
+        var logits = session.Prefill(tokens[..5]).ToArray();
+        for (int i = 4; i < tokens.Length - 1; i++)
+        {
+            if (i > 4) logits = session.Decode(tokens[i]).ToArray();
+            double max = logits.Max(), sum = logits.Sum(l => Math.Exp(l - max));
+            double expected = logits[tokens[i + 1]] - max - Math.Log(sum);
+            Assert.True(Math.Abs(expected - logProbs[i]) < 1e-3, $"position {i}: engine {expected} vs training {logProbs[i]}");
+        }
+    }
 }
 
 internal static class RecipeConfigs

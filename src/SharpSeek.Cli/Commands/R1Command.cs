@@ -31,7 +31,14 @@ internal static class R1Command
         var threads = new Option<int>("--threads") { Description = "compute threads (results are reproducible for a fixed count)", DefaultValueFactory = _ => 2 };
         var ci = new Option<bool>("--ci") { Description = "the seconds-long CI configuration instead of the bundled model's" };
         var plain = new Option<bool>("--plain") { Description = "plain progress lines even on a terminal" };
-        var command = new Command("recipe", "Train the bundled reasoning model end to end and evaluate it") { output, seed, threads, ci, plain };
+        // Step overrides and the SFT checkpoint are for calibrating stages on shorter runs; the bundled model uses the defaults.
+        var pretrainSteps = new Option<int?>("--pretrain-steps") { Description = "override the pretraining steps" };
+        var sftSteps = new Option<int?>("--sft-steps") { Description = "override the cold-start SFT steps" };
+        var grpoSteps = new Option<int?>("--grpo-steps") { Description = "override the GRPO steps" };
+        var distillSteps = new Option<int?>("--distill-steps") { Description = "override the distillation students' SFT steps" };
+        var sftCheckpoint = new Option<string?>("--sft-checkpoint") { Description = "weights after SFT: loaded if the file exists (skipping pretraining and SFT), else written" };
+        var command = new Command("recipe", "Train the bundled reasoning model end to end and evaluate it")
+            { output, seed, threads, ci, plain, pretrainSteps, sftSteps, grpoSteps, distillSteps, sftCheckpoint };
         command.SetAction((parse, ct) =>
         {
             string dir = Path.GetFullPath(parse.GetValue(output)!);
@@ -44,6 +51,14 @@ internal static class R1Command
                     Model = RecipeSettings.BundledModel(512), Student = RecipeSettings.StudentModel(512),
                     Evaluation = new() { Seed = s },
                 };
+            settings = settings with
+            {
+                PretrainSteps = parse.GetValue(pretrainSteps) ?? settings.PretrainSteps,
+                SftSteps = parse.GetValue(sftSteps) ?? settings.SftSteps,
+                GrpoSteps = parse.GetValue(grpoSteps) ?? settings.GrpoSteps,
+                DistillSteps = parse.GetValue(distillSteps) ?? settings.DistillSteps,
+                SftCheckpoint = parse.GetValue(sftCheckpoint) is { } ck ? Path.GetFullPath(ck) : null,
+            };
             bool interactive = !(parse.GetValue(plain) || Console.IsOutputRedirected || Environment.GetEnvironmentVariable("CI") is not null);
             var clock = Stopwatch.StartNew();
             RecipeResult result;
@@ -79,7 +94,7 @@ internal static class R1Command
             Console.WriteLine(result.EvaluationTable);
             var d = result.Distillation;
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"distillation: {d.TeacherTraces}/{d.Problems} verified teacher traces; held-out pass@1 student on traces {100 * d.TraceStudentPassAt1:F1}% vs plain answers {100 * d.PlainStudentPassAt1:F1}%"));
+                $"distillation: {d.TeacherTraces} verified teacher traces from {d.Problems} problems; held-out pass@1 student on traces {100 * d.TraceStudentPassAt1:F1}% vs plain answers {100 * d.PlainStudentPassAt1:F1}%"));
             Console.WriteLine($"{result.Parameters:N0} parameters; wall time {clock.Elapsed:hh\\:mm\\:ss}; written to {dir}");
             return Task.FromResult(0);
         });

@@ -15,7 +15,7 @@ public sealed record EvaluationSettings
     public int Samples { get; init; } = 4;
     /// <summary>R1 reports pass@1 at temperature 0.6.</summary>
     public float Temperature { get; init; } = 0.6f;
-    public int MaxNewTokens { get; init; } = 72;
+    public int MaxNewTokens { get; init; } = 112;
     public ulong Seed { get; init; } = 1;
     public IReadOnlyList<TaskKind> Kinds { get; init; } = ProblemGenerator.Kinds;
     public int MaxDifficulty { get; init; } = ProblemGenerator.MaxDifficulty;

@@ -52,26 +52,64 @@ public sealed class R1Recipe(RecipeSettings settings, RecipeProgress? progress =
         var config = _s.Model with { VocabSize = tokenizer.VocabularySize };
 
         using var policy = new PolicyModel(config, _s.Seed, pool);
-        Timed("pretrain", () => Pretrain(policy, format, curves));
         var cells = new List<EvaluationCell>();
         bool[] modes = [true, false];
-        Timed("eval base", () => cells.AddRange(Evaluate("base", policy, format, pool, modes)));
-        Timed("sft", () => Supervised("sft", policy, format, curves, _s.SftSteps, _s.SftBatch, _s.SftLearningRate,
-            (ref DeterministicRandom rng) => TraceExample(format, ref rng)));
+        if (_s.SftCheckpoint is { } checkpoint && File.Exists(checkpoint))
+        {
+            LoadValues(policy, checkpoint);
+            Log($"loaded the SFT checkpoint {checkpoint}: pretraining and SFT skipped");
+        }
+        else
+        {
+            Timed("pretrain", () => Pretrain(policy, format, curves));
+            Timed("eval base", () => cells.AddRange(Evaluate("base", policy, format, pool, modes)));
+            Timed("sft", () => Supervised("sft", policy, format, curves, _s.SftSteps, _s.SftBatch, _s.SftLearningRate,
+                (ref DeterministicRandom rng) => TraceExample(format, ref rng)));
+            if (_s.SftCheckpoint is { } path) SaveValues(policy, path);
+        }
         Timed("eval sft", () => cells.AddRange(Evaluate("SFT", policy, format, pool, modes)));
-        Timed("grpo", () => Grpo(policy, format, pool, curves));
-        Timed("eval grpo", () => cells.AddRange(Evaluate("GRPO", policy, format, pool, modes)));
+        // RL starts from a copy with fresh AdamW moments: SFT's second-moment estimates would set GRPO's step sizes.
+        using var rl = policy.Snapshot();
+        Timed("grpo", () => Grpo(rl, format, pool, curves));
+        Timed("eval grpo", () => cells.AddRange(Evaluate("GRPO", rl, format, pool, modes)));
 
-        ModelExport.Save(policy.Model, vocabulary, outputDirectory);
+        ModelExport.Save(rl.Model, vocabulary, outputDirectory);
         string table = ReasoningEvaluator.MarkdownTable(cells, _s.Evaluation.Samples);
         File.WriteAllText(Path.Combine(outputDirectory, "eval.md"), table);
         ReasoningEvaluator.WriteChart(cells, Path.Combine(outputDirectory, "eval.png"));
 
-        var distillation = Timed("distillation", () => Distill(policy, format, pool, curves));
+        var distillation = Timed("distillation", () => Distill(rl, format, pool, curves));
         WriteCharts(curves, outputDirectory);
+        File.AppendAllText(Path.Combine(outputDirectory, "eval.md"), string.Create(CultureInfo.InvariantCulture,
+            $"\n## Distillation\n\n{distillation.TeacherTraces} verified teacher traces from {distillation.Problems} problems; held-out pass@1 (thinking, pooled): " +
+            $"student on traces {100 * distillation.TraceStudentPassAt1:F1} %, on plain answers {100 * distillation.PlainStudentPassAt1:F1} %.\n\n") +
+            ReasoningEvaluator.MarkdownTable(distillation.Cells, _s.Evaluation.Samples));
         var result = new RecipeResult(outputDirectory, cells, table, distillation, _seconds, policy.Model.ParameterCount);
         WriteSummary(result, Path.Combine(outputDirectory, "recipe.json"));
         return result;
+    }
+
+    private static void SaveValues(PolicyModel model, string path)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+        using var writer = new BinaryWriter(File.Create(path));
+        foreach (var p in model.Model.Parameters)
+        {
+            writer.Write(p.Name);
+            writer.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes<float>(p.Values));
+        }
+    }
+
+    private static void LoadValues(PolicyModel model, string path)
+    {
+        using var reader = new BinaryReader(File.OpenRead(path));
+        foreach (var p in model.Model.Parameters)
+        {
+            string name = reader.ReadString();
+            if (name != p.Name) throw new InvalidDataException($"{path} holds {name} where the model has {p.Name}: another config");
+            var bytes = System.Runtime.InteropServices.MemoryMarshal.AsBytes(p.Values);
+            reader.BaseStream.ReadExactly(bytes);
+        }
     }
 
     private T Timed<T>(string stage, Func<T> body)
@@ -116,14 +154,16 @@ public sealed class R1Recipe(RecipeSettings settings, RecipeProgress? progress =
     }
 
     /// <summary>Next-token training on a packed stream of worked solutions (plain text, every token trained).</summary>
-    private void Pretrain(PolicyModel policy, ReasoningChatFormat format, CurveLog curves)
+    private void Pretrain(PolicyModel policy, ReasoningChatFormat format, CurveLog curves) => Pretrain("pretrain", _s.PretrainSteps, policy, format, curves);
+
+    private void Pretrain(string stage, int steps, PolicyModel policy, ReasoningChatFormat format, CurveLog curves)
     {
-        var rng = new DeterministicRandom(DeterministicRandom.SeedFor(_s.Seed, "pretrain"));
+        var rng = new DeterministicRandom(DeterministicRandom.SeedFor(_s.Seed, stage));
         var stream = new Queue<int>();
         int row = _s.PretrainSequence + 1;
         var schedule = new SharpSeek.Training.Optimization.LearningRateSchedule(SharpSeek.Training.Optimization.ScheduleKind.WarmupCosine,
-            _s.PretrainLearningRate, _s.PretrainLearningRate / 10, Math.Min(30, _s.PretrainSteps / 10), _s.PretrainSteps, 0.2);
-        for (int step = 0; step < _s.PretrainSteps; step++)
+            _s.PretrainLearningRate, _s.PretrainLearningRate / 10, Math.Min(30, steps / 10), steps, 0.2);
+        for (int step = 0; step < steps; step++)
         {
             var tokens = new int[_s.PretrainBatch * row];
             for (int i = 0; i < tokens.Length; i++)
@@ -133,8 +173,8 @@ public sealed class R1Recipe(RecipeSettings settings, RecipeProgress? progress =
                 tokens[i] = stream.Dequeue();
             }
             double loss = policy.SupervisedStep([new TokenBatch(tokens, _s.PretrainBatch, _s.PretrainSequence)], schedule.At(step));
-            curves.Record("pretrain", step + 1, new Dictionary<string, double> { ["loss"] = loss });
-            Report("pretrain", step + 1, _s.PretrainSteps, $"loss {loss:F3}");
+            curves.Record(stage, step + 1, new Dictionary<string, double> { ["loss"] = loss });
+            Report(stage, step + 1, steps, $"loss {loss:F3}");
         }
     }
 
@@ -183,11 +223,12 @@ public sealed class R1Recipe(RecipeSettings settings, RecipeProgress? progress =
         var rewards = new RewardFunction();
         var rng = new DeterministicRandom(DeterministicRandom.SeedFor(_s.Seed, "grpo"));
         int g = _s.GrpoGroup;
+        int candidates = _s.GrpoPrompts * Math.Max(1, _s.GrpoOversample);
         for (int step = 0; step < _s.GrpoSteps; step++)
         {
             var problems = new List<ReasoningProblem>();
             var requests = new List<RolloutRequest>();
-            for (int i = 0; i < _s.GrpoPrompts; i++)
+            for (int i = 0; i < candidates; i++)
             {
                 var p = DrawTrain(ref rng, ProblemGenerator.Kinds, _s.GrpoDifficulties);
                 problems.Add(p);
@@ -198,24 +239,48 @@ public sealed class R1Recipe(RecipeSettings settings, RecipeProgress? progress =
             sampler.Sync();
             var completions = sampler.Generate(requests, _s.GrpoMaxNewTokens);
 
-            var rewardValues = new double[requests.Count];
+            var allRewards = new double[requests.Count];
             double accuracy = 0, formatOk = 0, length = 0;
-            var examples = new List<SupervisedExample>(requests.Count);
             for (int i = 0; i < requests.Count; i++)
             {
-                var problem = problems[i / g];
-                var reward = rewards.Score(problem, ReasoningChatFormat.AssistantText(format.Tokenizer.Decode(completions[i]), thinking: true));
-                rewardValues[i] = reward.Total;
+                var reward = rewards.Score(problems[i / g], ReasoningChatFormat.AssistantText(format.Tokenizer.Decode(completions[i]), thinking: true));
+                allRewards[i] = reward.Total;
                 accuracy += reward.Accuracy;
                 formatOk += reward.Format;
                 length += completions[i].Length;
-                var prompt = requests[i].Prompt;
-                var tokens = new int[prompt.Length + completions[i].Length];
-                prompt.CopyTo(tokens, 0);
-                completions[i].CopyTo(tokens, prompt.Length);
-                var mask = new bool[tokens.Length];
-                Array.Fill(mask, true, prompt.Length, completions[i].Length);
-                examples.Add(new SupervisedExample(tokens, mask));
+            }
+            // Keep the first groups (in draw order, so the choice is deterministic) whose rewards are not all equal.
+            var kept = new List<int>();
+            for (int group = 0; group < candidates && kept.Count < _s.GrpoPrompts; group++)
+            {
+                var span = allRewards.AsSpan(group * g, g);
+                bool varies = false;
+                foreach (double r in span) varies |= r != span[0];
+                if (varies) kept.Add(group);
+            }
+            if (kept.Count == 0) kept.Add(0);
+            var rewardValues = new double[kept.Count * g];
+            var examples = new List<SupervisedExample>(rewardValues.Length);
+            for (int k = 0; k < kept.Count; k++)
+                for (int j = 0; j < g; j++)
+                {
+                    int i = kept[k] * g + j;
+                    rewardValues[k * g + j] = allRewards[i];
+                    var prompt = requests[i].Prompt;
+                    var tokens = new int[prompt.Length + completions[i].Length];
+                    prompt.CopyTo(tokens, 0);
+                    completions[i].CopyTo(tokens, prompt.Length);
+                    var mask = new bool[tokens.Length];
+                    Array.Fill(mask, true, prompt.Length, completions[i].Length);
+                    examples.Add(new SupervisedExample(tokens, mask));
+                }
+            double informativeGroups = 0;
+            for (int group = 0; group < candidates; group++)
+            {
+                var span = allRewards.AsSpan(group * g, g);
+                bool varies = false;
+                foreach (double r in span) varies |= r != span[0];
+                if (varies) informativeGroups++;
             }
             var advantages = GrpoObjective.GroupAdvantages(rewardValues, g, _s.Grpo.ScaleAdvantagesByStd);
             var batch = PolicyModel.Pack(examples, format.Padding);
@@ -249,7 +314,8 @@ public sealed class R1Recipe(RecipeSettings settings, RecipeProgress? progress =
             int count = requests.Count;
             var metrics = new Dictionary<string, double>
             {
-                ["reward"] = rewardValues.Average(), ["accuracy"] = accuracy / count, ["format"] = formatOk / count,
+                ["reward"] = allRewards.Average(), ["accuracy"] = accuracy / count, ["format"] = formatOk / count,
+                ["informative_groups"] = informativeGroups / candidates,
                 ["response_tokens"] = length / count, ["kl"] = last.MeanKl, ["clip_fraction"] = last.ClipFraction, ["loss"] = last.Loss,
             };
             curves.Record("grpo", step + 1, metrics);
@@ -285,36 +351,47 @@ public sealed class R1Recipe(RecipeSettings settings, RecipeProgress? progress =
         var traces = new List<(ReasoningProblem Problem, string Completion)>();
         using (var sampler = new RolloutSampler(teacher.Model, pool, format.EndOfSentence, _s.MaxContext))
         {
-            var requests = problems.Select((p, i) => new RolloutRequest(format.Prompt(p, true), 0.6f, DeterministicRandom.SeedFor(_s.Seed, $"distill/{i}"))).ToList();
+            int samples = Math.Max(1, _s.DistillSamples);
+            var requests = new List<RolloutRequest>(problems.Count * samples);
+            for (int i = 0; i < problems.Count; i++)
+                for (int k = 0; k < samples; k++)
+                    requests.Add(new RolloutRequest(format.Prompt(problems[i], true), _s.DistillTemperature, DeterministicRandom.SeedFor(_s.Seed, $"distill/{i}/{k}")));
             var rewards = new RewardFunction();
+            var seen = new HashSet<string>(StringComparer.Ordinal);
             for (int start = 0; start < requests.Count; start += 64)
             {
                 var chunk = requests.GetRange(start, Math.Min(64, requests.Count - start));
                 var outputs = sampler.Generate(chunk, _s.GrpoMaxNewTokens);
                 for (int i = 0; i < outputs.Count; i++)
                 {
-                    var p = problems[start + i];
+                    var p = problems[(start + i) / samples];
                     string text = format.Tokenizer.Decode(outputs[i]);
                     var reward = rewards.Score(p, ReasoningChatFormat.AssistantText(text, true));
                     if (reward.Accuracy > 0 && reward.Format > 0)
                     {
                         var parsed = RewardFunction.Parse(ReasoningChatFormat.AssistantText(text, true));
-                        traces.Add((p, ReasoningChatFormat.TraceCompletion(parsed.Reasoning, parsed.Answer!)));
+                        string completion = ReasoningChatFormat.TraceCompletion(parsed.Reasoning, parsed.Answer!);
+                        // Identical samples of one problem would only re-weight it.
+                        if (seen.Add(p.CanonicalKey + "\n" + completion)) traces.Add((p, completion));
                     }
                 }
                 Report("distill: teacher traces", Math.Min(start + 64, requests.Count), requests.Count, $"{traces.Count} verified");
             }
         }
         if (traces.Count == 0) traces.AddRange(problems.Take(1).Select(p => (p, ReasoningChatFormat.TraceCompletion(p))));
-        Log($"distillation: {traces.Count} of {problems.Count} teacher traces verified");
+        Log($"distillation: {traces.Count} verified teacher traces for {traces.Select(t => t.Problem.CanonicalKey).Distinct().Count()} of {problems.Count} problems");
 
         var studentConfig = _s.Student with { VocabSize = format.Tokenizer.VocabularySize };
         var evaluation = _s.Evaluation with { Seed = _s.Seed };
         var cells = new List<EvaluationCell>();
+        // R1 distils into pretrained base models; the student base is pretrained on the same worked-solution text, then
+        // both fine-tunes start from copies of it, so the only difference between them is the SFT targets.
+        using var studentBase = new PolicyModel(studentConfig, DeterministicRandom.SeedFor(_s.Seed, "student"), pool);
+        Pretrain("student-pretrain", _s.DistillPretrainSteps, studentBase, format, curves);
         foreach (bool withTraces in new[] { true, false })
         {
             string stage = withTraces ? "student (teacher traces)" : "student (plain answers)";
-            using var student = new PolicyModel(studentConfig, DeterministicRandom.SeedFor(_s.Seed, "student"), pool);
+            using var student = studentBase.Snapshot();
             Supervised(withTraces ? "distill-traces" : "distill-plain", student, format, curves, _s.DistillSteps, _s.DistillBatch, _s.DistillLearningRate,
                 (ref DeterministicRandom r) =>
                 {
