@@ -44,9 +44,11 @@ public sealed class ModelCommandTests : IClassFixture<ModelCommandTests.TinyMode
         return Enumerable.Range(0, tokens.Length).Select(p => logits.AsSpan(p * v, v).ToArray()).ToArray();
     }
 
-    private static float[][] CliLogits(string path, int[] tokens)
+    private static float[][] CliLogits(string? path, int[] tokens)
     {
-        var r = CliProcess.Ok("logits", "--model", path, "--tokens", string.Join(",", tokens));
+        var r = path is null
+            ? CliProcess.Ok("logits", "--tokens", string.Join(",", tokens))
+            : CliProcess.Ok("logits", "--model", path, "--tokens", string.Join(",", tokens));
         using var doc = JsonDocument.Parse(r.Stdout);
         return doc.RootElement.GetProperty("logits").EnumerateArray()
             .Select(row => row.EnumerateArray().Select(x => x.GetSingle()).ToArray()).ToArray();
@@ -112,6 +114,19 @@ public sealed class ModelCommandTests : IClassFixture<ModelCommandTests.TinyMode
             Assert.Equal(original[p], viaHf[p]);
             Assert.Equal(original[p], roundTrip[p]);
         }
+    }
+
+    [Fact]
+    public void WithoutModelTheBundledModelIsUsed()
+    {
+        // The bundled model ships in the repository; the CLI finds it walking up from its own folder.
+        string? repo = AppContext.BaseDirectory;
+        while (repo is not null && !File.Exists(Path.Combine(repo, "SharpSeek.slnx"))) repo = Path.GetDirectoryName(repo);
+        Assert.NotNull(repo);
+        string bundled = Path.Combine(repo!, "models", "sharpseek-r1-tiny");
+        Assert.True(File.Exists(Path.Combine(bundled, "config.json")), $"bundled model missing at {bundled}");
+        int[] tokens = [3, 17, 42];
+        Assert.Equal(InProcessLogits(bundled, tokens), CliLogits(null, tokens));
     }
 
     [Theory]
