@@ -62,19 +62,7 @@ public sealed unsafe class GgufFile : ITensorSource, IDisposable
     }
 
     /// <summary>Opens and validates a GGUF file; throws <see cref="InvalidModelFileException"/> for anything malformed.</summary>
-    public static GgufFile Open(string path, FileLoadMode mode = FileLoadMode.MemoryMapped)
-    {
-        var contents = FileContents.Open(path, mode);
-        try
-        {
-            return Parse(contents);
-        }
-        catch
-        {
-            contents.Dispose();
-            throw;
-        }
-    }
+    public static GgufFile Open(string path, FileLoadMode mode = FileLoadMode.MemoryMapped) => FileContents.OpenAndParse(path, mode, Parse);
 
     /// <summary>Parses already-opened contents; on success the returned file owns <paramref name="contents"/>.</summary>
     public static GgufFile Parse(FileContents contents)

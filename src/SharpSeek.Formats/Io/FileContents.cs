@@ -31,6 +31,24 @@ public abstract unsafe class FileContents : IDisposable
     /// <summary>First byte of the file (null for an empty file).</summary>
     public abstract byte* Pointer { get; }
 
+    /// <summary>
+    /// Opens <paramref name="path"/> and hands the contents to <paramref name="parse"/>, whose result owns them on
+    /// success; when parsing throws, the contents (a mapping or a buffer) are released before the exception leaves.
+    /// </summary>
+    public static T OpenAndParse<T>(string path, FileLoadMode mode, Func<FileContents, T> parse)
+    {
+        var contents = Open(path, mode);
+        try
+        {
+            return parse(contents);
+        }
+        catch
+        {
+            contents.Dispose();
+            throw;
+        }
+    }
+
     public static FileContents Open(string path, FileLoadMode mode = FileLoadMode.MemoryMapped) => mode switch
     {
         FileLoadMode.MemoryMapped => new MappedFile(path),

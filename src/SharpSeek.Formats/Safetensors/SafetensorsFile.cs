@@ -41,19 +41,7 @@ public sealed unsafe class SafetensorsFile : ITensorSource, IDisposable
         _byName = tensors.ToDictionary(t => t.Name, StringComparer.Ordinal);
     }
 
-    public static SafetensorsFile Open(string path, FileLoadMode mode = FileLoadMode.MemoryMapped)
-    {
-        var contents = FileContents.Open(path, mode);
-        try
-        {
-            return Parse(contents);
-        }
-        catch
-        {
-            contents.Dispose();
-            throw;
-        }
-    }
+    public static SafetensorsFile Open(string path, FileLoadMode mode = FileLoadMode.MemoryMapped) => FileContents.OpenAndParse(path, mode, Parse);
 
     /// <summary>Parses already-opened contents; on success the returned file owns <paramref name="contents"/>.</summary>
     public static SafetensorsFile Parse(FileContents contents)
