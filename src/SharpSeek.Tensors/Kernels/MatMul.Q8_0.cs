@@ -72,36 +72,62 @@ public static unsafe partial class MatMul
         }
     }
 
+    /// <summary>One GGML block format (fp16 scale first, then codes) as seen by the VNNI row kernel.</summary>
+    private interface IVnniBlock
+    {
+        static abstract int Bytes { get; }
+        static abstract Vector256<float> Accumulate(Vector256<float> acc, byte* block, sbyte* x, int corr, Vector256<float> scale);
+    }
+
+    private struct Q8_0VnniBlock : IVnniBlock
+    {
+        public static int Bytes => 34;
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<float> Accumulate(Vector256<float> acc, byte* block, sbyte* x, int corr, Vector256<float> scale) => Q8_0Block(acc, block, x, corr, scale);
+    }
+
+    private struct Q4_0VnniBlock : IVnniBlock
+    {
+        public static int Bytes => 18;
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<float> Accumulate(Vector256<float> acc, byte* block, sbyte* x, int corr, Vector256<float> scale) => Q4_0Block(acc, block, x, corr, scale);
+    }
+
+    /// <summary>
+    /// The VNNI row loop shared by Q8_0 and Q4_0 (specialised per format by the JIT, no indirection). Eight blocks at a
+    /// time: their fp16 scales are widened together (no F16C in .NET) and multiplied by the activation scales in one
+    /// vector, then each block takes its lane with a permute; two accumulators halve the dependency chain.
+    /// </summary>
+    private static float DotVnni<TBlock>(byte* w, sbyte* xq, float* xd, int* xc, int nb) where TBlock : struct, IVnniBlock
+    {
+        int bb = TBlock.Bytes;
+        var acc0 = Vector256<float>.Zero;
+        var acc1 = Vector256<float>.Zero;
+        int b = 0;
+        for (; b + 8 <= nb; b += 8, w += 8 * bb, xq += 256)
+        {
+            var s = HalfScales8(w, bb) * Vector256.Load(xd + b);
+            int* c = xc + b;
+            acc0 = TBlock.Accumulate(acc0, w + 0 * bb, xq, c[0], Avx2.PermuteVar8x32(s, Vector256.Create(0)));
+            acc1 = TBlock.Accumulate(acc1, w + 1 * bb, xq + 32, c[1], Avx2.PermuteVar8x32(s, Vector256.Create(1)));
+            acc0 = TBlock.Accumulate(acc0, w + 2 * bb, xq + 64, c[2], Avx2.PermuteVar8x32(s, Vector256.Create(2)));
+            acc1 = TBlock.Accumulate(acc1, w + 3 * bb, xq + 96, c[3], Avx2.PermuteVar8x32(s, Vector256.Create(3)));
+            acc0 = TBlock.Accumulate(acc0, w + 4 * bb, xq + 128, c[4], Avx2.PermuteVar8x32(s, Vector256.Create(4)));
+            acc1 = TBlock.Accumulate(acc1, w + 5 * bb, xq + 160, c[5], Avx2.PermuteVar8x32(s, Vector256.Create(5)));
+            acc0 = TBlock.Accumulate(acc0, w + 6 * bb, xq + 192, c[6], Avx2.PermuteVar8x32(s, Vector256.Create(6)));
+            acc1 = TBlock.Accumulate(acc1, w + 7 * bb, xq + 224, c[7], Avx2.PermuteVar8x32(s, Vector256.Create(7)));
+        }
+        for (; b < nb; b++, w += bb, xq += 32)
+            acc0 = TBlock.Accumulate(acc0, w, xq, xc[b], Vector256.Create(Fp16Codec.ToSingle(*(ushort*)w) * xd[b]));
+        return Vector256.Sum(acc0 + acc1);
+    }
+
     /// <summary>
     /// Σ over blocks of d_w·d_x·Σ w_q·x_q for one Q8_0 weight row. <paramref name="xc"/> holds −128·Σx_q per block.
     /// </summary>
     internal static float DotQ8_0(byte* w, sbyte* xq, float* xd, int* xc, int nb)
     {
-        const int bb = 34;
-        if (AvxVnni.IsSupported && Fma.IsSupported)
-        {
-            var acc0 = Vector256<float>.Zero;
-            var acc1 = Vector256<float>.Zero;
-            int b = 0;
-            // Eight blocks at a time: their fp16 scales are widened together (no F16C in .NET) and multiplied by the
-            // activation scales in one vector, then each block takes its lane with a permute.
-            for (; b + 8 <= nb; b += 8, w += 8 * bb, xq += 256)
-            {
-                var s = HalfScales8(w, bb) * Vector256.Load(xd + b);
-                int* c = xc + b;
-                acc0 = Q8_0Block(acc0, w + 0 * bb, xq, c[0], Avx2.PermuteVar8x32(s, Vector256.Create(0)));
-                acc1 = Q8_0Block(acc1, w + 1 * bb, xq + 32, c[1], Avx2.PermuteVar8x32(s, Vector256.Create(1)));
-                acc0 = Q8_0Block(acc0, w + 2 * bb, xq + 64, c[2], Avx2.PermuteVar8x32(s, Vector256.Create(2)));
-                acc1 = Q8_0Block(acc1, w + 3 * bb, xq + 96, c[3], Avx2.PermuteVar8x32(s, Vector256.Create(3)));
-                acc0 = Q8_0Block(acc0, w + 4 * bb, xq + 128, c[4], Avx2.PermuteVar8x32(s, Vector256.Create(4)));
-                acc1 = Q8_0Block(acc1, w + 5 * bb, xq + 160, c[5], Avx2.PermuteVar8x32(s, Vector256.Create(5)));
-                acc0 = Q8_0Block(acc0, w + 6 * bb, xq + 192, c[6], Avx2.PermuteVar8x32(s, Vector256.Create(6)));
-                acc1 = Q8_0Block(acc1, w + 7 * bb, xq + 224, c[7], Avx2.PermuteVar8x32(s, Vector256.Create(7)));
-            }
-            for (; b < nb; b++, w += bb, xq += 32)
-                acc0 = Q8_0Block(acc0, w, xq, xc[b], Vector256.Create(Fp16Codec.ToSingle(*(ushort*)w) * xd[b]));
-            return Vector256.Sum(acc0 + acc1);
-        }
+        if (AvxVnni.IsSupported && Fma.IsSupported) return DotVnni<Q8_0VnniBlock>(w, xq, xd, xc, nb);
         var blocks = (BlockQ8_0*)w;
         if (Avx2.IsSupported && Fma.IsSupported)
         {
@@ -153,29 +179,7 @@ public static unsafe partial class MatMul
     /// </summary>
     internal static float DotQ4_0(byte* w, sbyte* xq, float* xd, int* xc, int nb)
     {
-        const int bb = 18;
-        if (AvxVnni.IsSupported && Fma.IsSupported)
-        {
-            var acc0 = Vector256<float>.Zero;
-            var acc1 = Vector256<float>.Zero;
-            int b = 0;
-            for (; b + 8 <= nb; b += 8, w += 8 * bb, xq += 256)
-            {
-                var s = HalfScales8(w, bb) * Vector256.Load(xd + b);
-                int* c = xc + b;
-                acc0 = Q4_0Block(acc0, w + 0 * bb, xq, c[0], Avx2.PermuteVar8x32(s, Vector256.Create(0)));
-                acc1 = Q4_0Block(acc1, w + 1 * bb, xq + 32, c[1], Avx2.PermuteVar8x32(s, Vector256.Create(1)));
-                acc0 = Q4_0Block(acc0, w + 2 * bb, xq + 64, c[2], Avx2.PermuteVar8x32(s, Vector256.Create(2)));
-                acc1 = Q4_0Block(acc1, w + 3 * bb, xq + 96, c[3], Avx2.PermuteVar8x32(s, Vector256.Create(3)));
-                acc0 = Q4_0Block(acc0, w + 4 * bb, xq + 128, c[4], Avx2.PermuteVar8x32(s, Vector256.Create(4)));
-                acc1 = Q4_0Block(acc1, w + 5 * bb, xq + 160, c[5], Avx2.PermuteVar8x32(s, Vector256.Create(5)));
-                acc0 = Q4_0Block(acc0, w + 6 * bb, xq + 192, c[6], Avx2.PermuteVar8x32(s, Vector256.Create(6)));
-                acc1 = Q4_0Block(acc1, w + 7 * bb, xq + 224, c[7], Avx2.PermuteVar8x32(s, Vector256.Create(7)));
-            }
-            for (; b < nb; b++, w += bb, xq += 32)
-                acc0 = Q4_0Block(acc0, w, xq, xc[b], Vector256.Create(Fp16Codec.ToSingle(*(ushort*)w) * xd[b]));
-            return Vector256.Sum(acc0 + acc1);
-        }
+        if (AvxVnni.IsSupported && Fma.IsSupported) return DotVnni<Q4_0VnniBlock>(w, xq, xd, xc, nb);
         var blocks = (BlockQ4_0*)w;
         if (Avx2.IsSupported && Fma.IsSupported)
         {
