@@ -9,7 +9,8 @@ using SharpSeek.Training.Precision;
 // the FMA peak measured in the same run. Usage:
 //   dotnet run -c Release --project bench/SharpSeek.TrainingBenchmark -- [--threads 2] [--steps 8] [--batch 8] [--seq 256] [--precision f32,bf16,fp8]
 // With --mode fidelity it trains the same config in f32, BF16 and FP8 and compares held-out losses instead:
-//   dotnet run -c Release --project bench/SharpSeek.TrainingBenchmark -- --mode fidelity [--steps 200] [--batch 8] [--seq 128] [--lr 1e-3]
+//   dotnet run -c Release --project bench/SharpSeek.TrainingBenchmark -- --mode fidelity [--model bench20m] [--steps 200] [--batch 8]
+//     [--seq 128] [--lr 1e-3] [--min-lr 1e-4] [--seeds 1,2,3] [--precisions f32,bf16,fp8] [--val-batches 8]
 var opts = Args.Parse(args);
 if (opts.String("mode", "speed") == "fidelity")
 {

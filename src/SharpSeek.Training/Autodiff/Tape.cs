@@ -43,6 +43,8 @@ public sealed unsafe class Tape<T> : IDisposable where T : unmanaged, IBinaryFlo
     public int RecordedSteps => _steps.Count;
     public long PeakActivationBytes => _arena.PeakBytes;
     public long LiveActivationBytes => _arena.LiveBytes;
+    /// <summary>Bytes the activation arena holds from the system (in use + kept for reuse).</summary>
+    public long OwnedActivationBytes => _arena.OwnedBytes;
 
     /// <summary>A constant input (token embeddings fed from outside, targets…): never takes gradients.</summary>
     public Node<T> Constant(ReadOnlySpan<T> values, int rows, int cols)
