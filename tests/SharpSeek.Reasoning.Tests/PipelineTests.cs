@@ -18,7 +18,7 @@ public class PipelineTests
             var stages = new HashSet<string>();
             var first = new R1Recipe(RecipeSettings.ContinuousIntegration(5), (stage, _, _, _) => stages.Add(stage)).Run(Path.Combine(root, "a"));
             foreach (string file in new[] { "config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "eval.md", "eval.png",
-                         "metrics.jsonl", "curves-grpo.png", "curves-sft.png", "curves-cold-start.png", "recipe.json" })
+                         "metrics.jsonl", "curves-grpo.png", "curves-grpo-eval.png", "curves-pretrain.png", "curves-sft.png", "recipe.json" })
                 Assert.True(File.Exists(Path.Combine(first.OutputDirectory, file)), file);
             Assert.Contains("pretrain", stages);
             Assert.Contains("grpo", stages);
@@ -30,6 +30,15 @@ public class PipelineTests
             using (var doc = JsonDocument.Parse(grpo[0]))
                 foreach (string key in new[] { "reward", "accuracy", "response_tokens", "kl", "clip_fraction" })
                     Assert.True(doc.RootElement.TryGetProperty(key, out _), key);
+            // ...and the held-out monitoring curve: before the first step and after the last, every difficulty.
+            var monitor = File.ReadLines(Path.Combine(first.OutputDirectory, "metrics.jsonl")).Where(l => l.Contains("\"grpo-eval\"")).ToList();
+            Assert.Equal(2, monitor.Count);
+            using (var doc = JsonDocument.Parse(monitor[^1]))
+            {
+                Assert.Equal(RecipeSettings.ContinuousIntegration(5).GrpoSteps, doc.RootElement.GetProperty("step").GetInt32());
+                foreach (string key in new[] { "all", "D1", "D2", "D3" })
+                    Assert.InRange(doc.RootElement.GetProperty(key).GetDouble(), 0, 1);
+            }
 
             // The saved directory is a model the inference stack loads, with an R1 chat template.
             var (config, weights) = TrainingCheckpoint.LoadForInference(first.OutputDirectory);

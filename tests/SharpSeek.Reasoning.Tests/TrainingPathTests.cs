@@ -125,6 +125,26 @@ public class TrainingPathTests
         for (int i = 1; i < 4; i++) Assert.True(after[i] > before[i], $"position {i}: {before[i]} → {after[i]}");
     }
 
+    /// <summary>GRPO runs with the routing bias frozen (γ = 0); pretraining and SFT balance with it.</summary>
+    [Theory]
+    [InlineData(0.0)]
+    [InlineData(1e-3)]
+    public void Policy_steps_move_the_routing_bias_only_when_balancing_is_on(double gamma)
+    {
+        var config = RecipeConfigs.Tiny(64);
+        using var pool = new ComputePool(1);
+        using var model = new PolicyModel(config, 4, pool) { BiasUpdateSpeed = gamma };
+        var batch = new TokenBatch([1, 2, 3, 4, 5, 6, 7, 8, 9], 1, 8) { LossMask = [false, false, true, true, true, true, true, true, true] };
+        var before = model.TokenLogProbs(batch);
+        int[] owner = [-1, 0, 0, 0, 0, 0, 0, 0];
+        var biasBefore = model.Model.MoeLayers.Select(l => model.Model.SelectionBias(l)!.Values.ToArray()).ToList();
+        Assert.NotEmpty(biasBefore);
+        model.PolicyStep(batch, lp => GrpoObjective.Evaluate(new GrpoSettings { KlBeta = 0 }, lp, before, before, owner, [1.0]).Objective, 1e-3);
+        var biasAfter = model.Model.MoeLayers.Select(l => model.Model.SelectionBias(l)!.Values.ToArray()).ToList();
+        bool moved = biasBefore.Zip(biasAfter).Any(p => !p.First.SequenceEqual(p.Second));
+        Assert.Equal(gamma > 0, moved);
+    }
+
     [Fact]
     public void Inference_engine_matches_the_trained_models_log_probs()
     {

@@ -36,9 +36,19 @@ internal static class R1Command
         var sftSteps = new Option<int?>("--sft-steps") { Description = "override the cold-start SFT steps" };
         var grpoSteps = new Option<int?>("--grpo-steps") { Description = "override the GRPO steps" };
         var distillSteps = new Option<int?>("--distill-steps") { Description = "override the distillation students' SFT steps" };
+        var distillProblems = new Option<int?>("--distill-problems") { Description = "override the distillation problems (0 skips distillation)" };
+        var grpoLr = new Option<double?>("--grpo-lr") { Description = "override the GRPO learning rate" };
+        var grpoWarmup = new Option<int?>("--grpo-warmup") { Description = "override the GRPO warm-up steps" };
+        var grpoPrompts = new Option<int?>("--grpo-prompts") { Description = "override the prompts per GRPO step" };
+        var grpoDifficulties = new Option<int[]?>("--grpo-difficulties") { Description = "override the difficulties GRPO draws prompts from", AllowMultipleArgumentsPerToken = true };
+        var grpoBias = new Option<double?>("--grpo-bias-speed") { Description = "override γ of the expert-bias balancing during GRPO" };
+        var grpoEvalEvery = new Option<int?>("--grpo-eval-every") { Description = "log held-out pass@1 every N GRPO steps (0 = never)" };
         var sftCheckpoint = new Option<string?>("--sft-checkpoint") { Description = "weights after SFT: loaded if the file exists (skipping pretraining and SFT), else written" };
         var command = new Command("recipe", "Train the bundled reasoning model end to end and evaluate it")
-            { output, seed, threads, ci, plain, pretrainSteps, sftSteps, grpoSteps, distillSteps, sftCheckpoint };
+            {
+                output, seed, threads, ci, plain, pretrainSteps, sftSteps, grpoSteps, distillSteps, distillProblems,
+                grpoLr, grpoWarmup, grpoPrompts, grpoDifficulties, grpoBias, grpoEvalEvery, sftCheckpoint,
+            };
         command.SetAction((parse, ct) =>
         {
             string dir = Path.GetFullPath(parse.GetValue(output)!);
@@ -49,7 +59,6 @@ internal static class R1Command
                 {
                     Seed = s, Threads = parse.GetValue(threads),
                     Model = RecipeSettings.BundledModel(512), Student = RecipeSettings.StudentModel(512),
-                    Evaluation = new() { Seed = s },
                 };
             settings = settings with
             {
@@ -57,6 +66,13 @@ internal static class R1Command
                 SftSteps = parse.GetValue(sftSteps) ?? settings.SftSteps,
                 GrpoSteps = parse.GetValue(grpoSteps) ?? settings.GrpoSteps,
                 DistillSteps = parse.GetValue(distillSteps) ?? settings.DistillSteps,
+                DistillProblems = parse.GetValue(distillProblems) ?? settings.DistillProblems,
+                GrpoLearningRate = parse.GetValue(grpoLr) ?? settings.GrpoLearningRate,
+                GrpoWarmupSteps = parse.GetValue(grpoWarmup) ?? settings.GrpoWarmupSteps,
+                GrpoPrompts = parse.GetValue(grpoPrompts) ?? settings.GrpoPrompts,
+                GrpoDifficulties = parse.GetValue(grpoDifficulties) is { Length: > 0 } ds ? ds : settings.GrpoDifficulties,
+                GrpoEvalEvery = parse.GetValue(grpoEvalEvery) ?? settings.GrpoEvalEvery,
+                GrpoBiasUpdateSpeed = parse.GetValue(grpoBias) ?? settings.GrpoBiasUpdateSpeed,
                 SftCheckpoint = parse.GetValue(sftCheckpoint) is { } ck ? Path.GetFullPath(ck) : null,
             };
             bool interactive = !(parse.GetValue(plain) || Console.IsOutputRedirected || Environment.GetEnvironmentVariable("CI") is not null);

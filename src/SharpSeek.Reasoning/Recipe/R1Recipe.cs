@@ -78,9 +78,12 @@ public sealed class R1Recipe(RecipeSettings settings, RecipeProgress? progress =
         File.WriteAllText(Path.Combine(outputDirectory, "eval.md"), table);
         ReasoningEvaluator.WriteChart(cells, Path.Combine(outputDirectory, "eval.png"));
 
-        var distillation = Timed("distillation", () => Distill(rl, format, pool, curves));
+        // Calibration runs may skip distillation (no problems): it does not touch the policy.
+        var distillation = _s.DistillProblems > 0
+            ? Timed("distillation", () => Distill(rl, format, pool, curves))
+            : new DistillationResult(0, 0, 0, 0, []);
         WriteCharts(curves, outputDirectory);
-        File.AppendAllText(Path.Combine(outputDirectory, "eval.md"), string.Create(CultureInfo.InvariantCulture,
+        if (_s.DistillProblems > 0) File.AppendAllText(Path.Combine(outputDirectory, "eval.md"), string.Create(CultureInfo.InvariantCulture,
             $"\n## Distillation\n\n{distillation.TeacherTraces} verified teacher traces from {distillation.Problems} problems; held-out pass@1 (thinking, pooled): " +
             $"student on traces {100 * distillation.TraceStudentPassAt1:F1} %, on plain answers {100 * distillation.PlainStudentPassAt1:F1} %.\n\n") +
             ReasoningEvaluator.MarkdownTable(distillation.Cells, _s.Evaluation.Samples));
@@ -220,12 +223,15 @@ public sealed class R1Recipe(RecipeSettings settings, RecipeProgress? progress =
     {
         using var reference = policy.Snapshot();
         using var sampler = new RolloutSampler(policy.Model, pool, format.EndOfSentence, _s.MaxContext);
+        policy.BiasUpdateSpeed = _s.GrpoBiasUpdateSpeed;
         var rewards = new RewardFunction();
         var rng = new DeterministicRandom(DeterministicRandom.SeedFor(_s.Seed, "grpo"));
         int g = _s.GrpoGroup;
         int candidates = _s.GrpoPrompts * Math.Max(1, _s.GrpoOversample);
+        if (_s.GrpoEvalEvery > 0) MonitorGrpo(policy, format, pool, curves, 0);
         for (int step = 0; step < _s.GrpoSteps; step++)
         {
+            double lr = _s.GrpoLearningRate * Math.Min(1.0, (step + 1) / (double)Math.Max(1, _s.GrpoWarmupSteps));
             var problems = new List<ReasoningProblem>();
             var requests = new List<RolloutRequest>();
             for (int i = 0; i < candidates; i++)
@@ -297,7 +303,7 @@ public sealed class R1Recipe(RecipeSettings settings, RecipeProgress? progress =
                     var (objective, s) = GrpoObjective.Evaluate(_s.Grpo, logp, old, refLogProbs, owner, advantages);
                     stats = s;
                     return objective;
-                }, _s.GrpoLearningRate);
+                }, lr);
                 last = stats;
             }
             if (_s.Grpo.KlBeta == 0 || !informative)
@@ -320,7 +326,24 @@ public sealed class R1Recipe(RecipeSettings settings, RecipeProgress? progress =
             };
             curves.Record("grpo", step + 1, metrics);
             Report("grpo", step + 1, _s.GrpoSteps, $"reward {metrics["reward"]:F2} acc {metrics["accuracy"]:P0} len {metrics["response_tokens"]:F0}");
+            if (_s.GrpoEvalEvery > 0 && ((step + 1) % _s.GrpoEvalEvery == 0 || step + 1 == _s.GrpoSteps))
+                MonitorGrpo(policy, format, pool, curves, step + 1);
         }
+    }
+
+    /// <summary>Held-out pass@1 with thinking, per difficulty, as the "grpo-eval" curve (a small sample: a trend, not the table).</summary>
+    private void MonitorGrpo(PolicyModel policy, ReasoningChatFormat format, ComputePool pool, CurveLog curves, int step)
+    {
+        using var sampler = new RolloutSampler(policy.Model, pool, format.EndOfSentence, _s.MaxContext);
+        var cells = ReasoningEvaluator.Evaluate("grpo-eval", sampler, format, _s.GrpoEvaluation with
+        {
+            // Its own draw of held-out problems, so the curve is an independent sample from the final table's.
+            Seed = DeterministicRandom.SeedFor(_s.Seed, "grpo-monitor"), MaxNewTokens = _s.GrpoMaxNewTokens,
+        }, [true]);
+        var values = new Dictionary<string, double> { ["all"] = cells.Average(c => c.PassAt1) };
+        foreach (var level in cells.GroupBy(c => c.Difficulty)) values[$"D{level.Key}"] = level.Average(c => c.PassAt1);
+        curves.Record("grpo-eval", step, values);
+        Log($"grpo step {step}: held-out pass@1 " + string.Join(", ", values.Select(v => FormattableString.Invariant($"{v.Key} {100 * v.Value:F1} %"))));
     }
 
     /// <summary>For each position of the packed batch: the index of the response whose token it predicts, or −1.</summary>
@@ -415,8 +438,11 @@ public sealed class R1Recipe(RecipeSettings settings, RecipeProgress? progress =
             ("response length (tokens)", ["response_tokens"]),
             ("KL to reference (k3) and clip fraction", ["kl", "clip_fraction"]),
         ], smooth: 5);
-        curves.WriteChart(Path.Combine(directory, "curves-sft.png"), "pretrain", [("pretraining loss", ["loss"])], smooth: 10);
-        curves.WriteChart(Path.Combine(directory, "curves-cold-start.png"), "sft", [("cold-start SFT loss (assistant tokens)", ["loss"])], smooth: 10);
+        if (curves.Series("grpo-eval", "all").Count > 0)
+            curves.WriteChart(Path.Combine(directory, "curves-grpo-eval.png"), "grpo-eval",
+                [("held-out pass@1 with thinking (monitoring sample)", ["all", .. Enumerable.Range(1, ProblemGenerator.MaxDifficulty).Select(d => $"D{d}")])], height: 450);
+        curves.WriteChart(Path.Combine(directory, "curves-pretrain.png"), "pretrain", [("pretraining loss", ["loss"])], smooth: 10);
+        curves.WriteChart(Path.Combine(directory, "curves-sft.png"), "sft", [("cold-start SFT loss (assistant tokens)", ["loss"])], smooth: 10);
     }
 
     private void WriteSummary(RecipeResult result, string path)

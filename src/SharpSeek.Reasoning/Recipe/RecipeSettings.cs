@@ -27,17 +27,35 @@ public sealed record RecipeSettings
     public int SftBatch { get; init; } = 16;
     public double SftLearningRate { get; init; } = 1.5e-3;
 
-    public int GrpoSteps { get; init; } = 64;
+    /// <summary>Where training accuracy peaked in calibration; past ~200 steps the policy drifts (KL grows) and falls back.</summary>
+    public int GrpoSteps { get; init; } = 160;
     public int GrpoPrompts { get; init; } = 12;
     public int GrpoGroup { get; init; } = 8;
     /// <summary>Optimizer steps on each sampled batch (μ); after the first the ratio departs from 1 and clipping matters.</summary>
     public int GrpoUpdates { get; init; } = 2;
     /// <summary>
-    /// Low because RL starts with fresh AdamW moments, whose first steps move every weight by about the learning rate:
-    /// at 3e-4 one step took the policy to a k3 KL of ~4 nats/token from SFT and halved D1 pass@1 in 20 steps;
-    /// 2e-4 with a 10-step warm-up on D2–D3 prompts still lost 5 points (docs/model-card.md).
+    /// RL starts with fresh AdamW moments, whose first steps move every weight by about the learning rate: at 3e-4
+    /// without warm-up one step took the policy to a k3 KL of ~4 nats/token from SFT; 2e-4 lost D1 points. 1e-4 with
+    /// <see cref="GrpoWarmupSteps"/> and the routing bias frozen raises training accuracy for ~150–200 steps
+    /// (docs/model-card.md has the calibration runs).
     /// </summary>
-    public double GrpoLearningRate { get; init; } = 5e-5;
+    public double GrpoLearningRate { get; init; } = 1e-4;
+    /// <summary>
+    /// Linear learning-rate warm-up at the start of GRPO. RL starts with fresh AdamW moments, and Adam's first
+    /// bias-corrected steps move every weight by the full learning rate whatever the gradient's noise; ramping up lets
+    /// the second-moment estimates settle first.
+    /// </summary>
+    public int GrpoWarmupSteps { get; init; } = 30;
+    /// <summary>
+    /// γ of the aux-loss-free balancing during GRPO. Off by default: a GRPO batch is a dozen prompts, so its expert
+    /// loads say little about the data, and ±γ steps taken from them are a random walk of the routing that moves the
+    /// policy (KL) without the reward's say.
+    /// </summary>
+    public double GrpoBiasUpdateSpeed { get; init; } = 0;
+    /// <summary>Every this many GRPO steps, held-out pass@1 (thinking) per difficulty is logged as a curve; 0 = never.</summary>
+    public int GrpoEvalEvery { get; init; } = 20;
+    /// <summary>The monitoring evaluation's size (kept small: it is a curve, the table comes from the full evaluation).</summary>
+    public EvaluationSettings GrpoEvaluation { get; init; } = new() { ProblemsPerCell = 10, Samples = 2 };
     public float GrpoTemperature { get; init; } = 1f;
     /// <summary>Room for the longest generated trace (about 90 tokens: 3-column addition with carries) plus slack.</summary>
     public int GrpoMaxNewTokens { get; init; } = 112;
@@ -48,20 +66,20 @@ public sealed record RecipeSettings
     /// </summary>
     public int GrpoOversample { get; init; } = 3;
     /// <summary>Difficulties GRPO draws its prompts from (RL refines where the SFT model is partly right).</summary>
-    public int[] GrpoDifficulties { get; init; } = [1, 2];
+    public int[] GrpoDifficulties { get; init; } = [1, 2, 3];
     public GrpoSettings Grpo { get; init; } = new();
 
-    public int DistillProblems { get; init; } = 600;
+    public int DistillProblems { get; init; } = 3000;
     /// <summary>Teacher samples per problem; every verified one is kept (rejection sampling), duplicates dropped.</summary>
     public int DistillSamples { get; init; } = 4;
     public float DistillTemperature { get; init; } = 0.6f;
     /// <summary>Pretraining of the student base (the same worked-solution text as the teacher's) before either fine-tune.</summary>
-    public int DistillPretrainSteps { get; init; } = 1000;
-    public int DistillSteps { get; init; } = 600;
+    public int DistillPretrainSteps { get; init; } = 2000;
+    public int DistillSteps { get; init; } = 1000;
     public int DistillBatch { get; init; } = 16;
     public double DistillLearningRate { get; init; } = 2e-3;
 
-    public EvaluationSettings Evaluation { get; init; } = new();
+    public EvaluationSettings Evaluation { get; init; } = new() { ProblemsPerCell = 40 };
 
     /// <summary>
     /// Optional file of the policy's weights right after SFT: loaded (skipping pretraining and SFT) when it exists,
@@ -79,11 +97,12 @@ public sealed record RecipeSettings
         IntermediateSize = 384, MoeIntermediateSize = 96, MaxPositionEmbeddings = 512,
     };
 
-    /// <summary>The distillation student: the same architecture at about a quarter of the size.</summary>
-    public static ModelConfig StudentModel(int vocabulary) => SharpSeek.Training.TrainingPresets.Tiny with
-    {
-        VocabSize = vocabulary, HiddenSize = 64, NumHiddenLayers = 2, MaxPositionEmbeddings = 512,
-    };
+    /// <summary>
+    /// The distillation student: the teacher's blocks, one fewer of them (1 dense + 1 MoE). Narrower students
+    /// (hidden 64–96 with the tiny preset's attention and experts) pretrained to a loss near 0.6 against the teacher's
+    /// 0.35 and learned too little from either kind of target for the comparison to mean anything.
+    /// </summary>
+    public static ModelConfig StudentModel(int vocabulary) => BundledModel(vocabulary) with { NumHiddenLayers = 2 };
 
     /// <summary>A few-seconds version for tests and CI: every stage runs, nothing is expected to learn much.</summary>
     public static RecipeSettings ContinuousIntegration(ulong seed = 1) => new()
@@ -97,5 +116,6 @@ public sealed record RecipeSettings
         GrpoSteps = 2, GrpoPrompts = 2, GrpoGroup = 4, GrpoUpdates = 2, GrpoMaxNewTokens = 24,
         DistillProblems = 8, DistillPretrainSteps = 2, DistillSteps = 2, DistillBatch = 4,
         Evaluation = new EvaluationSettings { ProblemsPerCell = 2, Samples = 2, MaxNewTokens = 24, Seed = seed },
+        GrpoEvaluation = new EvaluationSettings { ProblemsPerCell = 1, Samples = 2 },
     };
 }
