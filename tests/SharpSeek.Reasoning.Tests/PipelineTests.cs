@@ -50,8 +50,8 @@ public class PipelineTests
             Assert.Equal(ChatTemplateKind.DeepSeekR1, tokenizer.ChatTemplate?.Kind);
 
             // The second run also writes its SFT checkpoint; a third resumes from it and must reach the same GRPO model.
-            string checkpoint = Path.Combine(root, "sft.bin");
-            var second = new R1Recipe(RecipeSettings.ContinuousIntegration(5) with { SftCheckpoint = checkpoint }).Run(Path.Combine(root, "b"));
+            string checkpoint = Path.Combine(root, "sft.bin"), pretrained = Path.Combine(root, "pretrain.bin");
+            var second = new R1Recipe(RecipeSettings.ContinuousIntegration(5) with { SftCheckpoint = checkpoint, PretrainCheckpoint = pretrained }).Run(Path.Combine(root, "b"));
             Assert.Equal(first.EvaluationTable, second.EvaluationTable);
             Assert.Equal(File.ReadAllBytes(Path.Combine(first.OutputDirectory, "model.safetensors")),
                 File.ReadAllBytes(Path.Combine(second.OutputDirectory, "model.safetensors")));
@@ -61,6 +61,13 @@ public class PipelineTests
             Assert.Equal(first.Evaluation.Where(c => c.Stage != "base"), resumed.Evaluation);
             Assert.Equal(File.ReadAllBytes(Path.Combine(first.OutputDirectory, "model.safetensors")),
                 File.ReadAllBytes(Path.Combine(resumed.OutputDirectory, "model.safetensors")));
+
+            // Resuming from the pretraining checkpoint skips only pretraining: every evaluation and the weights match.
+            Assert.True(File.Exists(pretrained));
+            var fromPretrained = new R1Recipe(RecipeSettings.ContinuousIntegration(5) with { PretrainCheckpoint = pretrained }, (stage, _, _, _) => Assert.NotEqual("pretrain", stage)).Run(Path.Combine(root, "d"));
+            Assert.Equal(first.Evaluation, fromPretrained.Evaluation);
+            Assert.Equal(File.ReadAllBytes(Path.Combine(first.OutputDirectory, "model.safetensors")),
+                File.ReadAllBytes(Path.Combine(fromPretrained.OutputDirectory, "model.safetensors")));
         }
         finally
         {

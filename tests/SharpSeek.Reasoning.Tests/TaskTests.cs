@@ -154,4 +154,28 @@ public class TaskTests
         Assert.Throws<ArgumentOutOfRangeException>(() => ProblemGenerator.Generate(TaskKind.Arithmetic, 0, ref rng));
         Assert.Throws<ArgumentOutOfRangeException>(() => ProblemGenerator.Generate(TaskKind.Arithmetic, 4, ref rng));
     }
+
+    [Fact]
+    public void Training_draws_follow_the_difficulty_list_and_stay_on_the_training_split()
+    {
+        var rng = new DeterministicRandom(3);
+        var counts = new Dictionary<int, int>();
+        var kinds = new HashSet<TaskKind>();
+        for (int i = 0; i < 3000; i++)
+        {
+            var p = ProblemGenerator.DrawTraining(ref rng, [1, 1, 3]);
+            Assert.Equal(DataSplit.Train, ProblemSplit.Of(p));
+            counts[p.Difficulty] = counts.GetValueOrDefault(p.Difficulty) + 1;
+            kinds.Add(p.Kind);
+        }
+        Assert.Equal([1, 3], counts.Keys.Order());
+        Assert.InRange(counts[1] / (double)counts[3], 1.8, 2.2); // listed twice: drawn twice as often
+        Assert.Equal(ProblemGenerator.Kinds.Count, kinds.Count);
+
+        // Without a list every difficulty appears.
+        var all = new HashSet<int>();
+        for (int i = 0; i < 300; i++) all.Add(ProblemGenerator.DrawTraining(ref rng, null).Difficulty);
+        Assert.Equal(ProblemGenerator.MaxDifficulty, all.Count);
+        Assert.Throws<ArgumentException>(() => ProblemGenerator.DrawTraining(ref rng, []));
+    }
 }

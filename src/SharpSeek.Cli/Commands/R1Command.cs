@@ -43,11 +43,13 @@ internal static class R1Command
         var grpoDifficulties = new Option<int[]?>("--grpo-difficulties") { Description = "override the difficulties GRPO draws prompts from", AllowMultipleArgumentsPerToken = true };
         var grpoBias = new Option<double?>("--grpo-bias-speed") { Description = "override γ of the expert-bias balancing during GRPO" };
         var grpoEvalEvery = new Option<int?>("--grpo-eval-every") { Description = "log held-out pass@1 every N GRPO steps (0 = never)" };
+        var sftDifficulties = new Option<int[]?>("--sft-difficulties") { Description = "override the difficulties the cold-start SFT traces are drawn from", AllowMultipleArgumentsPerToken = true };
+        var pretrainCheckpoint = new Option<string?>("--pretrain-checkpoint") { Description = "weights after pretraining: loaded if the file exists (skipping pretraining), else written" };
         var sftCheckpoint = new Option<string?>("--sft-checkpoint") { Description = "weights after SFT: loaded if the file exists (skipping pretraining and SFT), else written" };
         var command = new Command("recipe", "Train the bundled reasoning model end to end and evaluate it")
             {
                 output, seed, threads, ci, plain, pretrainSteps, sftSteps, grpoSteps, distillSteps, distillProblems,
-                grpoLr, grpoWarmup, grpoPrompts, grpoDifficulties, grpoBias, grpoEvalEvery, sftCheckpoint,
+                grpoLr, grpoWarmup, grpoPrompts, grpoDifficulties, grpoBias, grpoEvalEvery, sftCheckpoint, sftDifficulties, pretrainCheckpoint,
             };
         command.SetAction((parse, ct) =>
         {
@@ -73,6 +75,8 @@ internal static class R1Command
                 GrpoDifficulties = parse.GetValue(grpoDifficulties) is { Length: > 0 } ds ? ds : settings.GrpoDifficulties,
                 GrpoEvalEvery = parse.GetValue(grpoEvalEvery) ?? settings.GrpoEvalEvery,
                 GrpoBiasUpdateSpeed = parse.GetValue(grpoBias) ?? settings.GrpoBiasUpdateSpeed,
+                SftDifficulties = parse.GetValue(sftDifficulties) is { Length: > 0 } sd ? sd : settings.SftDifficulties,
+                PretrainCheckpoint = parse.GetValue(pretrainCheckpoint) is { } pk ? Path.GetFullPath(pk) : null,
                 SftCheckpoint = parse.GetValue(sftCheckpoint) is { } ck ? Path.GetFullPath(ck) : null,
             };
             bool interactive = !(parse.GetValue(plain) || Console.IsOutputRedirected || Environment.GetEnvironmentVariable("CI") is not null);

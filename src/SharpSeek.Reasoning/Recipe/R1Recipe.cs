@@ -61,7 +61,16 @@ public sealed class R1Recipe(RecipeSettings settings, RecipeProgress? progress =
         }
         else
         {
-            Timed("pretrain", () => Pretrain(policy, format, curves));
+            if (_s.PretrainCheckpoint is { } pre && File.Exists(pre))
+            {
+                LoadValues(policy, pre, withOptimizer: true);
+                Log($"loaded the pretraining checkpoint {pre}: pretraining skipped");
+            }
+            else
+            {
+                Timed("pretrain", () => Pretrain(policy, format, curves));
+                if (_s.PretrainCheckpoint is { } prePath) SaveValues(policy, prePath, withOptimizer: true);
+            }
             Timed("eval base", () => cells.AddRange(Evaluate("base", policy, format, pool, modes)));
             Timed("sft", () => Supervised("sft", policy, format, curves, _s.SftSteps, _s.SftBatch, _s.SftLearningRate,
                 (ref DeterministicRandom rng) => TraceExample(format, ref rng)));
@@ -92,27 +101,56 @@ public sealed class R1Recipe(RecipeSettings settings, RecipeProgress? progress =
         return result;
     }
 
-    private static void SaveValues(PolicyModel model, string path)
+    /// <summary>
+    /// Writes every parameter's values and, with <paramref name="withOptimizer"/>, the AdamW moments and step count:
+    /// SFT continues pretraining's optimizer, so a pretraining checkpoint needs them for a resumed run to match a full one.
+    /// </summary>
+    private static void SaveValues(PolicyModel model, string path, bool withOptimizer = false)
     {
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
-        using var writer = new BinaryWriter(File.Create(path));
-        foreach (var p in model.Model.Parameters)
+        string temporary = path + ".tmp";
+        using (var writer = new BinaryWriter(File.Create(temporary)))
         {
-            writer.Write(p.Name);
-            writer.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes<float>(p.Values));
+            foreach (var p in model.Model.Parameters)
+            {
+                writer.Write(p.Name);
+                writer.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes<float>(p.Values));
+            }
+            if (withOptimizer)
+            {
+                writer.Write(model.Optimizer.StepCount);
+                foreach (var p in model.Optimizer.Parameters)
+                {
+                    writer.Write(p.Name);
+                    writer.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes<float>(model.Optimizer.FirstMoment(p)));
+                    writer.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes<float>(model.Optimizer.SecondMoment(p)));
+                }
+            }
         }
+        File.Move(temporary, path, overwrite: true);
     }
 
-    private static void LoadValues(PolicyModel model, string path)
+    private static void LoadValues(PolicyModel model, string path, bool withOptimizer = false)
     {
         using var reader = new BinaryReader(File.OpenRead(path));
         foreach (var p in model.Model.Parameters)
         {
             string name = reader.ReadString();
             if (name != p.Name) throw new InvalidDataException($"{path} holds {name} where the model has {p.Name}: another config");
-            var bytes = System.Runtime.InteropServices.MemoryMarshal.AsBytes(p.Values);
-            reader.BaseStream.ReadExactly(bytes);
+            reader.BaseStream.ReadExactly(System.Runtime.InteropServices.MemoryMarshal.AsBytes(p.Values));
         }
+        if (withOptimizer)
+        {
+            model.Optimizer.StepCount = reader.ReadInt64();
+            foreach (var p in model.Optimizer.Parameters)
+            {
+                string name = reader.ReadString();
+                if (name != p.Name) throw new InvalidDataException($"{path} holds optimizer state of {name} where the model has {p.Name}");
+                reader.BaseStream.ReadExactly(System.Runtime.InteropServices.MemoryMarshal.AsBytes(model.Optimizer.FirstMoment(p)));
+                reader.BaseStream.ReadExactly(System.Runtime.InteropServices.MemoryMarshal.AsBytes(model.Optimizer.SecondMoment(p)));
+            }
+        }
+        if (reader.BaseStream.Position != reader.BaseStream.Length) throw new InvalidDataException($"{path} has trailing bytes: another config or checkpoint kind");
     }
 
     private T Timed<T>(string stage, Func<T> body)
@@ -140,20 +178,13 @@ public sealed class R1Recipe(RecipeSettings settings, RecipeProgress? progress =
         var rng = new DeterministicRandom(DeterministicRandom.SeedFor(_s.Seed, "tokenizer"));
         for (int i = 0; i < _s.TokenizerCorpusProblems; i++)
         {
-            var p = DrawTrain(ref rng, ProblemGenerator.Kinds, null);
+            var p = ProblemGenerator.DrawTraining(ref rng, null);
             trainer.AddText(ReasoningChatFormat.PretrainingText(p));
             trainer.AddText(ReasoningChatFormat.PromptText(p.Question, true) + ReasoningChatFormat.TraceCompletion(p));
         }
         var vocabulary = trainer.Train();
         Report("tokenizer", 1, 1, $"{vocabulary.Tokens.Count} tokens");
         return vocabulary;
-    }
-
-    private static ReasoningProblem DrawTrain(ref DeterministicRandom rng, IReadOnlyList<TaskKind> kinds, int[]? difficulties)
-    {
-        var kind = kinds[rng.NextInt(kinds.Count)];
-        int d = difficulties is null ? 1 + rng.NextInt(ProblemGenerator.MaxDifficulty) : difficulties[rng.NextInt(difficulties.Length)];
-        return ProblemGenerator.Generate(kind, d, DataSplit.Train, ref rng);
     }
 
     /// <summary>Next-token training on a packed stream of worked solutions (plain text, every token trained).</summary>
@@ -172,7 +203,7 @@ public sealed class R1Recipe(RecipeSettings settings, RecipeProgress? progress =
             for (int i = 0; i < tokens.Length; i++)
             {
                 while (stream.Count == 0)
-                    foreach (int t in format.Tokenizer.Encode(ReasoningChatFormat.PretrainingText(DrawTrain(ref rng, ProblemGenerator.Kinds, null)))) stream.Enqueue(t);
+                    foreach (int t in format.Tokenizer.Encode(ReasoningChatFormat.PretrainingText(ProblemGenerator.DrawTraining(ref rng, null)))) stream.Enqueue(t);
                 tokens[i] = stream.Dequeue();
             }
             double loss = policy.SupervisedStep([new TokenBatch(tokens, _s.PretrainBatch, _s.PretrainSequence)], schedule.At(step));
@@ -185,7 +216,7 @@ public sealed class R1Recipe(RecipeSettings settings, RecipeProgress? progress =
 
     private SupervisedExample TraceExample(ReasoningChatFormat format, ref DeterministicRandom rng)
     {
-        var p = DrawTrain(ref rng, ProblemGenerator.Kinds, null);
+        var p = ProblemGenerator.DrawTraining(ref rng, _s.SftDifficulties);
         return format.Example(p, ReasoningChatFormat.TraceCompletion(p));
     }
 
@@ -236,7 +267,7 @@ public sealed class R1Recipe(RecipeSettings settings, RecipeProgress? progress =
             var requests = new List<RolloutRequest>();
             for (int i = 0; i < candidates; i++)
             {
-                var p = DrawTrain(ref rng, ProblemGenerator.Kinds, _s.GrpoDifficulties);
+                var p = ProblemGenerator.DrawTraining(ref rng, _s.GrpoDifficulties);
                 problems.Add(p);
                 var prompt = format.Prompt(p, thinking: true);
                 for (int j = 0; j < g; j++)
@@ -370,7 +401,7 @@ public sealed class R1Recipe(RecipeSettings settings, RecipeProgress? progress =
     {
         var rng = new DeterministicRandom(DeterministicRandom.SeedFor(_s.Seed, "distill"));
         var problems = new List<ReasoningProblem>();
-        for (int i = 0; i < _s.DistillProblems; i++) problems.Add(DrawTrain(ref rng, ProblemGenerator.Kinds, null));
+        for (int i = 0; i < _s.DistillProblems; i++) problems.Add(ProblemGenerator.DrawTraining(ref rng, null));
         var traces = new List<(ReasoningProblem Problem, string Completion)>();
         using (var sampler = new RolloutSampler(teacher.Model, pool, format.EndOfSentence, _s.MaxContext))
         {

@@ -26,6 +26,8 @@ public sealed record RecipeSettings
     public int SftSteps { get; init; } = 2000;
     public int SftBatch { get; init; } = 16;
     public double SftLearningRate { get; init; } = 1.5e-3;
+    /// <summary>Difficulties the cold-start traces are drawn from (null: all).</summary>
+    public int[]? SftDifficulties { get; init; }
 
     /// <summary>Where training accuracy peaked in calibration; past ~200 steps the policy drifts (KL grows) and falls back.</summary>
     public int GrpoSteps { get; init; } = 160;
@@ -87,6 +89,12 @@ public sealed record RecipeSettings
     /// GRPO starts from a copy with fresh optimizer state either way.
     /// </summary>
     public string? SftCheckpoint { get; init; }
+
+    /// <summary>
+    /// Optional file of the weights and AdamW state right after pretraining (SFT continues pretraining's optimizer):
+    /// loaded (skipping pretraining) when it exists, written when it does not. For calibrating SFT mixes.
+    /// </summary>
+    public string? PretrainCheckpoint { get; init; }
 
     /// <summary>The bundled model: DeepSeek-V3 architecture (MLA with q-compression, 1 dense + 2 MoE blocks with 8 routed
     /// experts top-2 in 2 groups + 1 shared, sigmoid routing with the selection bias, 1 MTP block), ~2M parameters.</summary>

@@ -39,6 +39,19 @@ public static class ProblemGenerator
         throw new InvalidOperationException($"no {split} problem of {kind} at difficulty {difficulty} in 10000 draws");
     }
 
+    /// <summary>
+    /// A training-split problem of a uniformly drawn kind, at a difficulty drawn uniformly from
+    /// <paramref name="difficulties"/> (null: every difficulty). A difficulty listed twice is drawn twice as often, which
+    /// is how a stage weights its mix.
+    /// </summary>
+    public static ReasoningProblem DrawTraining(ref DeterministicRandom rng, int[]? difficulties)
+    {
+        if (difficulties is { Length: 0 }) throw new ArgumentException("the difficulty list is empty", nameof(difficulties));
+        var kind = Kinds[rng.NextInt(Kinds.Count)];
+        int d = difficulties is null ? 1 + rng.NextInt(MaxDifficulty) : difficulties[rng.NextInt(difficulties.Length)];
+        return Generate(kind, d, DataSplit.Train, ref rng);
+    }
+
     /// <summary><paramref name="count"/> distinct problems of one kind and difficulty on one split, drawn from <paramref name="seed"/>.</summary>
     public static List<ReasoningProblem> DistinctSet(TaskKind kind, int difficulty, DataSplit split, int count, ulong seed)
     {
