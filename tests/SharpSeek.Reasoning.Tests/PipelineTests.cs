@@ -74,4 +74,17 @@ public class PipelineTests
             if (Directory.Exists(root)) Directory.Delete(root, recursive: true);
         }
     }
+
+    [Theory]
+    [InlineData(new int[0], null)]
+    [InlineData(new[] { 1, 4 }, null)]
+    [InlineData(null, new[] { 0 })]
+    public void Bad_difficulty_lists_are_refused_before_any_work(int[]? sft, int[]? grpo)
+    {
+        string dir = Path.Combine(Path.GetTempPath(), "sharpseek-r1-bad-" + Guid.NewGuid().ToString("N"));
+        var settings = RecipeSettings.ContinuousIntegration(5) with { SftDifficulties = sft, GrpoDifficulties = grpo ?? [1, 2, 3] };
+        var error = Assert.Throws<ArgumentException>(() => new R1Recipe(settings).Run(dir));
+        Assert.Contains(sft is null ? "GrpoDifficulties" : "SftDifficulties", error.Message);
+        Assert.False(Directory.Exists(dir));
+    }
 }

@@ -42,6 +42,10 @@ public sealed class R1Recipe(RecipeSettings settings, RecipeProgress? progress =
     public RecipeResult Run(string outputDirectory)
     {
         _s.Grpo.Validate();
+        // Checked up front: a bad difficulty list would otherwise surface only after minutes of pretraining.
+        foreach (var (name, list) in new[] { (nameof(_s.SftDifficulties), _s.SftDifficulties), (nameof(_s.GrpoDifficulties), _s.GrpoDifficulties) })
+            if (list is not null && (list.Length == 0 || list.Any(d => d is < 1 or > ProblemGenerator.MaxDifficulty)))
+                throw new ArgumentException($"{name} must list difficulties in [1, {ProblemGenerator.MaxDifficulty}]; got [{string.Join(", ", list)}]");
         Directory.CreateDirectory(outputDirectory);
         using var pool = new ComputePool(Math.Max(1, _s.Threads));
         using var curves = new CurveLog(Path.Combine(outputDirectory, "metrics.jsonl"));
