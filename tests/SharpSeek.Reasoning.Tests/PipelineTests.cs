@@ -64,6 +64,7 @@ public class PipelineTests
 
             // Resuming from the pretraining checkpoint skips only pretraining: every evaluation and the weights match.
             Assert.True(File.Exists(pretrained));
+            Assert.True(File.Exists(pretrained + ".optimizer.safetensors"));
             var fromPretrained = new R1Recipe(RecipeSettings.ContinuousIntegration(5) with { PretrainCheckpoint = pretrained }, (stage, _, _, _) => Assert.NotEqual("pretrain", stage)).Run(Path.Combine(root, "d"));
             Assert.Equal(first.Evaluation, fromPretrained.Evaluation);
             Assert.Equal(File.ReadAllBytes(Path.Combine(first.OutputDirectory, "model.safetensors")),

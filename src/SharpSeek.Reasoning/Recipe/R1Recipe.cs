@@ -10,6 +10,7 @@ using SharpSeek.Tensors.Threading;
 using SharpSeek.Tokenizer.PreTokenization;
 using SharpSeek.Tokenizer.Training;
 using SharpSeek.Training;
+using SharpSeek.Training.Checkpoints;
 using SharpSeek.Training.Data;
 
 namespace SharpSeek.Reasoning.Recipe;
@@ -67,13 +68,19 @@ public sealed class R1Recipe(RecipeSettings settings, RecipeProgress? progress =
         {
             if (_s.PretrainCheckpoint is { } pre && File.Exists(pre))
             {
-                LoadValues(policy, pre, withOptimizer: true);
+                LoadValues(policy, pre);
+                TrainingCheckpoint.RestoreOptimizer(OptimizerPath(pre), policy.Optimizer);
                 Log($"loaded the pretraining checkpoint {pre}: pretraining skipped");
             }
             else
             {
                 Timed("pretrain", () => Pretrain(policy, format, curves));
-                if (_s.PretrainCheckpoint is { } prePath) SaveValues(policy, prePath, withOptimizer: true);
+                if (_s.PretrainCheckpoint is { } prePath)
+                {
+                    // Optimizer first: the weights file is what marks the checkpoint as present.
+                    TrainingCheckpoint.SaveOptimizer(policy.Optimizer, OptimizerPath(prePath));
+                    SaveValues(policy, prePath);
+                }
             }
             Timed("eval base", () => cells.AddRange(Evaluate("base", policy, format, pool, modes)));
             Timed("sft", () => Supervised("sft", policy, format, curves, _s.SftSteps, _s.SftBatch, _s.SftLearningRate,
@@ -105,36 +112,21 @@ public sealed class R1Recipe(RecipeSettings settings, RecipeProgress? progress =
         return result;
     }
 
-    /// <summary>
-    /// Writes every parameter's values and, with <paramref name="withOptimizer"/>, the AdamW moments and step count:
-    /// SFT continues pretraining's optimizer, so a pretraining checkpoint needs them for a resumed run to match a full one.
-    /// </summary>
-    private static void SaveValues(PolicyModel model, string path, bool withOptimizer = false)
+    /// <summary>Writes every parameter's values (the checkpoint files of calibration runs), through a temp file.</summary>
+    private static void SaveValues(PolicyModel model, string path)
     {
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
         string temporary = path + ".tmp";
         using (var writer = new BinaryWriter(File.Create(temporary)))
-        {
             foreach (var p in model.Model.Parameters)
             {
                 writer.Write(p.Name);
                 writer.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes<float>(p.Values));
             }
-            if (withOptimizer)
-            {
-                writer.Write(model.Optimizer.StepCount);
-                foreach (var p in model.Optimizer.Parameters)
-                {
-                    writer.Write(p.Name);
-                    writer.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes<float>(model.Optimizer.FirstMoment(p)));
-                    writer.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes<float>(model.Optimizer.SecondMoment(p)));
-                }
-            }
-        }
         File.Move(temporary, path, overwrite: true);
     }
 
-    private static void LoadValues(PolicyModel model, string path, bool withOptimizer = false)
+    private static void LoadValues(PolicyModel model, string path)
     {
         using var reader = new BinaryReader(File.OpenRead(path));
         foreach (var p in model.Model.Parameters)
@@ -143,19 +135,11 @@ public sealed class R1Recipe(RecipeSettings settings, RecipeProgress? progress =
             if (name != p.Name) throw new InvalidDataException($"{path} holds {name} where the model has {p.Name}: another config");
             reader.BaseStream.ReadExactly(System.Runtime.InteropServices.MemoryMarshal.AsBytes(p.Values));
         }
-        if (withOptimizer)
-        {
-            model.Optimizer.StepCount = reader.ReadInt64();
-            foreach (var p in model.Optimizer.Parameters)
-            {
-                string name = reader.ReadString();
-                if (name != p.Name) throw new InvalidDataException($"{path} holds optimizer state of {name} where the model has {p.Name}");
-                reader.BaseStream.ReadExactly(System.Runtime.InteropServices.MemoryMarshal.AsBytes(model.Optimizer.FirstMoment(p)));
-                reader.BaseStream.ReadExactly(System.Runtime.InteropServices.MemoryMarshal.AsBytes(model.Optimizer.SecondMoment(p)));
-            }
-        }
-        if (reader.BaseStream.Position != reader.BaseStream.Length) throw new InvalidDataException($"{path} has trailing bytes: another config or checkpoint kind");
+        if (reader.BaseStream.Position != reader.BaseStream.Length) throw new InvalidDataException($"{path} has trailing bytes: another config");
     }
+
+    /// <summary>SFT continues pretraining's optimizer, so the pretraining checkpoint keeps AdamW's state beside the weights.</summary>
+    private static string OptimizerPath(string checkpoint) => checkpoint + ".optimizer.safetensors";
 
     private T Timed<T>(string stage, Func<T> body)
     {

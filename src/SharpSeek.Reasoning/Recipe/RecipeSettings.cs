@@ -91,8 +91,9 @@ public sealed record RecipeSettings
     public string? SftCheckpoint { get; init; }
 
     /// <summary>
-    /// Optional file of the weights and AdamW state right after pretraining (SFT continues pretraining's optimizer):
-    /// loaded (skipping pretraining) when it exists, written when it does not. For calibrating SFT mixes.
+    /// Optional file of the weights right after pretraining, with AdamW's state beside it in FILE.optimizer.safetensors
+    /// (SFT continues pretraining's optimizer): loaded (skipping pretraining) when it exists, written when it does not.
+    /// For calibrating SFT mixes.
     /// </summary>
     public string? PretrainCheckpoint { get; init; }
 

@@ -64,7 +64,7 @@ public static class TrainingCheckpoint
         {
             WriteText(Path.Combine(temp, ConfigFile), ModelConfigJson.Write(trainer.Config));
             WriteModel(trainer.Model, Path.Combine(temp, ModelFile));
-            WriteOptimizer(trainer.Optimizer, Path.Combine(temp, OptimizerFile));
+            SaveOptimizer(trainer.Optimizer, Path.Combine(temp, OptimizerFile));
             var state = new TrainerState
             {
                 Step = trainer.Step,
@@ -117,12 +117,24 @@ public static class TrainingCheckpoint
     {
         using (var file = SafetensorsFile.Open(Path.Combine(directory, ModelFile), Formats.FileLoadMode.ReadIntoMemory))
             foreach (var p in model.Parameters) Copy(file, p.Name, p.Shape, p.Values);
-        using (var file = SafetensorsFile.Open(Path.Combine(directory, OptimizerFile), Formats.FileLoadMode.ReadIntoMemory))
-            foreach (var p in optimizer.Parameters)
-            {
-                Copy(file, p.Name + ".exp_avg", p.Shape, optimizer.FirstMoment(p));
-                Copy(file, p.Name + ".exp_avg_sq", p.Shape, optimizer.SecondMoment(p));
-            }
+        RestoreOptimizer(Path.Combine(directory, OptimizerFile), optimizer);
+    }
+
+    /// <summary>
+    /// Loads AdamW's moments and step count from an optimizer file (<see cref="SaveOptimizer"/>) into an optimizer over
+    /// the same parameters; for stages that carry one optimizer across phases without a <see cref="Trainer"/>.
+    /// </summary>
+    public static void RestoreOptimizer(string path, AdamW optimizer)
+    {
+        using var file = SafetensorsFile.Open(path, Formats.FileLoadMode.ReadIntoMemory);
+        foreach (var p in optimizer.Parameters)
+        {
+            Copy(file, p.Name + ".exp_avg", p.Shape, optimizer.FirstMoment(p));
+            Copy(file, p.Name + ".exp_avg_sq", p.Shape, optimizer.SecondMoment(p));
+        }
+        if (!file.Metadata.TryGetValue("step", out string? step) || !long.TryParse(step, NumberStyles.None, CultureInfo.InvariantCulture, out long steps))
+            throw new InvalidDataException($"{path}: no optimizer step count in the metadata");
+        optimizer.StepCount = steps;
     }
 
     /// <summary>Model weights and config of a checkpoint in the inference engine's container (views of the mapped file).</summary>
@@ -163,7 +175,8 @@ public static class TrainingCheckpoint
         writer.Write(path);
     }
 
-    private static unsafe void WriteOptimizer(AdamW optimizer, string path)
+    /// <summary>Writes AdamW's moments (<c>NAME.exp_avg</c>, <c>NAME.exp_avg_sq</c>) and step count as one safetensors file, atomically.</summary>
+    public static unsafe void SaveOptimizer(AdamW optimizer, string path)
     {
         var writer = new SafetensorsWriter();
         writer.Metadata["step"] = optimizer.StepCount.ToString(CultureInfo.InvariantCulture);
