@@ -1,3 +1,4 @@
+using SharpSeek.Tensors;
 using System.Diagnostics;
 using System.Globalization;
 using SharpSeek.Tensors.Threading;

@@ -51,6 +51,13 @@ public sealed record GenerationRequest
     public bool UseContextCache { get; init; } = true;
     /// <summary>Report the chosen token's log-probability and this many alternatives per token (0–20); null = no logprobs.</summary>
     public int? TopLogprobs { get; init; }
+    /// <summary>
+    /// Draw from the model's distribution as it is (penalties and the sampler only): no masking of undecodable or
+    /// special tokens and no reasoning or JSON rules. For RL rollouts, whose log-probabilities must match the policy's.
+    /// </summary>
+    public bool RawSampling { get; init; }
+    /// <summary>Return the generated token ids in <see cref="GenerationResult.Tokens"/>.</summary>
+    public bool ReturnTokens { get; init; }
 }
 
 /// <summary>Where a piece of generated text belongs.</summary>
@@ -108,4 +115,8 @@ public sealed record GenerationResult
     public TimeSpan TimeToFirstToken { get; init; }
     public TimeSpan GenerationTime { get; init; }
     public string? Error { get; init; }
+    /// <summary>The generated token ids (end-of-sequence included when drawn), when the request asked for them.</summary>
+    public int[]? Tokens { get; init; }
+    /// <summary>Times the engine preempted this request for memory and recomputed it.</summary>
+    public int Preemptions { get; init; }
 }

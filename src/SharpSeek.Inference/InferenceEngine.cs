@@ -1,88 +1,117 @@
 using System.Diagnostics;
 using System.Diagnostics.CodeAnalysis;
 using SharpSeek.Model;
-using SharpSeek.Tensors.Kernels;
 using SharpSeek.Tokenizer;
-using SharpSeek.Tokenizer.Chat;
 
 namespace SharpSeek.Inference;
 
 /// <summary>
-/// Runs generations over one <see cref="LanguageModel"/> with continuous batching: a scheduler thread steps every
-/// running sequence once per round (a prefill chunk or one decode), and between rounds finished or cancelled
-/// sequences leave and queued requests take their slots. Each sequence owns a pooled <see cref="InferenceSession"/>
-/// (its KV cache); a <see cref="ContextCache"/> restores prompt prefixes instead of prefilling them. Thread-safe:
-/// <see cref="TrySubmit"/> may be called from any thread.
+/// Runs generations over one <see cref="LanguageModel"/> with continuous batching, the way vLLM and SGLang do on a
+/// GPU: a scheduler thread builds one forward pass per step over a ragged batch — the decode token (and MTP draft) of
+/// every running sequence plus prefill chunks of newer ones, up to <see cref="EngineOptions.MaxBatchTokens"/> rows —
+/// so each weight is read once per step for everyone. Between steps finished or cancelled sequences leave and queued
+/// requests join. KV caches live in one <see cref="KvPagePool"/> of 64-token pages; a <see cref="ContextCache"/>
+/// shares cached prompt pages between sequences (and restores them from disk) instead of prefilling them.
+/// Thread-safe: <see cref="TrySubmit"/> may be called from any thread.
 /// </summary>
+/// <remarks>
+/// The parts: <see cref="StepPlanner"/> decides each step's rows (budget, fairness, preemption), <see cref="Speculation"/>
+/// drafts and tracks acceptance, <see cref="TokenChooser"/> draws each sequence's token, <see cref="OutputWriter"/>
+/// turns tokens into text deltas and results. Every kernel computes a row the same way whatever the batch, so a
+/// request's tokens do not depend on what else the engine is running.
+/// </remarks>
 public sealed class InferenceEngine : IDisposable
 {
     private readonly EngineOptions _options;
     private readonly object _gate = new();
     private readonly Queue<GenerationStream> _waiting = new();
+    private readonly Queue<SequenceRun> _requeued = new();
     private readonly List<SequenceRun> _running = [];
-    private readonly Stack<InferenceSession> _freeSessions = new();
-    private readonly List<InferenceSession> _allSessions = [];
+    private readonly List<SequenceRun> _firstDraws = [];
     private readonly SemaphoreSlim _wake = new(0);
     private readonly Thread _scheduler;
+    private readonly KvPagePool _pool;
+    private readonly ForwardBatch _batch;
+    private readonly StepPlanner _planner;
+    private readonly Speculation? _speculation;
+    private readonly TokenChooser _chooser;
+    private readonly OutputWriter _output;
+    private readonly Action<SequenceRun> _preempt;
+    private readonly Action<SequenceRun, string> _fail;
     private readonly int _vocab;
-    private readonly int _eos;
-    private readonly int _thinkEnd;
-    private readonly int[] _undecodable;
-    private readonly float[] _mtpLogits;
-    private long _nextId;
+    private long _nextId, _nextOrder;
     private int _runningCount;
     private volatile bool _stopping;
 
     // Counters (read by metrics).
-    private long _promptTokens, _cachedTokens, _generatedTokens, _completed, _drafted, _accepted, _rejectedFull;
+    private long _promptTokens, _cachedTokens, _drafted, _accepted, _rejectedFull, _steps, _batchRows, _preemptions;
 
-    public InferenceEngine(LanguageModel model, ByteLevelBpeTokenizer tokenizer, string modelIdentity, EngineOptions? options = null, ContextCache? cache = null)
+    /// <param name="tokenizer">
+    /// Turns tokens into text and names the special tokens. Null serves token ids only: requests must use
+    /// <see cref="GenerationRequest.RawSampling"/> and read <see cref="GenerationResult.Tokens"/> (models without a tokenizer).
+    /// </param>
+    public InferenceEngine(LanguageModel model, ByteLevelBpeTokenizer? tokenizer, string modelIdentity, EngineOptions? options = null, ContextCache? cache = null)
     {
         Model = model ?? throw new ArgumentNullException(nameof(model));
-        Tokenizer = tokenizer ?? throw new ArgumentNullException(nameof(tokenizer));
+        Tokenizer = tokenizer;
         ModelIdentity = modelIdentity;
         _options = options ?? new EngineOptions();
         _options.Validate();
         Cache = cache;
         _vocab = model.Config.VocabSize;
-        _eos = tokenizer.EosTokenId ?? tokenizer.TokenToId(DeepSeekTokens.EndOfSentence) ?? -1;
-        _thinkEnd = tokenizer.TokenToId(DeepSeekTokens.ThinkEnd) ?? -1;
-        var undecodable = new List<int>();
-        for (int id = 0; id < _vocab; id++)
-        {
-            if (id >= tokenizer.VocabularySize) { undecodable.Add(id); continue; }
-            try { _ = tokenizer.TokenBytes(id); }
-            catch (ArgumentOutOfRangeException) { undecodable.Add(id); }
-        }
-        _undecodable = undecodable.ToArray();
-        Prompts = new ChatPromptFormatter(tokenizer);
+        _prompts = tokenizer is null ? null : new ChatPromptFormatter(tokenizer);
         SupportsSpeculation = _options.SpeculativeDecoding && model.MtpDepth > 0;
-        _mtpLogits = SupportsSpeculation ? new float[_vocab] : [];
+
+        long pageBytes = KvPagePool.PageBytesFor(model, _options.KvCacheType, SupportsSpeculation);
+        long perSequence = ((long)_options.MaxContext / KvPagePool.PageTokens + 2) * pageBytes;
+        long memory = _options.KvMemoryBytes
+            ?? perSequence * _options.MaxConcurrentSequences + (cache is null ? 0 : Math.Min(cache.MemoryBudget, 1L << 40));
+        _pool = new KvPagePool(model, memory, _options.KvCacheType, SupportsSpeculation);
+        cache?.Attach(_pool);
+        _batch = new ForwardBatch(model, _options.MaxBatchTokens);
+        _planner = new StepPlanner(_options);
+        _speculation = SupportsSpeculation ? new Speculation(model, _options) : null;
+        _chooser = new TokenChooser(tokenizer, _vocab);
+        _output = new OutputWriter(tokenizer, _chooser, _options.MaxContext);
+        _preempt = Preempt;
+        _fail = (run, message) => Finish(run, FinishReason.Error, message);
         _scheduler = new Thread(RunScheduler) { IsBackground = true, Name = "sharpseek-scheduler" };
         _scheduler.Start();
     }
 
     public LanguageModel Model { get; }
-    public ByteLevelBpeTokenizer Tokenizer { get; }
-    public ChatPromptFormatter Prompts { get; }
+    public ByteLevelBpeTokenizer? Tokenizer { get; }
+    /// <summary>Chat prompt formatting for this model's tokenizer.</summary>
+    public ChatPromptFormatter Prompts => _prompts ?? throw new InvalidOperationException("this engine serves token ids only (no tokenizer)");
+    private readonly ChatPromptFormatter? _prompts;
     /// <summary>Names the weights (part of every context-cache key).</summary>
     public string ModelIdentity { get; }
     public ContextCache? Cache { get; }
     public EngineOptions Options => _options;
     public bool SupportsSpeculation { get; }
-    public int EndOfSequenceToken => _eos;
+    public int EndOfSequenceToken => _chooser.EndOfSequence;
 
     public int RunningSequences => Volatile.Read(ref _runningCount);
-    public int QueuedRequests { get { lock (_gate) return _waiting.Count; } }
+    public int QueuedRequests { get { lock (_gate) return _waiting.Count + _requeued.Count; } }
     public long PromptTokens => Interlocked.Read(ref _promptTokens);
     public long CachedPromptTokens => Interlocked.Read(ref _cachedTokens);
-    public long GeneratedTokens => Interlocked.Read(ref _generatedTokens);
-    public long CompletedRequests => Interlocked.Read(ref _completed);
+    public long GeneratedTokens => _output.GeneratedTokens;
+    public long CompletedRequests => _output.CompletedRequests;
     public long RefusedRequests => Interlocked.Read(ref _rejectedFull);
     public long DraftedTokens => Interlocked.Read(ref _drafted);
     public long AcceptedDraftTokens => Interlocked.Read(ref _accepted);
     /// <summary>Share of MTP drafts the main model confirmed (0 before any draft).</summary>
     public double DraftAcceptanceRate { get { long d = DraftedTokens; return d == 0 ? 0 : (double)AcceptedDraftTokens / d; } }
+    /// <summary>Forward passes run, and the rows they held (rows / steps = the mean batch).</summary>
+    public long Steps => Interlocked.Read(ref _steps);
+    public long BatchRows => Interlocked.Read(ref _batchRows);
+    /// <summary>Sequences preempted for memory (and recomputed later).</summary>
+    public long Preemptions => Interlocked.Read(ref _preemptions);
+    /// <summary>KV-cache pages in use and in all (64 positions each), and the bytes one position takes.</summary>
+    public int KvPagesUsed => Volatile.Read(ref _pagesUsed);
+    public int KvPages => _pool.PageCount;
+    public long KvBytesPerToken => _pool.BytesPerToken;
+    private int _pagesUsed;
 
     /// <summary>
     /// Queues <paramref name="request"/>. Returns false (and no stream) when every slot is busy and the queue is full.
@@ -91,18 +120,23 @@ public sealed class InferenceEngine : IDisposable
     public bool TrySubmit(GenerationRequest request, CancellationToken cancellationToken, [NotNullWhen(true)] out GenerationStream? stream)
     {
         ArgumentNullException.ThrowIfNull(request);
-        if (request.PromptTokens.Length == 0) throw new ArgumentException("the prompt is empty", nameof(request));
-        if (request.PromptTokens.Length >= _options.MaxContext)
-            throw new ArgumentException($"the prompt has {request.PromptTokens.Length} tokens; the context holds {_options.MaxContext}", nameof(request));
+        int length = request.PromptTokens.Length;
+        if (length == 0) throw new ArgumentException("the prompt is empty", nameof(request));
+        if (length >= _options.MaxContext)
+            throw new ArgumentException($"the prompt has {length} tokens; the context holds {_options.MaxContext}", nameof(request));
+        if ((length + 1L + KvPagePool.PageTokens - 1) / KvPagePool.PageTokens > _pool.PageCount)
+            throw new ArgumentException($"the prompt has {length} tokens; the KV cache memory holds {_pool.PageCount * KvPagePool.PageTokens} positions", nameof(request));
         foreach (int t in request.PromptTokens)
             if ((uint)t >= (uint)_vocab) throw new ArgumentException($"prompt token {t} is outside the vocabulary", nameof(request));
         if (request.MaxTokens < 1) throw new ArgumentOutOfRangeException(nameof(request), request.MaxTokens, "max_tokens must be ≥ 1");
+        if (Tokenizer is null && !request.RawSampling)
+            throw new ArgumentException("this engine has no tokenizer: requests must use RawSampling and read the token ids", nameof(request));
         request.Sampling.Validate();
         ObjectDisposedException.ThrowIf(_stopping, this);
 
         lock (_gate)
         {
-            if (_waiting.Count + _runningCount >= _options.MaxConcurrentSequences + _options.MaxQueuedRequests)
+            if (_waiting.Count + _requeued.Count + _runningCount >= _options.MaxConcurrentSequences + _options.MaxQueuedRequests)
             {
                 Interlocked.Increment(ref _rejectedFull);
                 stream = null;
@@ -119,364 +153,195 @@ public sealed class InferenceEngine : IDisposable
 
     internal void NotifyCancelled(GenerationStream stream) => _wake.Release();
 
-    // ---- Scheduler -----------------------------------------------------------------------------------------
+    // ---- The scheduler loop --------------------------------------------------------------------------------
 
     private void RunScheduler()
     {
         while (!_stopping)
         {
-            AdmitAndExpire();
+            Admit();
             if (_running.Count == 0)
             {
                 _wake.Wait(TimeSpan.FromMilliseconds(500));
                 continue;
             }
-            for (int i = 0; i < _running.Count; i++)
+            foreach (var run in _running)
+                if (!run.Done && run.Stream.IsCancelled) Finish(run, FinishReason.Cancelled);
+            try
             {
-                var run = _running[i];
-                if (run.Stream.IsCancelled) { Finish(run, FinishReason.Cancelled); continue; }
-                try { Step(run); }
-                catch (Exception e) when (e is not OutOfMemoryException)
-                {
-                    Finish(run, FinishReason.Error, e.Message);
-                }
+                if (!Step()) _wake.Wait(TimeSpan.FromMilliseconds(2)); // nothing could run (waiting for memory)
             }
-            int removed = _running.RemoveAll(r => r.Done);
-            if (removed > 0) Interlocked.Add(ref _runningCount, -removed);
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                // A failed pass leaves its sequences' caches in an unknown state: end them, keep serving the rest.
+                foreach (var item in _planner.Items)
+                    if (!item.Run.Done) Finish(item.Run, FinishReason.Error, e.Message);
+            }
+            Reap();
         }
         // Shutting down: end everything still here.
         foreach (var run in _running) if (!run.Done) Finish(run, FinishReason.Cancelled);
-        _running.Clear();
-        lock (_gate)
-            while (_waiting.TryDequeue(out var w)) EndUnstarted(w, FinishReason.Cancelled);
-    }
-
-    private void AdmitAndExpire()
-    {
-        List<GenerationStream>? ended = null;
+        Reap();
         lock (_gate)
         {
-            if (_waiting.Count == 0) return;
-            int n = _waiting.Count;
+            while (_requeued.TryDequeue(out var r)) { r.Preempted = false; Finish(r, FinishReason.Cancelled); }
+            while (_waiting.TryDequeue(out var w)) _output.EndUnstarted(w, FinishReason.Cancelled);
+        }
+    }
+
+    /// <summary>One forward pass over the planned rows, then every sequence's draw, drafts and cache registration.</summary>
+    private bool Step()
+    {
+        _planner.Plan(_running, _batch, _preempt, _fail);
+        if (_batch.SegmentCount == 0) return false;
+        _batch.Run();
+        Interlocked.Increment(ref _steps);
+        Interlocked.Add(ref _batchRows, _batch.TokenCount);
+        _speculation?.Begin();
+        foreach (var item in _planner.Items)
+        {
+            var run = item.Run;
+            if (run.Done) continue;
+            int first = run.Kv.Length - item.Fed;
+            if (item.Kind == StepKind.Verify)
+            {
+                Verify(run, item.Segment, first);
+                continue;
+            }
+            if (item.Draws)
+            {
+                bool firstDraw = run.Generated == 0;
+                _output.Emit(run, _chooser.Choose(run, _batch.Logits(item.Segment)));
+                if (firstDraw) _firstDraws.Add(run);
+            }
+            if (run.Speculating) _speculation!.CatchUp(run, _batch, item.Segment, first, draft: item.Draws && !run.Done);
+        }
+        _speculation?.Run();
+        foreach (var run in _firstDraws) StorePrefix(run);
+        _firstDraws.Clear();
+        Volatile.Write(ref _pagesUsed, _pool.UsedPages);
+        return true;
+    }
+
+    /// <summary>The first row of [last, draft] draws the real token; a confirmed draft lets the second row draw the next.</summary>
+    private void Verify(SequenceRun run, int segment, int first)
+    {
+        int draft = run.DraftToken;
+        run.DraftToken = -1;
+        int chosen = _chooser.Choose(run, _batch.Logits(segment, 0));
+        bool accepted = chosen == draft;
+        Interlocked.Increment(ref _drafted);
+        if (accepted) Interlocked.Increment(ref _accepted);
+        _speculation!.Record(run, accepted);
+        if (!accepted) run.Kv.Truncate(first + 1); // forget the draft's position
+        _output.Emit(run, chosen);
+        if (accepted && !run.Done) _output.Emit(run, _chooser.Choose(run, _batch.Logits(segment, 1)));
+        if (run.Speculating) _speculation.CatchUp(run, _batch, segment, first, draft: !run.Done);
+    }
+
+    private void StorePrefix(SequenceRun run)
+    {
+        if (Cache is not null && run.Request.UseContextCache) Cache.Store(run.Kv, ModelIdentity, run.Feed, run.CachedTokens);
+    }
+
+    // ---- Admission, preemption, finishing ------------------------------------------------------------------
+
+    private void Admit()
+    {
+        List<GenerationStream>? expired = null;
+        lock (_gate)
+        {
             long now = Stopwatch.GetTimestamp();
+            int n = _waiting.Count;
             for (int i = 0; i < n; i++)
             {
                 var w = _waiting.Dequeue();
-                if (w.IsCancelled || Stopwatch.GetElapsedTime(w.SubmittedAt, now) > _options.MaxQueueWait)
-                {
-                    (ended ??= []).Add(w);
-                    continue;
-                }
-                if (_runningCount < _options.MaxConcurrentSequences)
-                {
-                    var session = RentSession();
-                    _running.Add(new SequenceRun(w, session, Tokenizer, _vocab, _options.DefaultMaxReasoningTokens, SupportsSpeculation ? Model.Config.HiddenSize : 0));
-                    _runningCount++;
-                    w.MarkStarted();
-                }
+                if (w.IsCancelled || Stopwatch.GetElapsedTime(w.SubmittedAt, now) > _options.MaxQueueWait) (expired ??= []).Add(w);
                 else _waiting.Enqueue(w);
             }
-        }
-        if (ended is not null)
-            foreach (var w in ended) EndUnstarted(w, w.IsCancelled ? FinishReason.Cancelled : FinishReason.Expired);
-    }
-
-    private void EndUnstarted(GenerationStream w, FinishReason reason)
-    {
-        Interlocked.Increment(ref _completed);
-        w.Finish(new GenerationResult
-        {
-            FinishReason = reason,
-            Usage = new GenerationUsage { PromptTokens = w.Request.PromptTokens.Length },
-            QueueTime = Stopwatch.GetElapsedTime(w.SubmittedAt),
-        });
-    }
-
-    private InferenceSession RentSession()
-    {
-        if (_freeSessions.TryPop(out var s)) return s;
-        s = Model.CreateSession(_options.MaxContext, Math.Min(_options.PrefillChunkTokens, _options.MaxContext));
-        _allSessions.Add(s);
-        return s;
-    }
-
-    private void Step(SequenceRun run)
-    {
-        var prompt = run.Request.PromptTokens;
-        var session = run.Session;
-        if (!run.PrefillDone)
-        {
-            if (!run.CacheLookedUp)
+            // Preempted sequences come back first (they are older), then new requests, while slots and memory last.
+            while (_running.Count < _options.MaxConcurrentSequences)
             {
-                run.CacheLookedUp = true;
-                if (Cache is not null && run.Request.UseContextCache)
+                if (_requeued.TryPeek(out var back))
                 {
-                    run.CachedTokens = Cache.Restore(session, ModelIdentity, prompt);
-                    run.Prefilled = run.CachedTokens;
+                    if (!HasRoomFor(back.Pending)) break;
+                    _requeued.Dequeue();
+                    back.Preempted = false;
+                    Restore(back, countUsage: false);
+                    Insert(back);
+                    continue;
                 }
-                Interlocked.Add(ref _promptTokens, prompt.Length);
-                Interlocked.Add(ref _cachedTokens, run.CachedTokens);
+                if (!_waiting.TryPeek(out var next) || !HasRoomFor(next.Request.PromptTokens.Length)) break;
+                _waiting.Dequeue();
+                var run = new SequenceRun(next, new SequenceKv(_pool), Tokenizer, _vocab, _options.DefaultMaxReasoningTokens)
+                {
+                    Order = ++_nextOrder,
+                    Speculating = SupportsSpeculation,
+                };
+                if (next.Request.ReturnTokens) run.GeneratedTokens = [];
+                Restore(run, countUsage: true);
+                Insert(run);
+                next.MarkStarted();
             }
-            int n = Math.Min(_options.PrefillChunkTokens, prompt.Length - run.Prefilled);
-            var chunk = prompt.AsSpan(run.Prefilled, n);
-            bool last = run.Prefilled + n == prompt.Length;
-            bool speculate = SupportsSpeculation && run.CachedTokens == 0;
-            if (speculate)
-            {
-                // The MTP head needs its own cache over every position, fed with the main hidden states.
-                int h = Model.Config.HiddenSize;
-                var hidden = HiddenScratch(n);
-                session.Forward(chunk, last ? run.Logits : Span<float>.Empty, last ? LogitsFor.LastPosition : LogitsFor.None, hidden);
-                int known = last ? n - 1 : n; // the next token of the prompt's last position is not drawn yet
-                if (known > 0) session.ForwardMtp(hidden[..(known * h)], prompt.AsSpan(run.Prefilled + 1, known), Span<float>.Empty, LogitsFor.None);
-                if (last) hidden.Slice((n - 1) * h, h).CopyTo(run.Hidden);
-            }
-            else if (!last) session.Forward(chunk, Span<float>.Empty, LogitsFor.None);
-            run.Prefilled += n;
-            if (!last) return;
-
-            ReadOnlySpan<float> logits = speculate ? run.Logits : session.Prefill(chunk);
-            if (Cache is not null && run.Request.UseContextCache)
-                Cache.Store(session, ModelIdentity, prompt, run.CachedTokens);
-            int first = Choose(run, logits);
-            Emit(run, first);
-            if (!run.Done && speculate) Draft(run, first);
-            return;
+            Volatile.Write(ref _runningCount, _running.Count);
         }
-
-        if (run.DraftToken >= 0 && session.Length + 2 <= session.MaxContext)
-        {
-            Verify(run);
-            return;
-        }
-        var next = session.Decode(run.LastToken);
-        int token = Choose(run, next);
-        Emit(run, token);
+        if (expired is not null)
+            foreach (var w in expired) _output.EndUnstarted(w, w.IsCancelled ? FinishReason.Cancelled : FinishReason.Expired);
     }
 
-    // ---- MTP self-speculative decoding --------------------------------------------------------------------
-
-    private float[] _hiddenChunk = [];
-    private readonly int[] _pair = new int[2];
-    private readonly int[] _single = new int[1];
-    private float[] _pairLogits = [];
-    private float[] _pairHidden = [];
-
-    private Span<float> HiddenScratch(int tokens)
+    /// <summary>Admission control: a first chunk of the feed must fit in free (or reclaimable) pages, unless nothing runs.</summary>
+    private bool HasRoomFor(int pending)
     {
-        int need = tokens * Model.Config.HiddenSize;
-        if (_hiddenChunk.Length < need) _hiddenChunk = new float[need];
-        return _hiddenChunk.AsSpan(0, need);
+        if (_running.Count == 0) return true;
+        int chunk = Math.Min(pending, _options.PrefillChunkTokens) + 1;
+        int pages = (chunk + KvPagePool.PageTokens - 1) / KvPagePool.PageTokens;
+        return _pool.FreePages + (Cache?.EvictablePages ?? 0) >= pages;
     }
 
-    /// <summary>
-    /// MTP depth 0 reads the final hidden state of the newest cached position (<see cref="SequenceRun.Hidden"/>) and
-    /// the embedding of <paramref name="token"/> (the token after it) and predicts the token after that: the draft.
-    /// </summary>
-    private void Draft(SequenceRun run, int token)
+    private void Restore(SequenceRun run, bool countUsage)
     {
-        var session = run.Session;
+        int cached = 0;
+        if (Cache is not null && run.Request.UseContextCache)
+            cached = Cache.Restore(run.Kv, ModelIdentity, run.Feed);
+        if (!countUsage) return;
+        run.CachedTokens = cached;
+        Interlocked.Add(ref _promptTokens, run.Request.PromptTokens.Length);
+        Interlocked.Add(ref _cachedTokens, cached);
+    }
+
+    /// <summary>Keeps <see cref="_running"/> ordered by admission order (a readmitted sequence keeps its place).</summary>
+    private void Insert(SequenceRun run)
+    {
+        int at = _running.Count;
+        while (at > 0 && _running[at - 1].Order > run.Order) at--;
+        _running.Insert(at, run);
+    }
+
+    /// <summary>Frees a sequence's pages and queues it to be recomputed (prompt and drawn tokens) when memory allows.</summary>
+    private void Preempt(SequenceRun run)
+    {
+        run.Preempted = true;
+        run.Preemptions++;
         run.DraftToken = -1;
-        if (session.MtpLength() != session.Length - 1) return;
-        _single[0] = token;
-        session.ForwardMtp(run.Hidden, _single, _mtpLogits, LogitsFor.LastPosition);
-        run.DraftToken = Selection.Argmax(_mtpLogits);
+        run.WindowDrafts = run.WindowAccepted = 0;
+        run.Kv.Reset();
+        Interlocked.Increment(ref _preemptions);
+        lock (_gate) _requeued.Enqueue(run);
     }
 
-    /// <summary>
-    /// Runs [last token, draft] through the main model in one forward. The first row's distribution draws the real
-    /// next token (so the output follows the main model exactly); when it equals the draft, the second row gives the
-    /// token after it from the same forward: two tokens for one pass.
-    /// </summary>
-    private void Verify(SequenceRun run)
+    private void Finish(SequenceRun run, FinishReason reason, string? error = null) => _output.Finish(run, reason, error);
+
+    /// <summary>Drops finished and preempted sequences from the running list; finished ones give their pages back.</summary>
+    private void Reap()
     {
-        var session = run.Session;
-        int h = Model.Config.HiddenSize;
-        if (_pairLogits.Length == 0) { _pairLogits = new float[2 * _vocab]; _pairHidden = new float[2 * h]; }
-        _pair[0] = run.LastToken;
-        _pair[1] = run.DraftToken;
-        int baseLength = session.Length;
-        session.Forward(_pair, _pairLogits, LogitsFor.AllPositions, _pairHidden);
-        run.Drafted++;
-        Interlocked.Increment(ref _drafted);
-        int chosen = Choose(run, _pairLogits.AsSpan(0, _vocab));
-        if (chosen != run.DraftToken)
+        for (int i = _running.Count - 1; i >= 0; i--)
         {
-            // Rejected: forget the draft's position; the head drafts again after the drawn token.
-            session.Truncate(baseLength + 1);
-            _pairHidden.AsSpan(0, h).CopyTo(run.Hidden);
-            run.DraftToken = -1;
-            Emit(run, chosen);
-            if (!run.Done) Draft(run, chosen);
-            return;
+            var run = _running[i];
+            if (run.Done) run.Kv.Reset();
+            if (run.Done || run.Preempted) _running.RemoveAt(i);
         }
-        run.Accepted++;
-        Interlocked.Increment(ref _accepted);
-        // The MTP cache takes the position of the last token (its next token is the accepted draft) before drafting on.
-        _single[0] = chosen;
-        session.ForwardMtp(_pairHidden.AsSpan(0, h), _single, Span<float>.Empty, LogitsFor.None);
-        run.DraftToken = -1;
-        Emit(run, chosen);
-        if (run.Done) return;
-        int second = Choose(run, _pairLogits.AsSpan(_vocab, _vocab));
-        _pairHidden.AsSpan(h, h).CopyTo(run.Hidden);
-        Emit(run, second);
-        if (!run.Done) Draft(run, second);
-    }
-
-    // ---- Sampling and emission ----------------------------------------------------------------------------
-
-    private int Choose(SequenceRun run, ReadOnlySpan<float> raw)
-    {
-        var logits = run.Penalised(raw);
-        foreach (int id in _undecodable) logits[id] = float.NegativeInfinity;
-        // A reasoner's answer follows its reasoning: the sequence cannot end inside the reasoning block, nor before the
-        // first token of the answer.
-        bool mustContinue = run.Request.IgnoreEndOfSequence || run.InReasoning || (run.Request.StartsInReasoning && run.Content.Length == 0 && run.Generated == run.ReasoningTokens);
-        if (mustContinue && _eos >= 0) logits[_eos] = float.NegativeInfinity;
-
-        if (run.InReasoning && _thinkEnd >= 0 && run.ReasoningTokens >= run.MaxReasoning - 1) return _thinkEnd;
-        if (!run.InReasoning && _thinkEnd >= 0) logits[_thinkEnd] = float.NegativeInfinity;
-
-        if (run.Json is { } json && !run.InReasoning)
-        {
-            if (json.IsComplete) return _eos >= 0 ? _eos : Selection.Argmax(logits);
-            for (int attempt = 0; attempt < 16; attempt++)
-            {
-                int t = SampleSafely(run, logits);
-                if (t < 0) break;
-                if (AcceptsJson(json, t)) return t;
-                logits[t] = float.NegativeInfinity;
-            }
-            for (int id = 0; id < logits.Length; id++)
-                if (!float.IsNegativeInfinity(logits[id]) && !AcceptsJson(json, id)) logits[id] = float.NegativeInfinity;
-            int pick = SampleSafely(run, logits);
-            return pick >= 0 ? pick : (_eos >= 0 ? _eos : 0);
-        }
-        int token = SampleSafely(run, logits);
-        return token >= 0 ? token : (_eos >= 0 ? _eos : 0);
-    }
-
-    private bool AcceptsJson(JsonValueRecognizer json, int token) =>
-        token != _eos && !Tokenizer.IsSpecial(token) && json.CanFeed(Tokenizer.TokenBytes(token));
-
-    private static int SampleSafely(SequenceRun run, Span<float> logits)
-    {
-        float max = float.NegativeInfinity;
-        foreach (float v in logits) if (v > max) max = v;
-        if (float.IsNegativeInfinity(max) || float.IsNaN(max)) return -1;
-        return run.Sampler.Sample(logits);
-    }
-
-    private void Emit(SequenceRun run, int token)
-    {
-        if (run.FirstTokenAt == 0) run.FirstTokenAt = Stopwatch.GetTimestamp();
-        run.Generated++;
-        run.LastToken = token;
-        run.Count(token);
-        Interlocked.Increment(ref _generatedTokens);
-        TokenLogprob? chosen = null;
-        TokenLogprob[]? alternatives = null;
-        if (run.Request.TopLogprobs is int top) (chosen, alternatives) = Logprobs(run, token, top);
-
-        if (run.InReasoning) run.ReasoningTokens++;
-        if (token == _eos) { Finish(run, FinishReason.Stop); return; }
-
-        if (run.InReasoning && token == _thinkEnd)
-        {
-            run.InReasoning = false;
-            string tail = run.Decoder.Flush();
-            if (tail.Length > 0) Write(run, OutputChannel.Reasoning, tail, null, null);
-        }
-        else
-        {
-            string text = run.Decoder.Append(token);
-            if (run.InReasoning)
-            {
-                if (text.Length > 0 || chosen is not null) Write(run, OutputChannel.Reasoning, text, chosen, alternatives);
-            }
-            else
-            {
-                if (run.Json is { } json) json.TryFeed(Tokenizer.TokenBytes(token));
-                string emit = run.Stops.Push(text, out bool stopped);
-                if (emit.Length > 0 || chosen is not null) Write(run, OutputChannel.Content, emit, chosen, alternatives);
-                if (stopped) { Finish(run, FinishReason.Stop, flush: false); return; }
-            }
-        }
-        if (run.Generated >= run.Request.MaxTokens || run.Session.Length + 1 >= run.Session.MaxContext)
-            Finish(run, FinishReason.Length);
-    }
-
-    private (TokenLogprob, TokenLogprob[]) Logprobs(SequenceRun run, int token, int top)
-    {
-        float[] logits = run.Logits;
-        float max = float.NegativeInfinity;
-        foreach (float v in logits) if (v > max) max = v;
-        double sum = 0;
-        foreach (float v in logits) if (!float.IsNegativeInfinity(v)) sum += Math.Exp(v - max);
-        float logZ = max + (float)Math.Log(sum);
-        TokenLogprob Of(int id)
-        {
-            byte[] bytes = id < Tokenizer.VocabularySize ? Tokenizer.TokenBytes(id).ToArray() : [];
-            return new TokenLogprob(System.Text.Encoding.UTF8.GetString(bytes), logits[id] - logZ, bytes);
-        }
-        var alternatives = new TokenLogprob[Math.Min(top, logits.Length)];
-        if (alternatives.Length > 0)
-        {
-            Span<int> idx = stackalloc int[alternatives.Length];
-            Selection.TopK(logits, idx);
-            for (int i = 0; i < idx.Length; i++) alternatives[i] = Of(idx[i]);
-        }
-        return (Of(token), alternatives);
-    }
-
-    private static void Write(SequenceRun run, OutputChannel channel, string text, TokenLogprob? chosen, TokenLogprob[]? alternatives)
-    {
-        (channel == OutputChannel.Reasoning ? run.Reasoning : run.Content).Append(text);
-        run.Stream.Write(new GenerationDelta(channel, text, chosen, alternatives));
-    }
-
-    private void Finish(SequenceRun run, FinishReason reason, string? error = null, bool flush = true)
-    {
-        if (run.Done) return;
-        run.Done = true;
-        if (flush && reason is FinishReason.Stop or FinishReason.Length)
-        {
-            string tail = run.Decoder.Flush();
-            if (run.InReasoning)
-            {
-                if (tail.Length > 0) Write(run, OutputChannel.Reasoning, tail, null, null);
-            }
-            else
-            {
-                string emit = run.Stops.Push(tail, out _) + run.Stops.Flush();
-                if (emit.Length > 0) Write(run, OutputChannel.Content, emit, null, null);
-            }
-        }
-        long now = Stopwatch.GetTimestamp();
-        var result = new GenerationResult
-        {
-            FinishReason = reason,
-            Error = error,
-            Content = run.Content.ToString(),
-            Reasoning = run.Reasoning.ToString(),
-            Usage = new GenerationUsage
-            {
-                PromptTokens = run.Request.PromptTokens.Length,
-                CachedPromptTokens = run.CachedTokens,
-                CompletionTokens = run.Generated,
-                ReasoningTokens = run.ReasoningTokens,
-                DraftedTokens = run.Drafted,
-                AcceptedDraftTokens = run.Accepted,
-            },
-            QueueTime = Stopwatch.GetElapsedTime(run.Stream.SubmittedAt, run.StartedAt),
-            TimeToFirstToken = run.FirstTokenAt == 0 ? TimeSpan.Zero : Stopwatch.GetElapsedTime(run.StartedAt, run.FirstTokenAt),
-            GenerationTime = Stopwatch.GetElapsedTime(run.StartedAt, now),
-        };
-        run.Session.Reset();
-        _freeSessions.Push(run.Session);
-        Interlocked.Increment(ref _completed);
-        run.Stream.Finish(result);
+        Volatile.Write(ref _runningCount, _running.Count);
+        Volatile.Write(ref _pagesUsed, _pool.UsedPages);
     }
 
     public void Dispose()
@@ -485,7 +350,7 @@ public sealed class InferenceEngine : IDisposable
         _stopping = true;
         _wake.Release();
         _scheduler.Join(TimeSpan.FromSeconds(30));
-        foreach (var s in _allSessions) s.Dispose();
+        _pool.Dispose();
         _wake.Dispose();
     }
 }

@@ -6,60 +6,96 @@ using SharpSeek.Tokenizer;
 
 namespace SharpSeek.Inference;
 
-/// <summary>The scheduler's state for one running request: its session, sampler, penalties, text decoding and counts.</summary>
+/// <summary>
+/// The engine's state for one admitted request: its cache (a page table in the engine's pool), the tokens it has fed
+/// and drawn, its sampler, penalties, text decoding, speculation state and counts. Lives from admission to finish;
+/// a preempted run keeps everything but its cache and is fed again (prompt + drawn tokens) when readmitted.
+/// </summary>
 internal sealed class SequenceRun
 {
-    public SequenceRun(GenerationStream stream, InferenceSession session, ByteLevelBpeTokenizer tokenizer, int vocab, int maxReasoning, int hiddenSize)
+    private int[] _feed;
+
+    public SequenceRun(GenerationStream stream, SequenceKv kv, ByteLevelBpeTokenizer? tokenizer, int vocab, int maxReasoning)
     {
         Stream = stream;
-        Session = session;
+        Kv = kv;
         var r = stream.Request;
         ulong seed = r.Sampling.Seed ?? (ulong)Random.Shared.NextInt64();
         Sampler = new Sampler(vocab, r.Sampling.ToKernelOptions(seed));
         Logits = new float[vocab];
         if (r.Sampling.FrequencyPenalty != 0 || r.Sampling.PresencePenalty != 0) Counts = new int[vocab];
-        Decoder = tokenizer.CreateStreamDecoder(skipSpecialTokens: true);
+        Decoder = tokenizer?.CreateStreamDecoder(skipSpecialTokens: true);
         Stops = new StopStringMatcher(r.StopStrings);
         InReasoning = r.StartsInReasoning;
         MaxReasoning = r.MaxReasoningTokens ?? maxReasoning;
         if (r.JsonContent) Json = new JsonValueRecognizer();
-        Hidden = new float[hiddenSize];
+        _feed = new int[r.PromptTokens.Length + Math.Min(r.MaxTokens, 4096) + 2];
+        r.PromptTokens.CopyTo(_feed, 0);
+        FeedLength = r.PromptTokens.Length;
         StartedAt = Stopwatch.GetTimestamp();
     }
 
     public GenerationStream Stream { get; }
     public GenerationRequest Request => Stream.Request;
-    public InferenceSession Session { get; }
+    public SequenceKv Kv { get; }
     public Sampler Sampler { get; }
-    /// <summary>Penalised logits (the sampler reads this copy, never the session's buffer).</summary>
+    /// <summary>Penalised logits (the sampler reads this copy, never the batch's buffer).</summary>
     public float[] Logits { get; }
     public int[]? Counts { get; }
     public List<int> SeenTokens { get; } = [];
-    public TokenStreamDecoder Decoder { get; }
+    /// <summary>Incremental text decoding; null on an engine without a tokenizer (token ids only).</summary>
+    public TokenStreamDecoder? Decoder { get; }
     public StopStringMatcher Stops { get; }
     public JsonValueRecognizer? Json { get; }
     public StringBuilder Content { get; } = new();
     public StringBuilder Reasoning { get; } = new();
+    /// <summary>Generated token ids (kept for requests that want them, e.g. rollouts).</summary>
+    public List<int>? GeneratedTokens { get; set; }
 
-    public int Prefilled { get; set; }
+    /// <summary>
+    /// The token stream the cache must hold: the prompt, then every drawn token. Positions below
+    /// <see cref="SequenceKv.Length"/> are cached; the rest are fed by the next steps.
+    /// </summary>
+    public ReadOnlySpan<int> Feed => _feed.AsSpan(0, FeedLength);
+    public int FeedLength { get; private set; }
+    /// <summary>Tokens still to feed before the next draw (prompt not yet prefilled, or the last drawn token).</summary>
+    public int Pending => FeedLength - Kv.Length;
+    /// <summary>Still reading its prompt (or, after a preemption, re-reading prompt and drawn tokens).</summary>
+    public bool Prefilling => Pending > 1 || (Generated == 0 && Pending > 0);
+
     public bool CacheLookedUp { get; set; }
     public int CachedTokens { get; set; }
     public int Generated { get; set; }
     public int ReasoningTokens { get; set; }
     public bool InReasoning { get; set; }
     public int MaxReasoning { get; }
-    public int LastToken { get; set; } = -1;
+    public int LastToken => _feed[FeedLength - 1];
     public int Drafted { get; set; }
     public int Accepted { get; set; }
-    /// <summary>MTP draft for the position after <see cref="LastToken"/>, or -1.</summary>
+    /// <summary>Drafts and acceptances since the last acceptance judgement.</summary>
+    public int WindowDrafts { get; set; }
+    public int WindowAccepted { get; set; }
+    /// <summary>MTP draft for the position after <see cref="LastToken"/>, or −1.</summary>
     public int DraftToken { get; set; } = -1;
-    /// <summary>Final hidden state of the newest cached position (what the MTP head drafts from).</summary>
-    public float[] Hidden { get; }
-    public long StartedAt { get; }
+    /// <summary>Whether this sequence keeps its MTP cache and drafts (off once drafts stop paying, and for good).</summary>
+    public bool Speculating { get; set; }
+    public int Preemptions { get; set; }
+    /// <summary>Preempted this step: its pages are gone and it waits to be readmitted.</summary>
+    public bool Preempted { get; set; }
+    /// <summary>Has rows in the step being planned (so it cannot be preempted any more this step).</summary>
+    public bool InStep { get; set; }
+    public long StartedAt { get; set; }
     public long FirstTokenAt { get; set; }
     public bool Done { get; set; }
+    /// <summary>Admission order, for fairness (older runs get pages and budget first).</summary>
+    public long Order { get; set; }
 
-    public bool PrefillDone => Prefilled >= Request.PromptTokens.Length;
+    /// <summary>Appends a drawn token to the feed.</summary>
+    public void Append(int token)
+    {
+        if (FeedLength == _feed.Length) Array.Resize(ref _feed, _feed.Length * 2);
+        _feed[FeedLength++] = token;
+    }
 
     /// <summary>Copies <paramref name="logits"/> and applies the frequency/presence penalties of the tokens seen so far.</summary>
     public Span<float> Penalised(ReadOnlySpan<float> logits)

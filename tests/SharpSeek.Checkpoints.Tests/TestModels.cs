@@ -94,10 +94,13 @@ internal static class TestModels
         return Enumerable.Range(0, count).Select(_ => rng.Next(vocab)).ToArray();
     }
 
-    /// <summary>Logits of every position [T·vocab] from a fresh session.</summary>
+    /// <summary>
+    /// Logits of every position [T·vocab] from a fresh session with an exact (F32) cache, as the llama.cpp oracle keeps
+    /// its cache: comparisons then measure the weights and the arithmetic, not F16 rounding of cached rows.
+    /// </summary>
     public static float[] RunAllPositions(LanguageModel model, int[] tokens)
     {
-        using var session = model.CreateSession(tokens.Length, maxBatch: 32);
+        using var session = model.CreateSession(tokens.Length, maxBatch: 32, kvCacheType: SharpSeek.Tensors.DType.F32);
         var logits = new float[tokens.Length * model.Config.VocabSize];
         session.Forward(tokens, logits, LogitsFor.AllPositions);
         return logits;

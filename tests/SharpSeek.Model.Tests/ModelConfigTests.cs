@@ -1,3 +1,4 @@
+using SharpSeek.Tensors;
 using SharpSeek.Model;
 
 namespace SharpSeek.Model.Tests;
@@ -142,16 +143,17 @@ public class ModelConfigTests
         Assert.Equal(576L * 61 * 4, v3.KvCacheBytesPerToken(AttentionMode.Absorbed));
         Assert.Equal(2 * 2 * 128, ModelPresets.DeepSeekR1DistillQwen1_5B.KvCacheElementsPerTokenPerLayer(AttentionMode.Absorbed));
 
-        // A session's cache reports the same figure as the config.
+        // A session's cache reports the same figure as the config: F16 by default (2 bytes), F32 when asked.
         var tiny = ModelPresets.TinyDeepSeekV3;
         using var weights = RandomWeights.Create(tiny, seed: 1);
         foreach (var mode in new[] { AttentionMode.Absorbed, AttentionMode.Naive })
-        {
-            using var model = LanguageModel.Create(tiny, weights, new ModelOptions { Attention = mode });
-            using var s = model.CreateSession(16);
-            Assert.Equal(tiny.KvCacheBytesPerToken(mode), s.KvCacheBytesPerToken);
-            Assert.Equal(model.KvCacheBytesPerToken, s.KvCacheBytesPerToken);
-        }
+            foreach (var (type, bytes) in new[] { (DType.F16, 2), (DType.BF16, 2), (DType.F32, 4) })
+            {
+                using var model = LanguageModel.Create(tiny, weights, new ModelOptions { Attention = mode, KvCacheType = type });
+                using var s = model.CreateSession(16);
+                Assert.Equal(tiny.KvCacheBytesPerToken(mode, bytes), s.KvCacheBytesPerToken);
+                Assert.Equal(model.KvCacheBytesPerToken, s.KvCacheBytesPerToken);
+            }
     }
 
     [Fact]

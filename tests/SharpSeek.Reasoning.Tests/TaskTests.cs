@@ -1,3 +1,4 @@
+using SharpSeek.Tensors;
 using SharpSeek.Reasoning.Tasks;
 using SharpSeek.Training;
 

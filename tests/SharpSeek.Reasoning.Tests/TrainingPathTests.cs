@@ -1,3 +1,4 @@
+using SharpSeek.Tensors;
 using SharpSeek.Reasoning.Tasks;
 using SharpSeek.Reasoning.Training;
 using SharpSeek.Tensors.Threading;

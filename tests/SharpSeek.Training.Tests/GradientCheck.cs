@@ -1,3 +1,4 @@
+using SharpSeek.Tensors;
 using SharpSeek.Tensors.Threading;
 using SharpSeek.Training;
 using SharpSeek.Training.Autodiff;

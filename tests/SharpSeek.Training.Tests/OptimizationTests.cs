@@ -1,3 +1,4 @@
+using SharpSeek.Tensors;
 using SharpSeek.Training.Autodiff;
 using SharpSeek.Training.Optimization;
 

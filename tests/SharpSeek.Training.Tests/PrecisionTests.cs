@@ -1,3 +1,4 @@
+using SharpSeek.Tensors;
 using SharpSeek.Tensors.Quantization;
 using SharpSeek.Training.Autodiff;
 using SharpSeek.Training.Ops;

@@ -12,8 +12,8 @@ namespace SharpSeek.Cli.Commands;
 
 /// <summary>
 /// <c>sharpseek generate --model PATH (--prompt TEXT | --prompt-tokens 1,2,3) --max-tokens N --temperature T</c>:
-/// continues a prompt, streaming the text (or the ids, when the model has no tokenizer) to stdout, and reports prefill
-/// and decode speed on stderr.
+/// continues a prompt through the inference engine, streaming the text (or printing the ids, when the model has no
+/// tokenizer) to stdout, and reports prefill and decode speed on stderr.
 /// </summary>
 internal static class GenerateCommand
 {
@@ -28,9 +28,10 @@ internal static class GenerateCommand
         var seed = new Option<ulong>("--seed") { Description = "sampling seed", DefaultValueFactory = _ => 0 };
         var ignoreEos = new Option<bool>("--ignore-eos") { Description = "keep generating past the end-of-text token" };
         var printIds = new Option<bool>("--print-ids") { Description = "print the generated token ids (comma-separated) instead of text" };
+        var noSpeculation = new Option<bool>("--no-speculative") { Description = "turn off MTP self-speculative decoding" };
         var command = new Command("generate", "Continue a prompt and report prefill and decode tokens/s")
         {
-            LogitsCommand.ModelOption, prompt, promptTokens, maxTokens, temperature, topK, topP, seed, ignoreEos, printIds,
+            LogitsCommand.ModelOption, prompt, promptTokens, maxTokens, temperature, topK, topP, seed, ignoreEos, printIds, noSpeculation,
             LogitsCommand.ThreadsOption, LogitsCommand.AttentionOption,
         };
         command.SetAction(parse => LogitsCommand.Run(() =>
@@ -65,34 +66,50 @@ internal static class GenerateCommand
             int vocab = model.Config.VocabSize;
             foreach (int id in promptIds)
                 if ((uint)id >= (uint)vocab) throw new ArgumentException($"prompt token {id} is outside the model's vocabulary [0, {vocab})");
-            using var session = model.CreateSession(promptIds.Length + count, maxBatch: Math.Min(promptIds.Length, 256));
-            var sampler = new Sampler(vocab, sampling);
-            int? eos = parse.GetValue(ignoreEos) ? null : tokenizer?.EosTokenId;
-            var stream = parse.GetValue(printIds) ? null : tokenizer?.CreateStreamDecoder();
-            var output = Console.Out;
-
-            var clock = Stopwatch.StartNew();
-            int next = sampler.Sample(session.Prefill(promptIds));
-            double prefillSeconds = clock.Elapsed.TotalSeconds;
-            clock.Restart();
-            int generated = 0;
-            while (true)
+            // The same engine that serves the API, for one sequence (MTP speculation included when the model has a head).
+            using var engine = new InferenceEngine(model, tokenizer, "generate", new EngineOptions
             {
-                generated++;
-                if (next == eos) break;
-                if (stream is not null) output.Write(stream.Append(next));
-                else output.Write(generated == 1 ? $"{next}" : $",{next}");
-                output.Flush();
-                if (generated == count) break;
-                next = sampler.Sample(session.Decode(next));
-            }
-            double decodeSeconds = clock.Elapsed.TotalSeconds;
-            if (stream is not null) output.Write(stream.Flush());
+                MaxConcurrentSequences = 1,
+                MaxQueuedRequests = 0,
+                MaxContext = promptIds.Length + count + 1,
+                PrefillChunkTokens = 256,
+                SpeculativeDecoding = !parse.GetValue(noSpeculation),
+            });
+            bool printTokens = parse.GetValue(printIds) || tokenizer is null;
+            var request = new GenerationRequest
+            {
+                PromptTokens = promptIds,
+                MaxTokens = count,
+                Sampling = new SamplingSettings { Temperature = sampling.Temperature, TopK = sampling.TopK, TopP = sampling.TopP, Seed = sampling.Seed },
+                // A plain continuation: the model's own distribution, no chat-format rules.
+                RawSampling = true,
+                IgnoreEndOfSequence = parse.GetValue(ignoreEos),
+                ReturnTokens = true,
+                UseContextCache = false,
+            };
+            if (!engine.TrySubmit(request, CancellationToken.None, out var stream)) throw new InvalidOperationException("the engine refused the request");
+            var output = Console.Out;
+            foreach (var delta in stream.Deltas.ReadAllAsync().ToBlockingEnumerable())
+                if (!printTokens)
+                {
+                    output.Write(delta.Text);
+                    output.Flush();
+                }
+            var result = stream.Completion.GetAwaiter().GetResult();
+            if (result.FinishReason == FinishReason.Error) throw new InvalidOperationException(result.Error);
+            int[] generated = result.Tokens ?? [];
+            // The end-of-text token ends the output and is not printed.
+            int shown = generated.Length > 0 && generated[^1] == engine.EndOfSequenceToken && !request.IgnoreEndOfSequence ? generated.Length - 1 : generated.Length;
+            if (printTokens) output.Write(string.Join(",", generated.Take(shown)));
             output.WriteLine();
+            double prefillSeconds = result.TimeToFirstToken.TotalSeconds, decodeSeconds = (result.GenerationTime - result.TimeToFirstToken).TotalSeconds;
             // The first token comes from the prefill; decode speed counts the tokens that needed a forward pass of their own.
-            int decoded = generated - 1;
+            int decoded = generated.Length - 1;
+            string speculation = result.Usage.DraftedTokens > 0
+                ? $", MTP drafts accepted {result.Usage.AcceptedDraftTokens}/{result.Usage.DraftedTokens}"
+                : "";
             Console.Error.WriteLine($"prompt: {promptIds.Length} tokens in {prefillSeconds:F3} s ({promptIds.Length / prefillSeconds:F1} tokens/s); " +
-                                    $"generated: {generated} tokens, decode {(decoded > 0 ? $"{decoded / decodeSeconds:F2} tokens/s" : "n/a")} " +
+                                    $"generated: {generated.Length} tokens, decode {(decoded > 0 ? $"{decoded / decodeSeconds:F2} tokens/s" : "n/a")}{speculation} " +
                                     $"({model.Config.ModelType}, {checkpoint.Format}, {pool.ThreadCount} threads)");
         }));
         return command;

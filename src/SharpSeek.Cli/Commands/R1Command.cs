@@ -1,3 +1,4 @@
+using SharpSeek.Tensors;
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;

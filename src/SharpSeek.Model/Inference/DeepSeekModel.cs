@@ -83,33 +83,34 @@ internal sealed class DeepSeekModel : LanguageModel
             moe ? new MoeFeedForward(this, w, l) : null);
     }
 
-    internal override SessionState CreateState(int maxContext, int maxBatch) => new State(this, maxContext, maxBatch);
+    public override (int Keys, int Values) CacheRowWidths => _blocks[0].Attention.CacheRowWidths;
 
-    internal override void Forward(SessionState state, ReadOnlySpan<int> tokens, int firstPosition, Span<float> logits, LogitsFor which, Span<float> hiddenOut)
+    internal override BatchScratch CreateScratch(int maxTokens) => new Scratch(this, maxTokens);
+
+    internal override void Forward(ForwardBatch batch)
     {
-        var s = (State)state;
-        int T = tokens.Length, h = Config.HiddenSize;
+        var s = (Scratch)batch.Scratch;
+        int T = batch.TokenCount, h = Config.HiddenSize;
         var x = s.X.AsSpan(0, T * h);
-        Backend.Embed(_embedding, tokens, x);
-        for (int l = 0; l < _blocks.Length; l++) RunBlock(_blocks[l], s, x, T, firstPosition, s.Main, l);
+        Backend.Embed(_embedding, batch.Tokens, x);
+        for (int l = 0; l < _blocks.Length; l++) RunBlock(_blocks[l], s, x, batch, l);
 
         var normed = s.Normed.AsSpan(0, T * h);
         Backend.RmsNorm(x, _finalNorm, normed, T, Eps);
-        if (!hiddenOut.IsEmpty) normed.CopyTo(hiddenOut);
-        Head(_head, normed, T, logits, which);
+        batch.Head(_head, normed);
     }
 
-    internal override void ForwardMtp(SessionState state, int depth, ReadOnlySpan<float> hidden, ReadOnlySpan<int> nextTokens, int firstPosition,
-        Span<float> logits, LogitsFor which, Span<float> hiddenOut)
+    internal override void ForwardMtp(ForwardBatch batch, int depth)
     {
-        var s = (State)state;
+        var s = (Scratch)batch.Scratch;
         var m = _mtp[depth];
-        int T = nextTokens.Length, h = Config.HiddenSize;
+        int T = batch.TokenCount, h = Config.HiddenSize;
+        var hidden = batch.MtpHidden;
 
         // eh_proj input per token: [enorm(embedding of the next token) | hnorm(previous hidden)], embedding first as in
         // the released checkpoint (the paper writes the other order).
         var embedded = s.Normed.AsSpan(0, T * h);
-        Backend.Embed(m.Embedding, nextTokens, embedded);
+        Backend.Embed(m.Embedding, batch.Tokens, embedded);
         var concat = s.Concat.AsSpan(0, T * 2 * h);
         for (int t = 0; t < T; t++)
         {
@@ -118,23 +119,22 @@ internal sealed class DeepSeekModel : LanguageModel
         }
         var x = s.X.AsSpan(0, T * h);
         Backend.Linear(m.Projection, concat, x, T);
-        RunBlock(m.Block, s, x, T, firstPosition, s.Mtp!, depth);
+        RunBlock(m.Block, s, x, batch, 0);
 
         var normed = s.Normed.AsSpan(0, T * h);
         Backend.RmsNorm(x, m.HeadNorm, normed, T, Eps);
-        if (!hiddenOut.IsEmpty) normed.CopyTo(hiddenOut);
-        Head(m.Head, normed, T, logits, which);
+        batch.Head(m.Head, normed);
     }
 
-    /// <summary>x += MLA(RMSNorm(x)); x += FFN(RMSNorm(x)), caching this block's keys at positions firstPosition….</summary>
-    private void RunBlock(Block block, State s, Span<float> x, int T, int firstPosition, KvCache cache, int cacheLayer)
+    /// <summary>x += MLA(RMSNorm(x)); x += FFN(RMSNorm(x)) over every row of the batch, caching this block's rows.</summary>
+    private void RunBlock(Block block, Scratch s, Span<float> x, ForwardBatch batch, int blockIndex)
     {
-        int h = Config.HiddenSize;
+        int h = Config.HiddenSize, T = batch.TokenCount;
         var normed = s.Normed.AsSpan(0, T * h);
         var delta = s.Delta.AsSpan(0, T * h);
 
         Backend.RmsNorm(x, block.AttentionNorm, normed, T, Eps);
-        block.Attention.Forward(Backend, Rope, normed, delta, T, firstPosition, cache, cacheLayer, s.Mla);
+        block.Attention.Forward(Backend, this, normed, delta, batch, batch.CacheLayer(blockIndex), s.Mla);
         TensorPrimitives.Add(x, delta, x);
 
         Backend.RmsNorm(x, block.FfnNorm, normed, T, Eps);
@@ -143,10 +143,8 @@ internal sealed class DeepSeekModel : LanguageModel
         TensorPrimitives.Add(x, delta, x);
     }
 
-    private sealed class State : SessionState
+    private sealed class Scratch : BatchScratch
     {
-        public KvCache Main { get; }
-        public KvCache? Mtp { get; }
         public float[] X { get; }
         public float[] Normed { get; }
         public float[] Delta { get; }
@@ -155,30 +153,21 @@ internal sealed class DeepSeekModel : LanguageModel
         public FeedForwardScratch Ffn { get; }
         public MoeScratch? Moe { get; }
 
-        public override KvCache Cache => Main;
+        public override float[] FinalHidden => Normed;
 
-        public State(DeepSeekModel model, int maxContext, int maxBatch)
+        public Scratch(DeepSeekModel model, int maxTokens)
         {
             var c = model.Config;
-            var (keyWidth, valueWidth) = model._blocks[0].Attention.CacheRowWidths;
-            Main = new KvCache(c.NumHiddenLayers, maxContext, keyWidth, valueWidth);
-            Mtp = model._mtp.Length > 0 ? new KvCache(model._mtp.Length, maxContext, keyWidth, valueWidth) : null;
             int h = c.HiddenSize;
-            X = new float[maxBatch * h];
-            Normed = new float[maxBatch * h];
-            Delta = new float[maxBatch * h];
-            Concat = Mtp is null ? [] : new float[maxBatch * 2 * h];
-            Mla = new MlaScratch(c, maxBatch, model.Options.Attention);
+            X = new float[maxTokens * h];
+            Normed = new float[maxTokens * h];
+            Delta = new float[maxTokens * h];
+            Concat = model._mtp.Length == 0 ? [] : new float[maxTokens * 2 * h];
+            Mla = new MlaScratch(c, maxTokens, model.Options.Attention);
             bool anyMoe = Enumerable.Range(0, c.NumHiddenLayers + model._mtp.Length).Any(c.IsMoeLayer);
             int widest = Math.Max(c.IntermediateSize, anyMoe ? c.NSharedExperts * c.MoeIntermediateSize : 0);
-            Ffn = new FeedForwardScratch(maxBatch, widest);
-            Moe = anyMoe ? new MoeScratch(c, maxBatch) : null;
-        }
-
-        public override void Dispose()
-        {
-            Main.Dispose();
-            Mtp?.Dispose();
+            Ffn = new FeedForwardScratch(maxTokens, widest);
+            Moe = anyMoe ? new MoeScratch(c, maxTokens) : null;
         }
     }
 }

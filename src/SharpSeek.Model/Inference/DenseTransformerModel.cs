@@ -42,21 +42,23 @@ internal sealed class DenseTransformerModel : LanguageModel
                 new DenseFeedForward(w, WeightNames.DenseGate(l), WeightNames.DenseUp(l), WeightNames.DenseDown(l), h, config.IntermediateSize));
     }
 
-    internal override SessionState CreateState(int maxContext, int maxBatch) => new State(this, maxContext, maxBatch);
+    public override (int Keys, int Values) CacheRowWidths => (_blocks[0].Attention.CacheRowWidth, _blocks[0].Attention.CacheRowWidth);
 
-    internal override void Forward(SessionState state, ReadOnlySpan<int> tokens, int firstPosition, Span<float> logits, LogitsFor which, Span<float> hiddenOut)
+    internal override BatchScratch CreateScratch(int maxTokens) => new Scratch(Config, maxTokens);
+
+    internal override void Forward(ForwardBatch batch)
     {
-        var s = (State)state;
-        int T = tokens.Length, h = Config.HiddenSize;
+        var s = (Scratch)batch.Scratch;
+        int T = batch.TokenCount, h = Config.HiddenSize;
         var x = s.X.AsSpan(0, T * h);
         var normed = s.Normed.AsSpan(0, T * h);
         var delta = s.Delta.AsSpan(0, T * h);
-        Backend.Embed(_embedding, tokens, x);
+        Backend.Embed(_embedding, batch.Tokens, x);
         for (int l = 0; l < _blocks.Length; l++)
         {
             var block = _blocks[l];
             Backend.RmsNorm(x, block.AttentionNorm, normed, T, Eps);
-            block.Attention.Forward(Backend, Rope, normed, delta, T, firstPosition, s.Cache, l, s.Query, s.Heads);
+            block.Attention.Forward(Backend, this, normed, delta, batch, l, s.Attention);
             TensorPrimitives.Add(x, delta, x);
 
             Backend.RmsNorm(x, block.FfnNorm, normed, T, Eps);
@@ -64,36 +66,27 @@ internal sealed class DenseTransformerModel : LanguageModel
             TensorPrimitives.Add(x, delta, x);
         }
         Backend.RmsNorm(x, _finalNorm, normed, T, Eps);
-        if (!hiddenOut.IsEmpty) normed.CopyTo(hiddenOut);
-        Head(_head, normed, T, logits, which);
+        batch.Head(_head, normed);
     }
 
-    private sealed class State : SessionState
+    private sealed class Scratch : BatchScratch
     {
-        private readonly KvCache _cache;
         public float[] X { get; }
         public float[] Normed { get; }
         public float[] Delta { get; }
-        public float[] Query { get; }
-        public float[] Heads { get; }
+        public GqaScratch Attention { get; }
         public FeedForwardScratch Ffn { get; }
 
-        public override KvCache Cache => _cache;
+        public override float[] FinalHidden => Normed;
 
-        public State(DenseTransformerModel model, int maxContext, int maxBatch)
+        public Scratch(ModelConfig c, int maxTokens)
         {
-            var c = model.Config;
-            int width = model._blocks[0].Attention.CacheRowWidth;
-            _cache = new KvCache(c.NumHiddenLayers, maxContext, width, width);
-            int h = c.HiddenSize, qWidth = c.NumAttentionHeads * c.AttentionHeadDim;
-            X = new float[maxBatch * h];
-            Normed = new float[maxBatch * h];
-            Delta = new float[maxBatch * h];
-            Query = new float[maxBatch * qWidth];
-            Heads = new float[maxBatch * qWidth];
-            Ffn = new FeedForwardScratch(maxBatch, c.IntermediateSize);
+            int h = c.HiddenSize;
+            X = new float[maxTokens * h];
+            Normed = new float[maxTokens * h];
+            Delta = new float[maxTokens * h];
+            Attention = new GqaScratch(c, maxTokens);
+            Ffn = new FeedForwardScratch(maxTokens, c.IntermediateSize);
         }
-
-        public override void Dispose() => _cache.Dispose();
     }
 }

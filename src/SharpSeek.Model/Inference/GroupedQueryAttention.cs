@@ -7,7 +7,6 @@ namespace SharpSeek.Model;
 /// <summary>
 /// Grouped-query attention (Qwen2, Llama): q = W_q x (+ b_q) [nh, d], k = W_k x (+ b_k) and v = W_v x (+ b_v)
 /// [n_kv, d], RoPE on q and k, query head h attends with key/value head h / (nh / n_kv), out = W_o · concat(heads).
-/// Keys and values are projected straight into their cache rows.
 /// </summary>
 internal sealed class GroupedQueryAttention
 {
@@ -38,13 +37,13 @@ internal sealed class GroupedQueryAttention
 
     public int CacheRowWidth => _nkv * _d;
 
-    public void Forward(IComputeBackend b, RopeTable rope, ReadOnlySpan<float> x, Span<float> output, int tokens, int firstPosition,
-        KvCache cache, int layer, float[] queryScratch, float[] headsScratch)
+    /// <summary>Attention for every row of <paramref name="batch"/>, caching keys and values in <paramref name="cacheLayer"/>.</summary>
+    public void Forward(IComputeBackend b, LanguageModel model, ReadOnlySpan<float> x, Span<float> output, ForwardBatch batch, int cacheLayer, GqaScratch s)
     {
-        int T = tokens, kw = _nkv * _d;
-        var q = queryScratch.AsSpan(0, T * _nh * _d);
-        var k = cache.Keys(layer).Slice(firstPosition * kw, T * kw);
-        var v = cache.Values(layer).Slice(firstPosition * kw, T * kw);
+        int T = batch.TokenCount, kw = _nkv * _d;
+        var q = s.Query.AsSpan(0, T * _nh * _d);
+        var k = s.Keys.AsSpan(0, T * kw);
+        var v = s.Values.AsSpan(0, T * kw);
         b.Linear(_q, x, q, T);
         b.Linear(_k, x, k, T);
         b.Linear(_v, x, v, T);
@@ -54,15 +53,26 @@ internal sealed class GroupedQueryAttention
             b.AddBias(_kBias!, k, T);
             b.AddBias(_vBias!, v, T);
         }
-        b.Rope(rope, q, T, _nh * _d, _nh, _d, 0, firstPosition);
-        b.Rope(rope, k, T, kw, _nkv, _d, 0, firstPosition);
+        model.RopeRows(batch, q, _nh * _d, _nh, _d, 0);
+        model.RopeRows(batch, k, kw, _nkv, _d, 0);
+        var kv = batch.Pool!.View(cacheLayer);
+        MlaAttention.StoreRows(batch, kv, k, kw, keys: true);
+        MlaAttention.StoreRows(batch, kv, v, kw, keys: false);
 
-        var heads = headsScratch.AsSpan(0, T * _nh * _d);
-        var layout = new AttentionLayout(T, firstPosition, _nh, _nkv, _d, _d,
-            QueryTokenStride: _nh * _d, QueryHeadStride: _d,
-            KeyRowStride: kw, KeyHeadStride: _d, ValueRowStride: kw, ValueHeadStride: _d,
+        var heads = s.Heads.AsSpan(0, T * _nh * _d);
+        var shape = new AttentionShape(_nh, _nkv, _d, _d,
+            QueryTokenStride: _nh * _d, QueryHeadStride: _d, KeyHeadStride: _d, ValueHeadStride: _d,
             OutputTokenStride: _nh * _d, OutputHeadStride: _d, Scale: _scale);
-        b.Attention(layout, q, cache.Keys(layer), cache.Values(layer), heads);
+        b.Attention(shape, batch.AttentionSequences, batch.PageTable, kv, q, heads);
         b.Linear(_o, heads, output, T);
     }
+}
+
+/// <summary>GQA buffers for a batch of tokens (shared by every layer).</summary>
+internal sealed class GqaScratch(ModelConfig c, int maxTokens)
+{
+    public float[] Query { get; } = new float[maxTokens * c.NumAttentionHeads * c.AttentionHeadDim];
+    public float[] Heads { get; } = new float[maxTokens * c.NumAttentionHeads * c.AttentionHeadDim];
+    public float[] Keys { get; } = new float[maxTokens * c.NumKeyValueHeads * c.AttentionHeadDim];
+    public float[] Values { get; } = new float[maxTokens * c.NumKeyValueHeads * c.AttentionHeadDim];
 }

@@ -1,38 +1,47 @@
+using SharpSeek.Tensors;
+
 namespace SharpSeek.Model;
 
 /// <summary>
-/// One sequence being run through a <see cref="LanguageModel"/>: its KV cache (main layers and MTP layers) and every
-/// activation buffer, all allocated here once, so <see cref="Decode"/> allocates nothing. Not thread-safe; use one
-/// session per sequence. Long inputs are cut into chunks of <see cref="MaxBatch"/> tokens (each chunk's projections
-/// are one GEMM with m = chunk length).
+/// One sequence run through a <see cref="LanguageModel"/> on its own: the convenience over <see cref="ForwardBatch"/>
+/// for tools that hold one sequence (logits, perplexity, tests, the single-stream benchmark). It owns a page pool just
+/// large enough for <see cref="MaxContext"/> positions (main and MTP layers), one batch of <see cref="MaxBatch"/>
+/// rows, and the sequence's cache, all allocated here once, so <see cref="Decode"/> allocates nothing. Long inputs are
+/// cut into chunks of <see cref="MaxBatch"/> tokens. Not thread-safe. Serving many sequences at once goes through the
+/// inference engine, which packs them into shared batches.
 /// </summary>
 public sealed class InferenceSession : IDisposable
 {
-    private readonly SessionState _state;
+    private readonly KvPagePool _pool;
+    private readonly SequenceKv _kv;
+    private readonly ForwardBatch _batch;
     private readonly float[] _lastLogits;
-    private readonly int[] _mtpLength;
 
     public LanguageModel Model { get; }
     public int MaxContext { get; }
     public int MaxBatch { get; }
-    /// <summary>Positions in the main KV cache (tokens consumed so far).</summary>
-    public int Length { get; private set; }
-    public KvCache Cache => _state.Cache;
+    /// <summary>Positions in the main cache (tokens consumed so far).</summary>
+    public int Length => _kv.Length;
+    /// <summary>The sequence's pages and lengths.</summary>
+    public SequenceKv Kv => _kv;
     /// <summary>KV-cache bytes per token of this session's main layers.</summary>
-    public long KvCacheBytesPerToken => _state.Cache.BytesPerToken;
+    public long KvCacheBytesPerToken => _pool.BytesPerToken;
 
-    internal InferenceSession(LanguageModel model, SessionState state, int maxContext, int maxBatch)
+    internal InferenceSession(LanguageModel model, int maxContext, int maxBatch, DType kvCacheType)
     {
         Model = model;
-        _state = state;
         MaxContext = maxContext;
         MaxBatch = maxBatch;
+        int pages = (maxContext + KvPagePool.PageTokens - 1) / KvPagePool.PageTokens;
+        bool mtp = model.MtpDepth > 0;
+        _pool = new KvPagePool(model, pages * KvPagePool.PageBytesFor(model, kvCacheType, mtp), kvCacheType, mtp);
+        _kv = new SequenceKv(_pool);
+        _batch = new ForwardBatch(model, maxBatch);
         _lastLogits = new float[model.Config.VocabSize];
-        _mtpLength = new int[model.MtpDepth];
     }
 
     /// <summary>Positions cached by MTP depth <paramref name="depth"/>.</summary>
-    public int MtpLength(int depth = 0) => _mtpLength[depth];
+    public int MtpLength(int depth = 0) => _kv.MtpLength(depth);
 
     /// <summary>
     /// Appends <paramref name="tokens"/> to the sequence. <paramref name="logits"/> receives [vocab] (last position),
@@ -41,23 +50,13 @@ public sealed class InferenceSession : IDisposable
     /// </summary>
     public void Forward(ReadOnlySpan<int> tokens, Span<float> logits, LogitsFor which = LogitsFor.LastPosition, Span<float> hiddenOut = default)
     {
-        int v = Model.Config.VocabSize, h = Model.Config.HiddenSize, n = tokens.Length;
+        int v = Model.Config.VocabSize, n = tokens.Length;
         if (n == 0) throw new ArgumentException("forward needs at least one token");
         if (Length + n > MaxContext) throw new InvalidOperationException($"sequence would reach {Length + n} positions; the session holds {MaxContext}");
         CheckOutputs(n, logits, which, hiddenOut);
         foreach (int t in tokens)
             if ((uint)t >= (uint)v) throw new ArgumentOutOfRangeException(nameof(tokens), t, $"token id outside the vocabulary [0, {v})");
-
-        for (int start = 0; start < n; start += MaxBatch)
-        {
-            int count = Math.Min(MaxBatch, n - start);
-            bool last = start + count == n;
-            var chunkWhich = which == LogitsFor.AllPositions ? which : last ? which : LogitsFor.None;
-            var chunkLogits = which == LogitsFor.AllPositions ? logits.Slice(start * v, count * v) : logits;
-            var chunkHidden = hiddenOut.IsEmpty ? hiddenOut : hiddenOut.Slice(start * h, count * h);
-            Model.Forward(_state, tokens.Slice(start, count), Length, chunkLogits, chunkWhich, chunkHidden);
-            Length += count;
-        }
+        Run(tokens, logits, which, hiddenOut, -1, default);
     }
 
     /// <summary>Appends one token and returns the next-token logits (a view of a session buffer, valid until the next call).</summary>
@@ -88,48 +87,46 @@ public sealed class InferenceSession : IDisposable
         int v = Model.Config.VocabSize, h = Model.Config.HiddenSize, n = nextTokens.Length;
         if (n == 0) throw new ArgumentException("MTP forward needs at least one token");
         if (hidden.Length != n * h) throw new ArgumentException($"MTP: {n} tokens need hidden states of {n * h} floats, got {hidden.Length}");
-        int limit = depth == 0 ? Length : _mtpLength[depth - 1];
-        if (_mtpLength[depth] + n > limit)
-            throw new InvalidOperationException($"MTP depth {depth} would reach position {_mtpLength[depth] + n} but its input covers {limit} positions");
+        int limit = depth == 0 ? Length : _kv.MtpLength(depth - 1);
+        if (_kv.MtpLength(depth) + n > limit)
+            throw new InvalidOperationException($"MTP depth {depth} would reach position {_kv.MtpLength(depth) + n} but its input covers {limit} positions");
         CheckOutputs(n, logits, which, hiddenOut);
         foreach (int t in nextTokens)
             if ((uint)t >= (uint)v) throw new ArgumentOutOfRangeException(nameof(nextTokens), t, $"token id outside the vocabulary [0, {v})");
+        Run(nextTokens, logits, which, hiddenOut, depth, hidden);
+    }
 
+    /// <summary>
+    /// Runs <paramref name="tokens"/> in chunks of <see cref="MaxBatch"/> through the main model (<paramref name="mtpDepth"/>
+    /// −1) or an MTP depth (reading <paramref name="mtpHidden"/>), and copies the outputs.
+    /// </summary>
+    private void Run(ReadOnlySpan<int> tokens, Span<float> logits, LogitsFor which, Span<float> hiddenOut, int mtpDepth, ReadOnlySpan<float> mtpHidden)
+    {
+        int v = Model.Config.VocabSize, h = Model.Config.HiddenSize, n = tokens.Length;
         for (int start = 0; start < n; start += MaxBatch)
         {
             int count = Math.Min(MaxBatch, n - start);
             bool last = start + count == n;
             var chunkWhich = which == LogitsFor.AllPositions ? which : last ? which : LogitsFor.None;
-            var chunkLogits = which == LogitsFor.AllPositions ? logits.Slice(start * v, count * v) : logits;
-            var chunkHidden = hiddenOut.IsEmpty ? hiddenOut : hiddenOut.Slice(start * h, count * h);
-            Model.ForwardMtp(_state, depth, hidden.Slice(start * h, count * h), nextTokens.Slice(start, count), _mtpLength[depth],
-                chunkLogits, chunkWhich, chunkHidden);
-            _mtpLength[depth] += count;
+            int from = mtpDepth < 0 ? _kv.Length : _kv.MtpLength(mtpDepth);
+            if (!_kv.TryPrepare(from, from + count))
+                throw new InvalidOperationException("the session's page pool is exhausted"); // sized for MaxContext: cannot happen
+            _batch.Clear();
+            if (mtpDepth < 0) _batch.Add(_kv, tokens.Slice(start, count), chunkWhich);
+            else _batch.AddMtp(_kv, mtpHidden.Slice(start * h, count * h), tokens.Slice(start, count), chunkWhich, mtpDepth);
+            _batch.Run();
+            if (chunkWhich == LogitsFor.AllPositions)
+                for (int t = 0; t < count; t++) _batch.Logits(0, t).CopyTo(logits.Slice((start + t) * v, v));
+            else if (chunkWhich == LogitsFor.LastPosition)
+                _batch.Logits(0).CopyTo(logits);
+            if (!hiddenOut.IsEmpty) _batch.HiddenRows(0).CopyTo(hiddenOut.Slice(start * h, count * h));
         }
     }
 
     /// <summary>Forgets every position from <paramref name="length"/> on (main and MTP caches), e.g. after rejected draft tokens.</summary>
-    public void Truncate(int length)
-    {
-        if (length < 0) throw new ArgumentOutOfRangeException(nameof(length), length, "length must not be negative");
-        Length = Math.Min(Length, length);
-        for (int d = 0; d < _mtpLength.Length; d++) _mtpLength[d] = Math.Min(_mtpLength[d], length);
-    }
+    public void Truncate(int length) => _kv.Truncate(length);
 
-    public void Reset() => Truncate(0);
-
-    /// <summary>
-    /// Declares that the first <paramref name="length"/> positions of <see cref="Cache"/> hold valid rows written
-    /// directly into it (a context cache restoring a prefix), so the sequence continues from there. MTP caches are not
-    /// part of <see cref="Cache"/> and keep at most their current length.
-    /// </summary>
-    public void AdoptCachedPrefix(int length)
-    {
-        if (length < 0 || length > MaxContext)
-            throw new ArgumentOutOfRangeException(nameof(length), length, $"prefix must be within [0, {MaxContext}]");
-        Length = length;
-        for (int d = 0; d < _mtpLength.Length; d++) _mtpLength[d] = Math.Min(_mtpLength[d], length);
-    }
+    public void Reset() => _kv.Reset();
 
     private void CheckOutputs(int n, Span<float> logits, LogitsFor which, Span<float> hiddenOut)
     {
@@ -140,5 +137,9 @@ public sealed class InferenceSession : IDisposable
             throw new ArgumentException($"hidden output needs {(long)n * h} floats for {n} tokens, got {hiddenOut.Length}");
     }
 
-    public void Dispose() => _state.Dispose();
+    public void Dispose()
+    {
+        _kv.Dispose();
+        _pool.Dispose();
+    }
 }

@@ -19,6 +19,11 @@ public sealed record ModelOptions
     /// DeepSeek always uses the interleaved form.
     /// </summary>
     public RopeLayout? DenseRopeLayout { get; init; }
+    /// <summary>
+    /// Element type of cached keys/values in sessions made by <see cref="LanguageModel.CreateSession"/>: F16 (default,
+    /// as llama.cpp), BF16 or F32 (exact, twice the bytes).
+    /// </summary>
+    public DType KvCacheType { get; init; } = DType.F16;
 }
 
 /// <summary>Which rows of logits a forward call produces.</summary>
@@ -33,8 +38,9 @@ public enum LogitsFor
 }
 
 /// <summary>
-/// Weights bound to a forward pass. One instance is shared by any number of <see cref="InferenceSession"/>s (one per
-/// sequence, each holding its KV cache and scratch). Create with <see cref="Create"/>.
+/// Weights bound to a forward pass. One instance serves any number of sequences: a <see cref="ForwardBatch"/> runs
+/// many of them through one pass, each with its cache in a <see cref="KvPagePool"/>; an <see cref="InferenceSession"/>
+/// is the one-sequence convenience over the same pass. Create with <see cref="Create"/>.
 /// </summary>
 public abstract class LanguageModel : IDisposable
 {
@@ -70,31 +76,46 @@ public abstract class LanguageModel : IDisposable
             : new DenseTransformerModel(config, weights, options);
     }
 
-    /// <summary>A sequence with room for <paramref name="maxContext"/> positions, run in chunks of at most <paramref name="maxBatch"/> tokens.</summary>
-    public InferenceSession CreateSession(int maxContext, int maxBatch = 64)
+    /// <summary>Positions a sequence can reach (the RoPE table's length, <see cref="ModelOptions.MaxPositions"/>).</summary>
+    public int MaxPositions => Rope.MaxPositions;
+
+    /// <summary>
+    /// A sequence with room for <paramref name="maxContext"/> positions, run in chunks of at most <paramref name="maxBatch"/>
+    /// tokens, with its own page pool (cache rows in <see cref="ModelOptions.KvCacheType"/> unless
+    /// <paramref name="kvCacheType"/> says otherwise).
+    /// </summary>
+    public InferenceSession CreateSession(int maxContext, int maxBatch = 64, DType? kvCacheType = null)
     {
         if (maxContext <= 0 || maxContext > Rope.MaxPositions)
             throw new ArgumentOutOfRangeException(nameof(maxContext), maxContext, $"context must be in [1, {Rope.MaxPositions}] (ModelOptions.MaxPositions)");
         if (maxBatch <= 0) throw new ArgumentOutOfRangeException(nameof(maxBatch), maxBatch, "batch must be positive");
-        return new InferenceSession(this, CreateState(maxContext, Math.Min(maxBatch, maxContext)), maxContext, Math.Min(maxBatch, maxContext));
+        return new InferenceSession(this, maxContext, Math.Min(maxBatch, maxContext), kvCacheType ?? Options.KvCacheType);
     }
 
-    /// <summary>KV-cache bytes per token over the main layers in this model's attention form (F32 cache).</summary>
-    public long KvCacheBytesPerToken => Config.KvCacheBytesPerToken(Options.Attention);
+    /// <summary>KV-cache bytes per token over the main layers in this model's attention form, for <see cref="ModelOptions.KvCacheType"/>.</summary>
+    public long KvCacheBytesPerToken => Config.KvCacheBytesPerToken(Options.Attention, Options.KvCacheType == DType.F32 ? 4 : 2);
 
-    internal abstract SessionState CreateState(int maxContext, int maxBatch);
+    /// <summary>Elements of one cached position per layer: key row, value row (0 when the value lives in the key row).</summary>
+    public abstract (int Keys, int Values) CacheRowWidths { get; }
+
+    internal abstract BatchScratch CreateScratch(int maxTokens);
 
     /// <summary>
-    /// Runs <paramref name="tokens"/> (at most the state's batch) at positions firstPosition… through the model,
-    /// appending to the KV cache; writes logits per <paramref name="which"/> and, when given room, the final hidden
-    /// states (after the final norm: what the head and the MTP module read) to <paramref name="hiddenOut"/>.
+    /// Runs every main-model segment of <paramref name="batch"/> through the blocks, writing their cache rows, then the
+    /// final norm (into the scratch's final hidden states) and the requested logits (<see cref="ForwardBatch.Head"/>).
     /// </summary>
-    internal abstract void Forward(SessionState state, ReadOnlySpan<int> tokens, int firstPosition, Span<float> logits, LogitsFor which, Span<float> hiddenOut);
+    internal abstract void Forward(ForwardBatch batch);
 
-    /// <summary>One chunk through MTP depth <paramref name="depth"/>; see <see cref="InferenceSession.ForwardMtp"/>.</summary>
-    internal virtual void ForwardMtp(SessionState state, int depth, ReadOnlySpan<float> hidden, ReadOnlySpan<int> nextTokens, int firstPosition,
-        Span<float> logits, LogitsFor which, Span<float> hiddenOut)
+    /// <summary>Runs the batch's segments through MTP depth <paramref name="depth"/>; see <see cref="ForwardBatch.AddMtp"/>.</summary>
+    internal virtual void ForwardMtp(ForwardBatch batch, int depth)
         => throw new NotSupportedException($"this {Config.ModelType} model has no multi-token-prediction layers");
+
+    /// <summary>Rotates, for every segment of <paramref name="batch"/>, its rows of <paramref name="x"/> at the segment's positions.</summary>
+    internal void RopeRows(ForwardBatch batch, Span<float> x, int tokenStride, int heads, int headStride, int offset)
+    {
+        foreach (var s in batch.Segments)
+            Backend.Rope(Rope, x[(s.FirstRow * tokenStride)..], s.Tokens, tokenStride, heads, headStride, offset, s.FirstPosition);
+    }
 
     /// <summary>Registers a tensor the model made while binding (a conversion, a transposed copy) for disposal.</summary>
     internal Tensor Own(Tensor t)
@@ -112,21 +133,6 @@ public abstract class LanguageModel : IDisposable
         return Own(Tensor.FromArray(WeightConversion.ToF32(Backend, t), length));
     }
 
-    /// <summary>Logits of the selected rows of the final hidden states <paramref name="normed"/> [tokens, hidden].</summary>
-    internal void Head(Tensor head, ReadOnlySpan<float> normed, int tokens, Span<float> logits, LogitsFor which)
-    {
-        int h = Config.HiddenSize, v = Config.VocabSize;
-        switch (which)
-        {
-            case LogitsFor.AllPositions:
-                Backend.Linear(head, normed[..(tokens * h)], logits[..(tokens * v)], tokens);
-                break;
-            case LogitsFor.LastPosition:
-                Backend.Linear(head, normed.Slice((tokens - 1) * h, h), logits[..v], 1);
-                break;
-        }
-    }
-
     private static RopeScaling? RopeScalingFor(ModelConfig c)
     {
         // llama3 scaling reaches the table as per-pair frequency factors (RopeFrequencyFactors), not as YaRN parameters.
@@ -140,12 +146,4 @@ public abstract class LanguageModel : IDisposable
         _owned.Clear();
         GC.SuppressFinalize(this);
     }
-}
-
-/// <summary>What one sequence keeps between calls: KV caches and preallocated activations. Made by the model.</summary>
-internal abstract class SessionState : IDisposable
-{
-    /// <summary>Main-layer cache.</summary>
-    public abstract KvCache Cache { get; }
-    public abstract void Dispose();
 }

@@ -6,7 +6,7 @@ using SharpSeek.Tensors.Quantization;
 namespace SharpSeek.Model;
 
 /// <summary>
-/// Multi-head Latent Attention (docs/model.md), for a chunk of T tokens at positions p0 … p0+T−1:
+/// Multi-head Latent Attention, for the T rows of a batch (each at its sequence's next position):
 /// <code>
 ///   q          = W_qb · RMSNorm_q(W_qa · x)   (or W_q · x)        → [T, nh, dn + dr], RoPE on the last dr
 ///   [c | k_pe] = W_kva · x                                        → c normalised, k_pe rotated (one per token)
@@ -94,10 +94,14 @@ internal sealed class MlaAttention
         ? (_r + _dr, 0)
         : (_nh * (_dn + _dr), _nh * _dv);
 
-    public void Forward(IComputeBackend b, RopeTable rope, ReadOnlySpan<float> x, Span<float> output, int tokens, int firstPosition,
-        KvCache cache, int cacheLayer, MlaScratch s)
+    /// <summary>
+    /// Attention for every row of <paramref name="batch"/> (normed input <paramref name="x"/>, output
+    /// <paramref name="output"/>, both [tokens, hidden]): projections over all rows at once, cache rows written to
+    /// each sequence's pages in <paramref name="cacheLayer"/>, then each sequence attends over its own cache.
+    /// </summary>
+    public unsafe void Forward(IComputeBackend b, LanguageModel model, ReadOnlySpan<float> x, Span<float> output, ForwardBatch batch, int cacheLayer, MlaScratch s)
     {
-        int T = tokens, qk = _dn + _dr, kvw = _r + _dr;
+        int T = batch.TokenCount, qk = _dn + _dr, kvw = _r + _dr;
 
         // Queries [T, nh, dn + dr], RoPE on each head's last dr.
         var q = s.Query.AsSpan(0, T * _nh * qk);
@@ -109,32 +113,32 @@ internal sealed class MlaAttention
             b.Linear(_qB!, qa, q, T);
         }
         else b.Linear(_q!, x, q, T);
-        b.Rope(rope, q, T, _nh * qk, _nh, qk, _dn, firstPosition);
+        model.RopeRows(batch, q, _nh * qk, _nh, qk, _dn);
 
         // The compressed key/value [T, r + dr]: latent c and the shared rotary key k_pe.
         var kva = s.KvLatent.AsSpan(0, T * kvw);
         b.Linear(_kvA, x, kva, T);
 
         var heads = s.Heads.AsSpan(0, T * _nh * _dv);
-        if (_mode == AttentionMode.Absorbed) AttendAbsorbed(b, rope, q, kva, heads, T, firstPosition, cache, cacheLayer, s);
-        else AttendNaive(b, rope, q, kva, heads, T, firstPosition, cache, cacheLayer, s);
+        var kv = batch.Pool!.View(cacheLayer);
+        if (_mode == AttentionMode.Absorbed) AttendAbsorbed(b, model, q, kva, heads, batch, kv, s);
+        else AttendNaive(b, model, q, kva, heads, batch, kv, s);
 
         b.Linear(_o, heads, output, T);
     }
 
-    private void AttendAbsorbed(IComputeBackend b, RopeTable rope, Span<float> q, Span<float> kva, Span<float> heads, int T, int p0,
-        KvCache cache, int layer, MlaScratch s)
+    private unsafe void AttendAbsorbed(IComputeBackend b, LanguageModel model, Span<float> q, Span<float> kva, Span<float> heads, ForwardBatch batch,
+        in KvPageView kv, MlaScratch s)
     {
-        int qk = _dn + _dr, kvw = _r + _dr;
-        // Cache rows [RMSNorm(c) | RoPE(k_pe)] for the new positions.
-        var keys = cache.Keys(layer);
+        int T = batch.TokenCount, qk = _dn + _dr, kvw = _r + _dr;
+        // Cache rows [RMSNorm(c) | RoPE(k_pe)] for the new positions, stored in the cache's element type.
         for (int t = 0; t < T; t++)
         {
-            var row = keys.Slice((p0 + t) * kvw, kvw);
-            b.RmsNorm(kva.Slice(t * kvw, _r), _kvANorm, row[.._r], 1, _eps);
-            kva.Slice(t * kvw + _r, _dr).CopyTo(row[_r..]);
+            var row = kva.Slice(t * kvw, kvw);
+            b.RmsNorm(row[.._r], _kvANorm, row[.._r], 1, _eps);
         }
-        b.Rope(rope, keys[(p0 * kvw)..], T, kvw, 1, kvw, _r, p0);
+        model.RopeRows(batch, kva, kvw, 1, kvw, _r);
+        StoreRows(batch, kv, kva, kvw, keys: true);
 
         // Fold W_kb into the query: q̃[t, h] = [W_kb[h]ᵀ q_nope[t, h] | q_pe[t, h]], so q̃·[c | k_pe] = q_nope·k_nope + q_pe·k_pe.
         var qAbs = s.AbsorbedQuery.AsSpan(0, T * _nh * kvw);
@@ -143,49 +147,62 @@ internal sealed class MlaAttention
             for (int h = 0; h < _nh; h++)
                 q.Slice(t * _nh * qk + h * qk + _dn, _dr).CopyTo(qAbs.Slice(t * _nh * kvw + h * kvw + _r, _dr));
 
-        // Multi-query attention over the latent rows; the value is the latent itself (the first r floats of each row).
+        // Multi-query attention over the latent rows; the value is the latent itself (the first r elements of each row).
         var latentOut = s.LatentOut.AsSpan(0, T * _nh * _r);
-        var layout = new AttentionLayout(T, p0, _nh, 1, kvw, _r,
-            QueryTokenStride: _nh * kvw, QueryHeadStride: kvw,
-            KeyRowStride: kvw, KeyHeadStride: 0, ValueRowStride: kvw, ValueHeadStride: 0,
+        var shape = new AttentionShape(_nh, 1, kvw, _r,
+            QueryTokenStride: _nh * kvw, QueryHeadStride: kvw, KeyHeadStride: 0, ValueHeadStride: 0,
             OutputTokenStride: _nh * _r, OutputHeadStride: _r, Scale: _scale);
-        b.Attention(layout, qAbs, keys, keys, latentOut);
+        b.Attention(shape, batch.AttentionSequences, batch.PageTable, kv, qAbs, latentOut);
 
         // Expand after the weighted sum: head output = W_vb[h] · (Σ p c).
         b.GroupedLinear(_valueUp!, latentOut, _nh * _r, _r, heads, _nh * _dv, _dv, T);
     }
 
-    private void AttendNaive(IComputeBackend b, RopeTable rope, Span<float> q, Span<float> kva, Span<float> heads, int T, int p0,
-        KvCache cache, int layer, MlaScratch s)
+    private unsafe void AttendNaive(IComputeBackend b, LanguageModel model, Span<float> q, Span<float> kva, Span<float> heads, ForwardBatch batch,
+        in KvPageView kv, MlaScratch s)
     {
-        int qk = _dn + _dr, kvw = _r + _dr;
+        int T = batch.TokenCount, qk = _dn + _dr, kvw = _r + _dr;
         var latent = s.Latent.AsSpan(0, T * _r);
         for (int t = 0; t < T; t++) b.RmsNorm(kva.Slice(t * kvw, _r), _kvANorm, latent.Slice(t * _r, _r), 1, _eps);
-        b.Rope(rope, kva, T, kvw, 1, kvw, _r, p0);
+        model.RopeRows(batch, kva, kvw, 1, kvw, _r);
 
         // Expand every head's k_nope and v from the latent, then cache k = [k_nope | k_pe] and v per head.
-        var kv = s.ExpandedKv.AsSpan(0, T * _nh * (_dn + _dv));
-        b.Linear(_kvB!, latent, kv, T);
-        var keys = cache.Keys(layer);
-        var values = cache.Values(layer);
+        var kvx = s.ExpandedKv.AsSpan(0, T * _nh * (_dn + _dv));
+        b.Linear(_kvB!, latent, kvx, T);
+        var keys = s.KeyRows.AsSpan(0, T * _nh * qk);
+        var values = s.ValueRows.AsSpan(0, T * _nh * _dv);
         for (int t = 0; t < T; t++)
         {
             var kPe = kva.Slice(t * kvw + _r, _dr);
             for (int h = 0; h < _nh; h++)
             {
-                var src = kv.Slice((t * _nh + h) * (_dn + _dv), _dn + _dv);
-                var key = keys.Slice((p0 + t) * _nh * qk + h * qk, qk);
+                var src = kvx.Slice((t * _nh + h) * (_dn + _dv), _dn + _dv);
+                var key = keys.Slice(t * _nh * qk + h * qk, qk);
                 src[.._dn].CopyTo(key);
                 kPe.CopyTo(key[_dn..]);
-                src[_dn..].CopyTo(values.Slice((p0 + t) * _nh * _dv + h * _dv, _dv));
+                src[_dn..].CopyTo(values.Slice(t * _nh * _dv + h * _dv, _dv));
             }
         }
+        StoreRows(batch, kv, keys, _nh * qk, keys: true);
+        StoreRows(batch, kv, values, _nh * _dv, keys: false);
 
-        var layout = new AttentionLayout(T, p0, _nh, _nh, qk, _dv,
-            QueryTokenStride: _nh * qk, QueryHeadStride: qk,
-            KeyRowStride: _nh * qk, KeyHeadStride: qk, ValueRowStride: _nh * _dv, ValueHeadStride: _dv,
+        var shape = new AttentionShape(_nh, _nh, qk, _dv,
+            QueryTokenStride: _nh * qk, QueryHeadStride: qk, KeyHeadStride: qk, ValueHeadStride: _dv,
             OutputTokenStride: _nh * _dv, OutputHeadStride: _dv, Scale: _scale);
-        b.Attention(layout, q, keys, values, heads);
+        b.Attention(shape, batch.AttentionSequences, batch.PageTable, kv, q, heads);
+    }
+
+    /// <summary>Writes row t of <paramref name="rows"/> ([T, width]) into its sequence's page at its position.</summary>
+    internal static unsafe void StoreRows(ForwardBatch batch, in KvPageView kv, ReadOnlySpan<float> rows, int width, bool keys)
+    {
+        foreach (var seg in batch.Segments)
+            fixed (int* pages = seg.Kv.Pages)
+                for (int t = 0; t < seg.Tokens; t++)
+                {
+                    int position = seg.FirstPosition + t;
+                    byte* dst = keys ? kv.KeyRow(pages, position) : kv.ValueRow(pages, position);
+                    kv.Store(rows.Slice((seg.FirstRow + t) * width, width), dst);
+                }
     }
 
     /// <summary>
@@ -240,7 +257,7 @@ internal sealed class MlaAttention
     }
 }
 
-/// <summary>Per-session MLA buffers for a batch of tokens (shared by every layer).</summary>
+/// <summary>MLA buffers for a batch of tokens (shared by every layer).</summary>
 internal sealed class MlaScratch(ModelConfig c, int maxBatch, AttentionMode mode)
 {
     private static float[] Buffer(long n) => new float[n];
@@ -254,5 +271,7 @@ internal sealed class MlaScratch(ModelConfig c, int maxBatch, AttentionMode mode
     public float[] LatentOut { get; } = Buffer(mode == AttentionMode.Absorbed ? (long)maxBatch * c.NumAttentionHeads * c.KvLoraRank : 0);
     // naive
     public float[] Latent { get; } = Buffer(mode == AttentionMode.Naive ? (long)maxBatch * c.KvLoraRank : 0);
+    public float[] KeyRows { get; } = Buffer(mode == AttentionMode.Naive ? (long)maxBatch * c.NumAttentionHeads * c.QkHeadDim : 0);
+    public float[] ValueRows { get; } = Buffer(mode == AttentionMode.Naive ? (long)maxBatch * c.NumAttentionHeads * c.VHeadDim : 0);
     public float[] ExpandedKv { get; } = Buffer(mode == AttentionMode.Naive ? (long)maxBatch * c.NumAttentionHeads * (c.QkNopeHeadDim + c.VHeadDim) : 0);
 }

@@ -1,3 +1,4 @@
+using SharpSeek.Tensors;
 using System.Globalization;
 using System.Text;
 using SharpSeek.Reasoning.Generation;

@@ -1,6 +1,8 @@
+using SharpSeek.Inference;
 using SharpSeek.Model;
+using SharpSeek.Reasoning.Tasks;
+using SharpSeek.Tensors;
 using SharpSeek.Tensors.Backend;
-using SharpSeek.Tensors.Kernels;
 using SharpSeek.Tensors.Threading;
 using SharpSeek.Training;
 
@@ -10,31 +12,34 @@ namespace SharpSeek.Reasoning.Generation;
 public readonly record struct RolloutRequest(int[] Prompt, float Temperature, ulong Seed);
 
 /// <summary>
-/// Samples completions from the current weights of a trainable model through the inference stack: the weights are
-/// bound to a <see cref="LanguageModel"/> (synced by <see cref="Sync"/> after each policy update), every sequence
-/// gets an <see cref="InferenceSession"/> with its own KV cache, and all active sequences advance one token per round
-/// (prefill once, then cached single-token decode) until each emits end-of-sentence or reaches the token limit.
-/// Sampling is seeded per request, so results do not depend on how requests are grouped.
+/// Samples completions from the current weights of a trainable model through the serving engine: the weights are
+/// bound to a <see cref="LanguageModel"/> (rebound by <see cref="Sync"/> after each policy update) and every request of
+/// a call goes to one <see cref="InferenceEngine"/>, which runs up to <c>concurrency</c> of them through each forward
+/// pass (a GRPO group's G samples of one prompt share their prompt pages). Sampling draws from the policy's own
+/// distribution (no output-format rules), with an F32 cache so the rollouts' log-probabilities are the training
+/// model's, seeded per request, so results do not depend on how requests are grouped or batched.
 /// </summary>
 public sealed class RolloutSampler : IDisposable
 {
     private readonly TrainableModel<float> _source;
     private readonly ComputePool _pool;
+    private readonly ReasoningChatFormat _format;
     private readonly int _maxContext;
-    private readonly Stack<InferenceSession> _idle = new();
     private LanguageModel? _model;
     private ModelWeights? _weights;
+    private InferenceEngine? _engine;
+    private int _engineConcurrency;
 
-    public RolloutSampler(TrainableModel<float> source, ComputePool pool, int endOfSentence, int maxContext)
+    public RolloutSampler(TrainableModel<float> source, ComputePool pool, ReasoningChatFormat format, int maxContext)
     {
         _source = source;
         _pool = pool;
+        _format = format;
         _maxContext = maxContext;
-        EndOfSentence = endOfSentence;
         Sync();
     }
 
-    public int EndOfSentence { get; }
+    public int EndOfSentence => _format.EndOfSentence;
 
     /// <summary>Rebinds the inference model to the trainable weights (call after every optimizer step that should be sampled from).</summary>
     public void Sync()
@@ -48,70 +53,60 @@ public sealed class RolloutSampler : IDisposable
     public List<int[]> Generate(IReadOnlyList<RolloutRequest> requests, int maxNewTokens, int concurrency = 16)
     {
         var model = _model ?? throw new ObjectDisposedException(nameof(RolloutSampler));
-        int vocab = model.Config.VocabSize;
-        var results = new int[requests.Count][];
-        var sampler = new Sampler(vocab, new SamplingOptions(1f));
-        var active = new List<Sequence>(concurrency);
-        int next = 0;
-        while (next < requests.Count || active.Count > 0)
+        foreach (var r in requests)
+            if (r.Prompt.Length + maxNewTokens > _maxContext)
+                throw new ArgumentException($"a prompt of {r.Prompt.Length} tokens plus {maxNewTokens} new ones exceeds the context of {_maxContext}");
+        var engine = Engine(model, concurrency);
+        var streams = new GenerationStream[requests.Count];
+        for (int i = 0; i < requests.Count; i++)
         {
-            while (active.Count < concurrency && next < requests.Count)
+            var r = requests[i];
+            var request = new GenerationRequest
             {
-                var request = requests[next];
-                if (request.Prompt.Length + maxNewTokens > _maxContext)
-                    throw new ArgumentException($"a prompt of {request.Prompt.Length} tokens plus {maxNewTokens} new ones exceeds the context of {_maxContext}");
-                var session = _idle.Count > 0 ? _idle.Pop() : model.CreateSession(_maxContext, 64);
-                session.Reset();
-                var logits = session.Prefill(request.Prompt);
-                var seq = new Sequence(next, session, request, maxNewTokens);
-                seq.Choose(logits, sampler, vocab);
-                active.Add(seq);
-                next++;
-            }
-            for (int i = active.Count - 1; i >= 0; i--)
-            {
-                var seq = active[i];
-                if (seq.Done(EndOfSentence))
-                {
-                    results[seq.Index] = seq.Tokens.ToArray();
-                    _idle.Push(seq.Session);
-                    active.RemoveAt(i);
-                    continue;
-                }
-                seq.Choose(seq.Session.Decode(seq.Tokens[^1]), sampler, vocab);
-            }
+                PromptTokens = r.Prompt,
+                MaxTokens = maxNewTokens,
+                Sampling = new SamplingSettings { Temperature = Math.Max(r.Temperature, 0f), Seed = r.Seed },
+                RawSampling = true,
+                ReturnTokens = true,
+            };
+            if (!engine.TrySubmit(request, CancellationToken.None, out var stream))
+                throw new InvalidOperationException("the rollout engine refused a request"); // its queue holds every request of a call
+            streams[i] = stream;
         }
-        return [.. results];
+        var results = new List<int[]>(requests.Count);
+        foreach (var stream in streams)
+        {
+            var result = stream.CollectAsync().GetAwaiter().GetResult();
+            if (result.FinishReason == FinishReason.Error) throw new InvalidOperationException($"rollout failed: {result.Error}");
+            results.Add(result.Tokens ?? []);
+        }
+        return results;
     }
 
-    private sealed class Sequence(int index, InferenceSession session, RolloutRequest request, int maxNewTokens)
+    /// <summary>One engine per bound model; remade when the model or the wanted concurrency changes.</summary>
+    private InferenceEngine Engine(LanguageModel model, int concurrency)
     {
-        private DeterministicRandom _rng = new(request.Seed);
-
-        public int Index { get; } = index;
-        public InferenceSession Session { get; } = session;
-        public List<int> Tokens { get; } = new(maxNewTokens);
-
-        public bool Done(int eos) => Tokens.Count >= maxNewTokens || (Tokens.Count > 0 && Tokens[^1] == eos);
-
-        public void Choose(ReadOnlySpan<float> logits, Sampler sampler, int vocab)
+        if (_engine is not null && _engine.Model == model && _engineConcurrency == concurrency) return _engine;
+        _engine?.Dispose();
+        _engineConcurrency = concurrency;
+        _engine = new InferenceEngine(model, _format.Tokenizer, "rollout", new EngineOptions
         {
-            double u = _rng.NextDouble();
-            if (request.Temperature <= 0)
-            {
-                Tokens.Add(Selection.Argmax(logits[..vocab]));
-                return;
-            }
-            // The shared sampler works at temperature 1; scale the logits here so one sampler serves every request.
-            Span<float> scaled = vocab <= 4096 ? stackalloc float[vocab] : new float[vocab];
-            System.Numerics.Tensors.TensorPrimitives.Multiply(logits[..vocab], 1f / request.Temperature, scaled);
-            Tokens.Add(sampler.Sample(scaled, u));
-        }
+            MaxConcurrentSequences = concurrency,
+            MaxQueuedRequests = 1 << 20,
+            MaxContext = _maxContext,
+            MaxBatchTokens = Math.Max(512, 2 * concurrency),
+            KvCacheType = DType.F32,
+            SpeculativeDecoding = false,
+            MaxQueueWait = TimeSpan.FromDays(1),
+        }, new ContextCache(new ContextCacheOptions { MemoryBytes = 64L << 20 }));
+        return _engine;
     }
 
     private void DisposeModel()
     {
-        while (_idle.Count > 0) _idle.Pop().Dispose();
+        _engine?.Dispose();
+        _engine?.Cache?.Dispose();
+        _engine = null;
         _model?.Dispose();
         _weights?.Dispose();
         _model = null;

@@ -1,3 +1,4 @@
+using SharpSeek.Tensors;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
@@ -226,7 +227,7 @@ public sealed class R1Recipe(RecipeSettings settings, RecipeProgress? progress =
 
     private List<EvaluationCell> Evaluate(string stage, PolicyModel policy, ReasoningChatFormat format, ComputePool pool, bool[] modes)
     {
-        using var sampler = new RolloutSampler(policy.Model, pool, format.EndOfSentence, _s.MaxContext);
+        using var sampler = new RolloutSampler(policy.Model, pool, format, _s.MaxContext);
         var cells = ReasoningEvaluator.Evaluate(stage, sampler, format, _s.Evaluation with { Seed = _s.Seed }, modes,
             f => Report($"eval {stage}", (int)Math.Round(f * 1000), 1000, ""));
         Log($"eval {stage}: pass@1 thinking {cells.Where(c => c.Thinking).Average(c => c.PassAt1):P1}");
@@ -241,7 +242,7 @@ public sealed class R1Recipe(RecipeSettings settings, RecipeProgress? progress =
     private void Grpo(PolicyModel policy, ReasoningChatFormat format, ComputePool pool, CurveLog curves)
     {
         using var reference = policy.Snapshot();
-        using var sampler = new RolloutSampler(policy.Model, pool, format.EndOfSentence, _s.MaxContext);
+        using var sampler = new RolloutSampler(policy.Model, pool, format, _s.MaxContext);
         policy.BiasUpdateSpeed = _s.GrpoBiasUpdateSpeed;
         var rewards = new RewardFunction();
         var rng = new DeterministicRandom(DeterministicRandom.SeedFor(_s.Seed, "grpo"));
@@ -353,7 +354,7 @@ public sealed class R1Recipe(RecipeSettings settings, RecipeProgress? progress =
     /// <summary>Held-out pass@1 with thinking, per difficulty, as the "grpo-eval" curve (a small sample: a trend, not the table).</summary>
     private void MonitorGrpo(PolicyModel policy, ReasoningChatFormat format, ComputePool pool, CurveLog curves, int step)
     {
-        using var sampler = new RolloutSampler(policy.Model, pool, format.EndOfSentence, _s.MaxContext);
+        using var sampler = new RolloutSampler(policy.Model, pool, format, _s.MaxContext);
         var cells = ReasoningEvaluator.Evaluate("grpo-eval", sampler, format, _s.GrpoEvaluation with
         {
             // Its own draw of held-out problems, so the curve is an independent sample from the final table's.
@@ -391,7 +392,7 @@ public sealed class R1Recipe(RecipeSettings settings, RecipeProgress? progress =
         var problems = new List<ReasoningProblem>();
         for (int i = 0; i < _s.DistillProblems; i++) problems.Add(ProblemGenerator.DrawTraining(ref rng, null));
         var traces = new List<(ReasoningProblem Problem, string Completion)>();
-        using (var sampler = new RolloutSampler(teacher.Model, pool, format.EndOfSentence, _s.MaxContext))
+        using (var sampler = new RolloutSampler(teacher.Model, pool, format, _s.MaxContext))
         {
             int samples = Math.Max(1, _s.DistillSamples);
             var requests = new List<RolloutRequest>(problems.Count * samples);
@@ -440,7 +441,7 @@ public sealed class R1Recipe(RecipeSettings settings, RecipeProgress? progress =
                     var (p, completion) = traces[r.NextInt(traces.Count)];
                     return format.Example(p, withTraces ? completion : ReasoningChatFormat.PlainCompletion(p));
                 });
-            using var sampler = new RolloutSampler(student.Model, pool, format.EndOfSentence, _s.MaxContext);
+            using var sampler = new RolloutSampler(student.Model, pool, format, _s.MaxContext);
             cells.AddRange(ReasoningEvaluator.Evaluate(stage, sampler, format, evaluation, [true],
                 f => Report($"eval {stage}", (int)Math.Round(f * 1000), 1000, "")));
         }

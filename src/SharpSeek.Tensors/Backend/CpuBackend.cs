@@ -108,10 +108,13 @@ public sealed class CpuBackend(ComputePool? pool = null) : IComputeBackend
         }
     }
 
-    public void Attention(in AttentionLayout layout, ReadOnlySpan<float> queries, ReadOnlySpan<float> keys, ReadOnlySpan<float> values, Span<float> output)
+    public void Attention(in AttentionShape shape, ReadOnlySpan<AttentionSequence> sequences, ReadOnlySpan<int> pageTable, in KvPageView kv,
+        ReadOnlySpan<float> queries, Span<float> output)
     {
-        var scores = Workspace.Current.Scores(Kernels.Attention.ScratchLength(layout, Pool));
-        Kernels.Attention.Causal(layout, queries, keys, values, output, scores, Pool);
+        int longest = 0;
+        foreach (var s in sequences) longest = Math.Max(longest, s.FirstPosition + s.Tokens);
+        var scores = Workspace.Current.Scores(Kernels.Attention.ScratchLength(shape, longest, Pool.ThreadCount));
+        Kernels.Attention.Paged(shape, sequences, pageTable, kv, queries, output, scores, Pool);
     }
 
     public void MoeDispatchCombine(ExpertWeights experts, ReadOnlySpan<float> x, int tokens, ReadOnlySpan<int> ids,

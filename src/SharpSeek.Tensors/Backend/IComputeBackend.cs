@@ -42,8 +42,12 @@ public interface IComputeBackend
     /// <summary>SwiGLU's gate y = silu(gate) ⊙ up (y may alias gate or up).</summary>
     void SwiGlu(ReadOnlySpan<float> gate, ReadOnlySpan<float> up, Span<float> y);
 
-    /// <summary>Causal attention of new queries over cached keys/values; see <see cref="AttentionLayout"/>.</summary>
-    void Attention(in AttentionLayout layout, ReadOnlySpan<float> queries, ReadOnlySpan<float> keys, ReadOnlySpan<float> values, Span<float> output);
+    /// <summary>
+    /// Causal attention of a ragged batch: each sequence's query rows attend over that sequence's paged cache (see
+    /// <see cref="Kernels.Attention.Paged"/>). One call covers every sequence of a forward step.
+    /// </summary>
+    void Attention(in AttentionShape shape, ReadOnlySpan<AttentionSequence> sequences, ReadOnlySpan<int> pageTable, in KvPageView kv,
+        ReadOnlySpan<float> queries, Span<float> output);
 
     /// <summary>
     /// Mixture-of-experts dispatch and combine: y[t] = Σ_j weights[t, j] · Expert_{ids[t, j]}(x[t]) for

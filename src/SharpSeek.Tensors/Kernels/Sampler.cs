@@ -25,7 +25,7 @@ public sealed class Sampler
     private readonly float[] _probs;
     private readonly int[] _order;
     private readonly float[] _orderProbs;
-    private readonly Random _rng;
+    private DeterministicRandom _rng;
     public SamplingOptions Options { get; }
 
     public Sampler(int vocabSize, SamplingOptions options)
@@ -36,7 +36,8 @@ public sealed class Sampler
         _probs = new float[vocabSize];
         _order = new int[vocabSize];
         _orderProbs = new float[vocabSize];
-        _rng = new Random(unchecked((int)(options.Seed ^ (options.Seed >> 32))));
+        // SplitMix64 from the seed: the same seed draws the same sequence on every .NET version and machine.
+        _rng = new DeterministicRandom(options.Seed);
     }
 
     public int Sample(ReadOnlySpan<float> logits) => Sample(logits, _rng.NextDouble());

@@ -1,3 +1,5 @@
+using SharpSeek.Tensors;
+
 namespace SharpSeek.Training.Data;
 
 /// <summary>Where a <see cref="BatchLoader"/> is: the epoch and how many samples of its permutation were served.</summary>

@@ -1,3 +1,4 @@
+using SharpSeek.Tensors;
 using System.Text;
 
 namespace SharpSeek.Training.Data;

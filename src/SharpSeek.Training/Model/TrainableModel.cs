@@ -1,3 +1,4 @@
+using SharpSeek.Tensors;
 using System.Numerics;
 using SharpSeek.Model;
 using SharpSeek.Training.Autodiff;

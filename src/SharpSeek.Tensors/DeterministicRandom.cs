@@ -1,4 +1,4 @@
-namespace SharpSeek.Training;
+namespace SharpSeek.Tensors;
 
 /// <summary>
 /// SplitMix64: a tiny generator whose sequence is fixed by its algorithm (System.Random's seeded sequence is not

@@ -1,0 +1,131 @@
+using System.Diagnostics;
+using SharpSeek.Tokenizer;
+
+namespace SharpSeek.Inference;
+
+/// <summary>
+/// What a drawn token becomes for the caller: reasoning or answer text (decoded incrementally, UTF-8 held back until
+/// whole), stop strings, the JSON recognizer's state, log-probabilities, and the end of the request — its result with
+/// usage and timings.
+/// </summary>
+internal sealed class OutputWriter(ByteLevelBpeTokenizer? tokenizer, TokenChooser chooser, int maxContext)
+{
+    private long _generated, _completed;
+
+    public long GeneratedTokens => Interlocked.Read(ref _generated);
+    public long CompletedRequests => Interlocked.Read(ref _completed);
+
+    /// <summary>Appends <paramref name="token"/> to <paramref name="run"/>, streams its text, and ends the run when it stops it.</summary>
+    public void Emit(SequenceRun run, int token)
+    {
+        if (run.FirstTokenAt == 0) run.FirstTokenAt = Stopwatch.GetTimestamp();
+        run.Generated++;
+        run.Append(token);
+        run.GeneratedTokens?.Add(token);
+        run.Count(token);
+        Interlocked.Increment(ref _generated);
+        TokenLogprob? chosen = null;
+        TokenLogprob[]? alternatives = null;
+        if (run.Request.TopLogprobs is int top) (chosen, alternatives) = chooser.Logprobs(run, token, top);
+
+        if (run.InReasoning) run.ReasoningTokens++;
+        if (token == chooser.EndOfSequence && !run.Request.IgnoreEndOfSequence) { Finish(run, FinishReason.Stop, null); return; }
+
+        if (run.Decoder is null) { }
+        else if (run.InReasoning && token == chooser.ThinkEnd)
+        {
+            run.InReasoning = false;
+            string tail = run.Decoder.Flush();
+            if (tail.Length > 0) Write(run, OutputChannel.Reasoning, tail, null, null);
+        }
+        else
+        {
+            string text = run.Decoder.Append(token);
+            if (run.InReasoning)
+            {
+                if (text.Length > 0 || chosen is not null) Write(run, OutputChannel.Reasoning, text, chosen, alternatives);
+            }
+            else
+            {
+                if (run.Json is { } json) json.TryFeed(tokenizer!.TokenBytes(token));
+                string emit = run.Stops.Push(text, out bool stopped);
+                if (emit.Length > 0 || chosen is not null) Write(run, OutputChannel.Content, emit, chosen, alternatives);
+                if (stopped)
+                {
+                    run.Done = true; // the stop string already swallowed the tail: finish without flushing it
+                    Complete(run, FinishReason.Stop, null);
+                    return;
+                }
+            }
+        }
+        // The drawn token needs the next position; keep one spare as the context's last.
+        if (run.Generated >= run.Request.MaxTokens || run.FeedLength >= maxContext) Finish(run, FinishReason.Length, null);
+    }
+
+    private static void Write(SequenceRun run, OutputChannel channel, string text, TokenLogprob? chosen, TokenLogprob[]? alternatives)
+    {
+        (channel == OutputChannel.Reasoning ? run.Reasoning : run.Content).Append(text);
+        run.Stream.Write(new GenerationDelta(channel, text, chosen, alternatives));
+    }
+
+    /// <summary>Ends <paramref name="run"/>: flushes held-back text (for normal ends) and completes its stream with the result.</summary>
+    public void Finish(SequenceRun run, FinishReason reason, string? error)
+    {
+        if (run.Done) return;
+        run.Done = true;
+        if (reason is FinishReason.Stop or FinishReason.Length && run.Decoder is not null)
+        {
+            string tail = run.Decoder.Flush();
+            if (run.InReasoning)
+            {
+                if (tail.Length > 0) Write(run, OutputChannel.Reasoning, tail, null, null);
+            }
+            else
+            {
+                string emit = run.Stops.Push(tail, out _) + run.Stops.Flush();
+                if (emit.Length > 0) Write(run, OutputChannel.Content, emit, null, null);
+            }
+        }
+        Complete(run, reason, error);
+    }
+
+    private void Complete(SequenceRun run, FinishReason reason, string? error)
+    {
+        long now = Stopwatch.GetTimestamp();
+        var result = new GenerationResult
+        {
+            FinishReason = reason,
+            Error = error,
+            Content = run.Content.ToString(),
+            Reasoning = run.Reasoning.ToString(),
+            Usage = new GenerationUsage
+            {
+                PromptTokens = run.Request.PromptTokens.Length,
+                CachedPromptTokens = run.CachedTokens,
+                CompletionTokens = run.Generated,
+                ReasoningTokens = run.ReasoningTokens,
+                DraftedTokens = run.Drafted,
+                AcceptedDraftTokens = run.Accepted,
+            },
+            QueueTime = Stopwatch.GetElapsedTime(run.Stream.SubmittedAt, run.StartedAt),
+            TimeToFirstToken = run.FirstTokenAt == 0 ? TimeSpan.Zero : Stopwatch.GetElapsedTime(run.StartedAt, run.FirstTokenAt),
+            GenerationTime = Stopwatch.GetElapsedTime(run.StartedAt, now),
+            Tokens = run.GeneratedTokens?.ToArray(),
+            Preemptions = run.Preemptions,
+        };
+        Interlocked.Increment(ref _completed);
+        run.Stream.Finish(result);
+    }
+
+    /// <summary>Ends a request that never started (cancelled or expired in the queue).</summary>
+    public void EndUnstarted(GenerationStream w, FinishReason reason)
+    {
+        Interlocked.Increment(ref _completed);
+        w.Finish(new GenerationResult
+        {
+            FinishReason = reason,
+            Usage = new GenerationUsage { PromptTokens = w.Request.PromptTokens.Length },
+            QueueTime = Stopwatch.GetElapsedTime(w.SubmittedAt),
+        });
+    }
+}
