@@ -12,16 +12,19 @@ using SharpSeek.Server.Hosting;
 //      With --mtp-model PATH, (3) also runs on that checkpoint (e.g. the bundled model, whose MTP head was trained)
 //      with a chat-formatted reasoning prompt, where the acceptance rate means something.
 // Medians over repeats; ratios are measured in the same run.
-// Usage: dotnet run -c Release --project bench/SharpSeek.ServingBenchmark [-- --size small|medium --repeats N --mtp-model PATH]
+// Usage: dotnet run -c Release --project bench/SharpSeek.ServingBenchmark [-- --size small|medium --repeats N --mtp-model PATH
+//        --sections ttft,throughput,mtp]
 
 var size = RandomModelSize.Medium;
 int repeats = 5;
 string? mtpModel = null;
+var sections = new HashSet<string> { "ttft", "throughput", "mtp" };
 for (int i = 0; i < args.Length - 1; i++)
 {
     if (args[i] == "--size") size = Enum.Parse<RandomModelSize>(args[i + 1], ignoreCase: true);
     if (args[i] == "--repeats") repeats = int.Parse(args[i + 1], System.Globalization.CultureInfo.InvariantCulture);
     if (args[i] == "--mtp-model") mtpModel = args[i + 1];
+    if (args[i] == "--sections") sections = [.. args[i + 1].Split(',')];
 }
 
 const string key = "sk-benchmark";
@@ -30,6 +33,7 @@ Console.WriteLine($"model: {served.Identity} ({served.Model.Config.NumHiddenLaye
 string data = Path.Combine(Path.GetTempPath(), "sharpseek-serving-bench", Guid.NewGuid().ToString("N"), "data");
 
 // ---- 1. TTFT hit vs miss ------------------------------------------------------------------------------------
+if (sections.Contains("ttft"))
 await using (var server = await SharpSeekServer.StartAsync(new ServerOptions
 {
     Port = 0, DataDirectory = data, ApiKeys = [key], RequestsPerSecondPerKey = 1e6, BurstPerKey = 1_000_000,
@@ -52,6 +56,7 @@ await using (var server = await SharpSeekServer.StartAsync(new ServerOptions
 }
 
 // ---- 2. Throughput at 1, 4, 16 streams ----------------------------------------------------------------------
+if (sections.Contains("throughput"))
 await using (var server = await SharpSeekServer.StartAsync(new ServerOptions
 {
     Port = 0, DataDirectory = data + "-tp", ApiKeys = [key], RequestsPerSecondPerKey = 1e6, BurstPerKey = 1_000_000,
@@ -71,9 +76,11 @@ await using (var server = await SharpSeekServer.StartAsync(new ServerOptions
         }
         Console.WriteLine($"throughput, {streams,2} concurrent streams x 64 tokens: {Median(rates):F1} tokens/s (median)");
     }
+    Console.WriteLine($"  engine: {server.Engine.Steps} forward passes, {(double)server.Engine.BatchRows / Math.Max(1, server.Engine.Steps):F1} rows per pass");
 }
 
 // ---- 3. MTP speculative vs plain ----------------------------------------------------------------------------
+if (!sections.Contains("mtp")) return 0;
 CompareSpeculative(served, served.Tokenizer.Encode(RandomText(200, 7)), 128, repeats,
     "random weights: the MTP head was not trained to agree with the main model, so acceptance is near chance; a trained V3 head reports 85-90%");
 if (mtpModel is not null)

@@ -111,6 +111,8 @@ public sealed class InferenceEngine : IDisposable
     public int KvPagesUsed => Volatile.Read(ref _pagesUsed);
     public int KvPages => _pool.PageCount;
     public long KvBytesPerToken => _pool.BytesPerToken;
+    /// <summary>Bytes reserved for KV pages (main and MTP layers).</summary>
+    public long KvMemoryBytes => _pool.PageCount * _pool.PageBytes;
     private int _pagesUsed;
 
     /// <summary>

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using SharpSeek.Cli.Options;
 using SharpSeek.Inference;
 using SharpSeek.Server.Hosting;
 
@@ -27,16 +28,34 @@ internal static class ServeCommand
         var queue = new Option<int>("--queue") { Description = "requests that may wait for a slot (past it: 503)", DefaultValueFactory = _ => 32 };
         var rate = new Option<double>("--rate") { Description = "requests per second per key (past it: 429)", DefaultValueFactory = _ => 20 };
         var noMtp = new Option<bool>("--no-speculative") { Description = "turn off MTP self-speculative decoding" };
+        var kvMemory = new Option<string?>("--kv-memory") { Description = "memory for KV-cache pages, e.g. 4G or 512M (default: every slot at the full context, plus the context cache); when it runs out the newest sequence is preempted and recomputed" };
+        var kvType = new Option<string>("--kv-cache-type") { Description = "element type of cached keys/values: f16 (default, as llama.cpp), bf16 or f32 (exact, twice the memory)", DefaultValueFactory = _ => "f16" };
+        var batchTokens = new Option<int>("--batch-tokens") { Description = "rows per forward pass: every running sequence's decode tokens, then prefill chunks", DefaultValueFactory = _ => 512 };
 
         var command = new Command("serve", "Serve the DeepSeek-compatible API (/chat/completions, /v1/..., /models, /user/balance, /beta/completions, /metrics) and the web chat on 127.0.0.1")
         {
-            port, data, postgres, keys, slots, queue, rate, noMtp, ModelOption, TokenizerOption, RandomOption, SizeOption, SeedOption, ContextOption,
+            port, data, postgres, keys, slots, queue, rate, noMtp, kvMemory, kvType, batchTokens, ModelOption, TokenizerOption, RandomOption, SizeOption, SeedOption, ContextOption,
         };
         command.SetAction(async (parse, ct) =>
         {
             ModelChoice model;
-            try { model = Choice(parse); }
-            catch (ModelLoadException e)
+            EngineOptions engine;
+            try
+            {
+                model = Choice(parse);
+                engine = new EngineOptions
+                {
+                    MaxConcurrentSequences = parse.GetValue(slots),
+                    MaxQueuedRequests = parse.GetValue(queue),
+                    MaxContext = parse.GetValue(ContextOption),
+                    SpeculativeDecoding = !parse.GetValue(noMtp),
+                    KvMemoryBytes = parse.GetValue(kvMemory) is { } size ? ByteSize.Parse(size, "--kv-memory") : null,
+                    KvCacheType = KvCacheType(parse.GetValue(kvType)!),
+                    MaxBatchTokens = parse.GetValue(batchTokens),
+                };
+                engine.Validate();
+            }
+            catch (Exception e) when (e is ModelLoadException or ArgumentException)
             {
                 Console.Error.WriteLine("error: " + e.Message);
                 return ServeHost.Failure;
@@ -49,18 +68,21 @@ internal static class ServeCommand
                 ApiKeys = parse.GetValue(keys) ?? [],
                 RequestsPerSecondPerKey = parse.GetValue(rate),
                 BurstPerKey = Math.Max(1, (int)Math.Ceiling(parse.GetValue(rate) * 2)),
-                Engine = new EngineOptions
-                {
-                    MaxConcurrentSequences = parse.GetValue(slots),
-                    MaxQueuedRequests = parse.GetValue(queue),
-                    MaxContext = parse.GetValue(ContextOption),
-                    SpeculativeDecoding = !parse.GetValue(noMtp),
-                },
+                Engine = engine,
             };
             return await ServeHost.RunAsync(model, options, Console.Out, Console.Error, ct);
         });
         return command;
     }
+
+    /// <summary>The --kv-cache-type value as a dtype.</summary>
+    internal static Tensors.DType KvCacheType(string text) => text.ToLowerInvariant() switch
+    {
+        "f16" => Tensors.DType.F16,
+        "bf16" => Tensors.DType.BF16,
+        "f32" => Tensors.DType.F32,
+        _ => throw new ArgumentException($"--kv-cache-type: '{text}' is not one of f16, bf16, f32"),
+    };
 
     /// <summary>The model options of <c>serve</c> and <c>chat</c>; throws <see cref="ModelLoadException"/> when they contradict each other.</summary>
     internal static ModelChoice Choice(ParseResult parse)

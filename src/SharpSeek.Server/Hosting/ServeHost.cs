@@ -38,12 +38,18 @@ public static class ServeHost
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or System.Data.Common.DbException)
         {
-            await error.WriteLineAsync($"error: cannot start the server on {options.Host}:{options.Port}: {e.Message}");
+            await error.WriteLineAsync(e is ArgumentException
+                ? $"error: {e.Message}"
+                : $"error: cannot start the server on {options.Host}:{options.Port}: {e.Message}");
             return Failure;
         }
         await using (server)
         {
             await output.WriteLineAsync($"SharpSeek serving {served.Description} at {server.BaseAddress} (API also under {server.BaseAddress}v1)");
+            var e = server.Engine;
+            await output.WriteLineAsync($"Engine: {e.Options.MaxConcurrentSequences} slots, {e.Options.MaxBatchTokens} rows per step, KV cache {e.KvPages} pages of 64 tokens " +
+                                        $"({e.KvMemoryBytes / (1 << 20):N0} MiB, {e.Options.KvCacheType}, {e.KvBytesPerToken:N0} bytes/token)" +
+                                        (e.SupportsSpeculation ? ", MTP speculation on" : ""));
             if (printedKey is not null)
             {
                 await output.WriteLineAsync($"API key: {printedKey}");
