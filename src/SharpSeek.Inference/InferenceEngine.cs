@@ -251,6 +251,9 @@ public sealed class InferenceEngine : IDisposable
     private void Admit()
     {
         List<GenerationStream>? expired = null;
+        var admitted = _admitted;
+        admitted.Clear();
+        int pending = 0;
         lock (_gate)
         {
             long now = Stopwatch.GetTimestamp();
@@ -262,41 +265,55 @@ public sealed class InferenceEngine : IDisposable
                 else _waiting.Enqueue(w);
             }
             // Preempted sequences come back first (they are older), then new requests, while slots and memory last.
-            while (_running.Count < _options.MaxConcurrentSequences)
+            while (_running.Count + admitted.Count < _options.MaxConcurrentSequences)
             {
                 if (_requeued.TryPeek(out var back))
                 {
-                    if (!HasRoomFor(back.Pending)) break;
-                    _requeued.Dequeue();
-                    back.Preempted = false;
-                    Restore(back, countUsage: false);
-                    Insert(back);
-                    continue;
+                    if (!HasRoomFor(back.Pending, pending)) break;
+                    admitted.Add((_requeued.Dequeue(), null));
                 }
-                if (!_waiting.TryPeek(out var next) || !HasRoomFor(next.Request.PromptTokens.Length)) break;
-                _waiting.Dequeue();
-                var run = new SequenceRun(next, new SequenceKv(_pool), Tokenizer, _vocab, _options.DefaultMaxReasoningTokens)
-                {
-                    Order = ++_nextOrder,
-                    Speculating = SupportsSpeculation,
-                };
-                if (next.Request.ReturnTokens) run.GeneratedTokens = [];
-                Restore(run, countUsage: true);
-                Insert(run);
-                next.MarkStarted();
+                else if (_waiting.TryPeek(out var next) && HasRoomFor(next.Request.PromptTokens.Length, pending))
+                    admitted.Add((null, _waiting.Dequeue()));
+                else break;
+                pending += Math.Min(admitted[^1].Run?.Pending ?? admitted[^1].Stream!.Request.PromptTokens.Length, _options.PrefillChunkTokens) + 1;
             }
-            Volatile.Write(ref _runningCount, _running.Count);
         }
+        // Context-cache lookups (possibly disk reads) happen outside the lock, so submissions never wait on them.
+        foreach (var (back, stream) in admitted)
+        {
+            if (back is not null)
+            {
+                back.Preempted = false;
+                Restore(back, countUsage: false);
+                Insert(back);
+                continue;
+            }
+            var run = new SequenceRun(stream!, new SequenceKv(_pool), Tokenizer, _vocab, _options.DefaultMaxReasoningTokens)
+            {
+                Order = ++_nextOrder,
+                Speculating = SupportsSpeculation,
+            };
+            if (stream!.Request.ReturnTokens) run.GeneratedTokens = [];
+            Restore(run, countUsage: true);
+            Insert(run);
+            stream.MarkStarted();
+        }
+        Volatile.Write(ref _runningCount, _running.Count);
         if (expired is not null)
             foreach (var w in expired) _output.EndUnstarted(w, w.IsCancelled ? FinishReason.Cancelled : FinishReason.Expired);
     }
 
-    /// <summary>Admission control: a first chunk of the feed must fit in free (or reclaimable) pages, unless nothing runs.</summary>
-    private bool HasRoomFor(int pending)
+    private readonly List<(SequenceRun? Run, GenerationStream? Stream)> _admitted = [];
+
+    /// <summary>
+    /// Admission control: a first chunk of the feed must fit in free (or reclaimable) pages beside what this round
+    /// already admitted (<paramref name="admittedTokens"/>), unless nothing runs at all.
+    /// </summary>
+    private bool HasRoomFor(int pending, int admittedTokens)
     {
-        if (_running.Count == 0) return true;
-        int chunk = Math.Min(pending, _options.PrefillChunkTokens) + 1;
-        int pages = (chunk + KvPagePool.PageTokens - 1) / KvPagePool.PageTokens;
+        if (_running.Count == 0 && admittedTokens == 0) return true;
+        int tokens = Math.Min(pending, _options.PrefillChunkTokens) + 1 + admittedTokens;
+        int pages = (tokens + KvPagePool.PageTokens - 1) / KvPagePool.PageTokens;
         return _pool.FreePages + (Cache?.EvictablePages ?? 0) >= pages;
     }
 

@@ -183,5 +183,8 @@ public sealed class HttpContractTests : IAsyncLifetime
         string metrics = await http.GetStringAsync("metrics");
         Assert.Contains("sharpseek_requests_total{endpoint=\"/beta/completions\",code=\"200\"} 1", metrics);
         Assert.Contains("# TYPE sharpseek_time_to_first_token_seconds histogram", metrics);
+        // The engine's batching and memory are visible: it has run passes and owns a page pool.
+        Assert.Matches(@"sharpseek_engine_steps_total [1-9]", metrics);
+        Assert.Matches(@"sharpseek_kv_pages [1-9]", metrics);
     }
 }

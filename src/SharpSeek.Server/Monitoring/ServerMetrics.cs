@@ -35,12 +35,17 @@ public sealed class ServerMetrics
         Counter(sb, "sharpseek_engine_refused_total", "Submissions refused because every slot and queue place was taken.", engine.RefusedRequests);
         Counter(sb, "sharpseek_mtp_drafted_tokens_total", "Tokens drafted by the MTP head.", engine.DraftedTokens);
         Counter(sb, "sharpseek_mtp_accepted_tokens_total", "MTP drafts the main model confirmed.", engine.AcceptedDraftTokens);
+        Counter(sb, "sharpseek_engine_steps_total", "Forward passes the engine ran (each over every running sequence).", engine.Steps);
+        Counter(sb, "sharpseek_engine_batch_rows_total", "Token rows those passes held (rows / steps = the mean batch).", engine.BatchRows);
+        Counter(sb, "sharpseek_engine_preemptions_total", "Sequences preempted when KV pages ran out (recomputed later).", engine.Preemptions);
+        Gauge(sb, "sharpseek_kv_pages_used", "KV-cache pages (64 positions each) in use by sequences and the context cache.", engine.KvPagesUsed);
+        Gauge(sb, "sharpseek_kv_pages", "KV-cache pages in the pool.", engine.KvPages);
         Counter(sb, "sharpseek_keepalives_total", "Keep-alive lines sent to waiting requests.", Interlocked.Read(ref _keepAlives));
         if (engine.Cache is { } cache)
         {
             Counter(sb, "sharpseek_context_cache_stored_blocks_total", "64-token blocks stored in the context cache.", cache.StoredBlocks);
             Counter(sb, "sharpseek_context_cache_disk_reads_total", "Blocks read back from disk.", cache.DiskReads);
-            Gauge(sb, "sharpseek_context_cache_memory_bytes", "Bytes of blocks held in RAM.", cache.MemoryBytesUsed);
+            Gauge(sb, "sharpseek_context_cache_memory_bytes", "Bytes of KV pages the context cache keeps alive in RAM.", cache.MemoryBytesUsed);
         }
         _ttft.Render(sb, "sharpseek_time_to_first_token_seconds", "From the start of inference to the first token.");
         _duration.Render(sb, "sharpseek_request_duration_seconds", "Whole admitted requests, queueing included.");

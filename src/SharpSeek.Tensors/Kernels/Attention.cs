@@ -168,7 +168,10 @@ public static unsafe class Attention
                 HeadBlock = headBlock, BlocksPerGroup = blocksPerGroup, ItemsPerToken = itemsPerToken,
                 PerWorker = PerWorker(shape, maxPositions),
             };
-            pool.For(totalTokens * itemsPerToken, 1, ref body);
+            // Aim for ~32K multiply-adds per chunk so a tiny model's attention does not pay for a fork.
+            int items = totalTokens * itemsPerToken;
+            long perItem = (long)maxPositions * headBlock * (shape.KeyDim + shape.ValueDim);
+            pool.For(items, (int)Math.Clamp(32768 / Math.Max(perItem, 1), 1, items), ref body);
         }
 
         static void Need(string what, int have, long need)
