@@ -116,7 +116,7 @@ public static unsafe class QuantizedGemvBenchmark
     /// Runs <paramref name="run"/> for at least a second: the kernels start as tier-0 code and the runtime promotes them
     /// to optimized code only after a delay, which a loaded machine stretches; timing before that measures the JIT.
     /// </summary>
-    private static void WarmUp(Action run)
+    internal static void WarmUp(Action run)
     {
         long t0 = Stopwatch.GetTimestamp();
         for (int i = 0; i < 3 || Stopwatch.GetElapsedTime(t0).TotalSeconds < 1.0; i++) run();
@@ -158,13 +158,13 @@ public static unsafe class QuantizedGemvBenchmark
         return (ra[ra.Length / 2], rb[rb.Length / 2]);
     }
 
-    private static long WeightBytes(Tensor w) => w.ByteLength + (w.BlockScales?.ByteLength ?? 0);
+    internal static long WeightBytes(Tensor w) => w.ByteLength + (w.BlockScales?.ByteLength ?? 0);
 
     /// <summary>
     /// A [rows, cols] weight of weight-like values. Only 64 rows are actually quantized and then tiled over the matrix:
     /// the kernels' speed does not depend on the values, and quantizing a full 14336×4096 Q4_K matrix takes seconds.
     /// </summary>
-    private static Tensor MakeWeight(DType type, int rows, int cols)
+    internal static Tensor MakeWeight(DType type, int rows, int cols)
     {
         const int distinct = 128;
         var rng = new Random(42);
@@ -190,7 +190,7 @@ public static unsafe class QuantizedGemvBenchmark
         return t;
     }
 
-    private static Tensor Clone(Tensor w)
+    internal static Tensor Clone(Tensor w)
     {
         var c = Tensor.Allocate(w.DType, w.Shape);
         new Span<byte>(w.Data, checked((int)w.ByteLength)).CopyTo(new Span<byte>(c.Data, checked((int)c.ByteLength)));
