@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
@@ -8,11 +7,20 @@ using SharpSeek.Tensors.Threading;
 namespace SharpSeek.Tensors.Kernels;
 
 // F32 / F16 / BF16 / FP8 weights: widen in registers, FMA against f32 activations.
+//
+// Canonical order (both vector paths): output (i, j) keeps one 16-lane accumulator; lane l takes the products of columns
+// c ≡ l (mod 16) in increasing c, by FMA, starting from +0; a ragged last vector is zero-padded (0·0 adds nothing). The
+// accumulator is then summed by the fixed tree of Sum16. FP8 adds a level: each 128-column block runs its own 16-lane
+// partial as above, and the block's partial is folded into the total accumulator as total = fma(partial, scale, total).
+// The 256-bit path holds each 16-lane accumulator as two ymm (lanes 0..7, 8..15), so it computes the same bits as the
+// 512-bit path. Without SIMD, each output is a plain sequential sum (per FP8 block, then scaled and added).
 public static unsafe partial class MatMul
 {
     /// <summary>How one weight dtype turns stored elements into floats; a struct per dtype so the JIT specializes each kernel.</summary>
     private interface IFloatWeightRow
     {
+        /// <summary>Bytes per stored element.</summary>
+        static abstract int ElementBytes { get; }
         /// <summary>Elements j..j+15 of the row (needs Avx512F).</summary>
         static abstract Vector512<float> Load16(byte* row, int j);
         /// <summary>Elements j..j+7 of the row (needs Avx2).</summary>
@@ -22,6 +30,7 @@ public static unsafe partial class MatMul
 
     private struct F32Row : IFloatWeightRow
     {
+        public static int ElementBytes => 4;
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static Vector512<float> Load16(byte* row, int j) => Vector512.Load((float*)row + j);
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -32,6 +41,7 @@ public static unsafe partial class MatMul
 
     private struct Bf16Row : IFloatWeightRow
     {
+        public static int ElementBytes => 2;
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static Vector512<float> Load16(byte* row, int j)
             => Avx512F.ShiftLeftLogical(Avx512F.ConvertToVector512UInt32(Vector256.Load((ushort*)row + j)), 16).AsSingle();
@@ -44,6 +54,7 @@ public static unsafe partial class MatMul
 
     private struct F16Row : IFloatWeightRow
     {
+        public static int ElementBytes => 2;
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static Vector512<float> Load16(byte* row, int j)
             => Fp16Codec.Widen(Avx512F.ConvertToVector512UInt32(Vector256.Load((ushort*)row + j)));
@@ -57,6 +68,7 @@ public static unsafe partial class MatMul
     /// <summary>Raw E4M3 codes; the 128×128 block scale is applied per column block by the kernel.</summary>
     private struct Fp8Row : IFloatWeightRow
     {
+        public static int ElementBytes => 1;
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static Vector512<float> Load16(byte* row, int j)
             => Fp8E4M3Codec.WidenSignExtended(Avx512F.ConvertToVector512Int32(Vector128.Load((sbyte*)row + j)));
@@ -67,219 +79,135 @@ public static unsafe partial class MatMul
         public static float Load1(byte* row, int j) => Fp8E4M3Codec.ToSingle(row[j]);
     }
 
+    /// <summary>The 512-bit (AVX-512F) or 256-bit (AVX2 + FMA) float kernels; otherwise the scalar sums.</summary>
+    private static bool UseFloat512 => Vector512.IsHardwareAccelerated && Avx512F.IsSupported;
+    private static bool UseFloat256 => Avx2.IsSupported && Fma.IsSupported;
+
     private static void LinearFloat(Tensor weight, long rowStride, float* x, float* y, int m, int n, int k, ComputePool pool)
     {
         long rowBytes = DTypeInfo.ByteCount(weight.DType, k);
+        float* scales = weight.DType == DType.F8E4M3 ? (float*)weight.BlockScales!.Data : null;
+        int scaleCols = weight.DType == DType.F8E4M3 ? weight.BlockScales!.Shape[1] : 0;
+        int ldx = k;
+        if (weight.DType == DType.F8E4M3 && UseFp8Lookup(k))
+        {
+            float* xp = (float*)ActivationScratch((long)m * k * sizeof(float));
+            for (int i = 0; i < m; i++) PermuteForFp8Lookup(x + (long)i * k, xp + (long)i * k, k);
+            var body = new Fp8LookupBody { W = weight.Data, Stride = rowStride, X = xp, Y = y, M = m, N = n, K = k, Scales = scales, ScaleCols = scaleCols, TileRows = TileRows(rowBytes) };
+            pool.For(n, Grain(rowBytes * m), ref body);
+            return;
+        }
+        if ((UseFloat512 || UseFloat256) && k % 16 != 0)
+        {
+            // The vector kernels read activations in whole 16-float vectors: copy the rows with a zero-padded tail.
+            ldx = (k + 15) & ~15;
+            float* xp = (float*)ActivationScratch((long)m * ldx * sizeof(float));
+            for (int i = 0; i < m; i++)
+            {
+                new ReadOnlySpan<float>(x + (long)i * k, k).CopyTo(new Span<float>(xp + (long)i * ldx, k));
+                new Span<float>(xp + (long)i * ldx + k, ldx - k).Clear();
+            }
+            x = xp;
+        }
         switch (weight.DType)
         {
-            case DType.F32: RunFloat<F32Row>(weight.Data, rowStride, rowBytes, x, y, m, n, k, null, 0, pool); break;
-            case DType.BF16: RunFloat<Bf16Row>(weight.Data, rowStride, rowBytes, x, y, m, n, k, null, 0, pool); break;
-            case DType.F16: RunFloat<F16Row>(weight.Data, rowStride, rowBytes, x, y, m, n, k, null, 0, pool); break;
-            case DType.F8E4M3:
-                var scales = weight.BlockScales!;
-                if (UseFp8Lookup(k))
-                {
-                    float* xp = (float*)ActivationScratch((long)m * k * sizeof(float));
-                    for (int i = 0; i < m; i++) PermuteForFp8Lookup(x + (long)i * k, xp + (long)i * k, k);
-                    RunFloat<Fp8LookupRow>(weight.Data, rowStride, rowBytes, xp, y, m, n, k, (float*)scales.Data, scales.Shape[1], pool);
-                }
-                else
-                {
-                    RunFloat<Fp8Row>(weight.Data, rowStride, rowBytes, x, y, m, n, k, (float*)scales.Data, scales.Shape[1], pool);
-                }
-                break;
+            case DType.F32: RunFloat<F32Row>(weight.Data, rowStride, rowBytes, x, ldx, y, m, n, k, null, 0, pool); break;
+            case DType.BF16: RunFloat<Bf16Row>(weight.Data, rowStride, rowBytes, x, ldx, y, m, n, k, null, 0, pool); break;
+            case DType.F16: RunFloat<F16Row>(weight.Data, rowStride, rowBytes, x, ldx, y, m, n, k, null, 0, pool); break;
+            case DType.F8E4M3: RunFloat<Fp8Row>(weight.Data, rowStride, rowBytes, x, ldx, y, m, n, k, scales, scaleCols, pool); break;
             default: throw new NotSupportedException($"Linear: {weight.DType} is not a float weight format");
         }
     }
 
-    /// <summary>Marks the FP8 table-lookup kernels (<see cref="DotFp8Lookup"/>), which read permuted activations.</summary>
-    private struct Fp8LookupRow : IFloatWeightRow
-    {
-        public static Vector512<float> Load16(byte* row, int j) => throw new UnreachableException();
-        public static Vector256<float> Load8(byte* row, int j) => throw new UnreachableException();
-        public static float Load1(byte* row, int j) => throw new UnreachableException();
-    }
-
-    private static void RunFloat<TRow>(byte* w, long stride, long rowBytes, float* x, float* y, int m, int n, int k,
+    private static void RunFloat<TRow>(byte* w, long stride, long rowBytes, float* x, int ldx, float* y, int m, int n, int k,
         float* scales, int scaleCols, ComputePool pool) where TRow : struct, IFloatWeightRow
     {
-        var body = new FloatWeightBody<TRow>
+        var body = new FloatTileBody<TRow>
         {
-            W = w, Stride = stride, X = x, Y = y, M = m, N = n, K = k, Scales = scales, ScaleCols = scaleCols,
+            W = w, Stride = stride, X = x, Ldx = ldx, Y = y, M = m, N = n, K = k, Scales = scales, ScaleCols = scaleCols,
             TileRows = TileRows(rowBytes),
         };
         pool.For(n, Grain(rowBytes * m), ref body);
     }
 
-    private struct FloatWeightBody<TRow> : IRangeBody where TRow : struct, IFloatWeightRow
+    private struct FloatTileBody<TRow> : IRangeBody, ITileKernel where TRow : struct, IFloatWeightRow
     {
         public byte* W;
         public long Stride;
         public float* X, Y, Scales;
-        public int M, N, K, ScaleCols, TileRows;
+        public int Ldx, M, N, K, ScaleCols, TileRows;
 
-        public readonly void Execute(int start, int end, int worker)
+        public void Execute(int start, int end, int worker)
         {
-            for (int r0 = start; r0 < end; r0 += TileRows)
+            bool blocked = Scales != null;
+            // Tile shapes (speed only, see MatMul.Tiles.cs): 16 zmm accumulators for 4×4, two per output with FP8's
+            // block partials; one activation row with several weight rows in flight for the GEMV. The 256-bit path has
+            // 16 registers and two ymm per 16-lane accumulator.
+            if (UseFloat512)
             {
-                int r1 = Math.Min(end, r0 + TileRows);
-                int i = 0;
-                for (; i + 4 <= M; i += 4)
-                    for (int j = r0; j < r1; j++)
-                    {
-                        byte* row = W + j * Stride;
-                        float* x = X + (long)i * K, y = Y + (long)i * N + j;
-                        if (typeof(TRow) == typeof(Fp8LookupRow)) DotFp8Lookup4(row, x, K, RowScales(j), y, N);
-                        else DotFloat4<TRow>(row, x, K, RowScales(j), y, N);
-                    }
-                for (; i < M; i++)
-                    for (int j = r0; j < r1; j++)
-                    {
-                        byte* row = W + j * Stride;
-                        float* x = X + (long)i * K;
-                        Y[(long)i * N + j] = typeof(TRow) == typeof(Fp8LookupRow) ? DotFp8Lookup(row, x, K, RowScales(j))
-                            : Scales == null ? DotFloat<TRow>(row, x, K)
-                            : DotFp8Blocks(row, x, K, RowScales(j));
-                    }
+                if (M == 1) RunTiles<FloatTileBody<TRow>, One, Four>(ref this, M, start, end, TileRows);
+                else if (blocked) RunTiles<FloatTileBody<TRow>, Four, Two>(ref this, M, start, end, TileRows);
+                else RunTiles<FloatTileBody<TRow>, Four, Four>(ref this, M, start, end, TileRows);
+            }
+            else if (UseFloat256)
+            {
+                if (M == 1 && blocked) RunTiles<FloatTileBody<TRow>, One, Two>(ref this, M, start, end, TileRows);
+                else if (M == 1) RunTiles<FloatTileBody<TRow>, One, Four>(ref this, M, start, end, TileRows);
+                else if (blocked) RunTiles<FloatTileBody<TRow>, Two, One>(ref this, M, start, end, TileRows);
+                else RunTiles<FloatTileBody<TRow>, Two, Two>(ref this, M, start, end, TileRows);
+            }
+            else
+            {
+                RunTiles<FloatTileBody<TRow>, One, One>(ref this, M, start, end, TileRows);
             }
         }
 
-        private readonly float* RowScales(int j) => Scales == null ? null : Scales + (long)(j / Tensor.Fp8BlockSize) * ScaleCols;
+        public void Tile<TA, TW>(int i0, int j0) where TA : struct, IRowCount where TW : struct, IRowCount
+        {
+            byte* w = W + j0 * Stride;
+            float* x = X + (long)i0 * Ldx, y = Y + (long)i0 * N + j0;
+            if (Scales == null)
+            {
+                if (UseFloat512) FloatTile512<TRow, TA, TW>(w, Stride, x, Ldx, K, y, N);
+                else if (UseFloat256) FloatTile256<TRow, TA, TW>(w, Stride, x, Ldx, K, y, N);
+                else
+                    for (int i = 0; i < TA.Count; i++)
+                        for (int j = 0; j < TW.Count; j++) y[(long)i * N + j] = DotFloatScalar<TRow>(w + j * Stride, x + (long)i * Ldx, K);
+                return;
+            }
+            // FP8: the block-scale row of each weight row (rows j0..j0+TW may straddle a 128-row boundary).
+            float* s0 = RowScales(j0), s1 = RowScales(j0 + Math.Min(1, TW.Count - 1)), s2 = RowScales(j0 + Math.Min(2, TW.Count - 1)), s3 = RowScales(j0 + TW.Count - 1);
+            if (UseFloat512) Fp8Tile512<TA, TW>(w, Stride, x, Ldx, K, y, N, s0, s1, s2, s3);
+            else if (UseFloat256) Fp8Tile256<TA, TW>(w, Stride, x, Ldx, K, y, N, s0, s1, s2, s3);
+            else
+                for (int i = 0; i < TA.Count; i++)
+                    for (int j = 0; j < TW.Count; j++) y[(long)i * N + j] = DotFp8Scalar(w + j * Stride, x + (long)i * Ldx, K, RowScales(j0 + j));
+        }
+
+        private readonly float* RowScales(int j) => Scales + (long)(j / Tensor.Fp8BlockSize) * ScaleCols;
     }
 
-    /// <summary>Dot of one weight row with one activation row.</summary>
-    private static float DotFloat<TRow>(byte* row, float* x, int k) where TRow : struct, IFloatWeightRow
+    /// <summary>Without SIMD: the plain sequential dot of one weight row with one activation row.</summary>
+    private static float DotFloatScalar<TRow>(byte* row, float* x, int k) where TRow : struct, IFloatWeightRow
     {
-        int j = 0;
-        if (Vector512.IsHardwareAccelerated && Avx512F.IsSupported)
-        {
-            var a0 = Vector512<float>.Zero;
-            var a1 = Vector512<float>.Zero;
-            var a2 = Vector512<float>.Zero;
-            var a3 = Vector512<float>.Zero;
-            for (; j + 64 <= k; j += 64)
-            {
-                a0 = Avx512F.FusedMultiplyAdd(TRow.Load16(row, j), Vector512.Load(x + j), a0);
-                a1 = Avx512F.FusedMultiplyAdd(TRow.Load16(row, j + 16), Vector512.Load(x + j + 16), a1);
-                a2 = Avx512F.FusedMultiplyAdd(TRow.Load16(row, j + 32), Vector512.Load(x + j + 32), a2);
-                a3 = Avx512F.FusedMultiplyAdd(TRow.Load16(row, j + 48), Vector512.Load(x + j + 48), a3);
-            }
-            for (; j + 16 <= k; j += 16) a0 = Avx512F.FusedMultiplyAdd(TRow.Load16(row, j), Vector512.Load(x + j), a0);
-            float tail = 0;
-            for (; j < k; j++) tail += TRow.Load1(row, j) * x[j];
-            return Vector512.Sum((a0 + a1) + (a2 + a3)) + tail;
-        }
-        if (Avx2.IsSupported && Fma.IsSupported)
-        {
-            var a0 = Vector256<float>.Zero;
-            var a1 = Vector256<float>.Zero;
-            var a2 = Vector256<float>.Zero;
-            var a3 = Vector256<float>.Zero;
-            for (; j + 32 <= k; j += 32)
-            {
-                a0 = Fma.MultiplyAdd(TRow.Load8(row, j), Vector256.Load(x + j), a0);
-                a1 = Fma.MultiplyAdd(TRow.Load8(row, j + 8), Vector256.Load(x + j + 8), a1);
-                a2 = Fma.MultiplyAdd(TRow.Load8(row, j + 16), Vector256.Load(x + j + 16), a2);
-                a3 = Fma.MultiplyAdd(TRow.Load8(row, j + 24), Vector256.Load(x + j + 24), a3);
-            }
-            for (; j + 8 <= k; j += 8) a0 = Fma.MultiplyAdd(TRow.Load8(row, j), Vector256.Load(x + j), a0);
-            float tail = 0;
-            for (; j < k; j++) tail += TRow.Load1(row, j) * x[j];
-            return Vector256.Sum((a0 + a1) + (a2 + a3)) + tail;
-        }
         float s = 0;
-        for (; j < k; j++) s += TRow.Load1(row, j) * x[j];
+        for (int j = 0; j < k; j++) s += TRow.Load1(row, j) * x[j];
         return s;
     }
 
-    /// <summary>
-    /// Dot of an FP8 row with one activation row where each 128-column block's partial sum is scaled by its
-    /// <paramref name="blockScales"/> entry (the arithmetic-widening path, when the table lookup is unavailable).
-    /// </summary>
-    private static float DotFp8Blocks(byte* row, float* x, int k, float* blockScales)
+    /// <summary>Without SIMD: each 128-column block's sequential dot, times its scale, added in block order.</summary>
+    private static float DotFp8Scalar(byte* row, float* x, int k, float* blockScales)
     {
         float total = 0;
         for (int c0 = 0, b = 0; c0 < k; c0 += Tensor.Fp8BlockSize, b++)
-        {
-            int len = Math.Min(k - c0, Tensor.Fp8BlockSize);
-            total += DotFloat<Fp8Row>(row + c0, x + c0, len) * blockScales[b]; // one byte per element
-        }
+            total += DotFloatScalar<Fp8Row>(row + c0, x + c0, Math.Min(k - c0, Tensor.Fp8BlockSize)) * blockScales[b];
         return total;
     }
 
     /// <summary>
-    /// One weight row against four activation rows (<paramref name="x"/>, x+K, x+2K, x+3K): each weight vector is widened
-    /// once and used four times. Results go to y[0], y[ldy], y[2·ldy], y[3·ldy].
+    /// Elements c..k−1 (fewer than 16) of a weight row copied into <paramref name="buffer"/> (64 bytes, zeroed by the
+    /// caller), so the ragged last vector loads like any other with zero padding.
     /// </summary>
-    private static void DotFloat4<TRow>(byte* row, float* x, int k, float* blockScales, float* y, int ldy) where TRow : struct, IFloatWeightRow
-    {
-        int block = blockScales == null ? k : Tensor.Fp8BlockSize;
-        float* x0 = x, x1 = x + k, x2 = x + 2 * k, x3 = x + 3 * k;
-        if (Vector512.IsHardwareAccelerated && Avx512F.IsSupported)
-        {
-            Vector512<float> t0 = default, t1 = default, t2 = default, t3 = default;
-            float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-            for (int c0 = 0, b = 0; c0 < k; c0 += block, b++)
-            {
-                int c1 = Math.Min(k, c0 + block), j = c0;
-                Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
-                for (; j + 16 <= c1; j += 16)
-                {
-                    var w = TRow.Load16(row, j);
-                    a0 = Avx512F.FusedMultiplyAdd(w, Vector512.Load(x0 + j), a0);
-                    a1 = Avx512F.FusedMultiplyAdd(w, Vector512.Load(x1 + j), a1);
-                    a2 = Avx512F.FusedMultiplyAdd(w, Vector512.Load(x2 + j), a2);
-                    a3 = Avx512F.FusedMultiplyAdd(w, Vector512.Load(x3 + j), a3);
-                }
-                float u0 = 0, u1 = 0, u2 = 0, u3 = 0;
-                for (; j < c1; j++)
-                {
-                    float w = TRow.Load1(row, j);
-                    u0 += w * x0[j]; u1 += w * x1[j]; u2 += w * x2[j]; u3 += w * x3[j];
-                }
-                var s = Vector512.Create(blockScales == null ? 1f : blockScales[b]);
-                t0 = Avx512F.FusedMultiplyAdd(a0, s, t0); t1 = Avx512F.FusedMultiplyAdd(a1, s, t1);
-                t2 = Avx512F.FusedMultiplyAdd(a2, s, t2); t3 = Avx512F.FusedMultiplyAdd(a3, s, t3);
-                float ss = s.ToScalar();
-                s0 += u0 * ss; s1 += u1 * ss; s2 += u2 * ss; s3 += u3 * ss;
-            }
-            y[0] = Vector512.Sum(t0) + s0; y[ldy] = Vector512.Sum(t1) + s1;
-            y[2 * ldy] = Vector512.Sum(t2) + s2; y[3 * ldy] = Vector512.Sum(t3) + s3;
-            return;
-        }
-        if (Avx2.IsSupported && Fma.IsSupported)
-        {
-            Vector256<float> t0 = default, t1 = default, t2 = default, t3 = default;
-            float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-            for (int c0 = 0, b = 0; c0 < k; c0 += block, b++)
-            {
-                int c1 = Math.Min(k, c0 + block), j = c0;
-                Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
-                for (; j + 8 <= c1; j += 8)
-                {
-                    var w = TRow.Load8(row, j);
-                    a0 = Fma.MultiplyAdd(w, Vector256.Load(x0 + j), a0);
-                    a1 = Fma.MultiplyAdd(w, Vector256.Load(x1 + j), a1);
-                    a2 = Fma.MultiplyAdd(w, Vector256.Load(x2 + j), a2);
-                    a3 = Fma.MultiplyAdd(w, Vector256.Load(x3 + j), a3);
-                }
-                float u0 = 0, u1 = 0, u2 = 0, u3 = 0;
-                for (; j < c1; j++)
-                {
-                    float w = TRow.Load1(row, j);
-                    u0 += w * x0[j]; u1 += w * x1[j]; u2 += w * x2[j]; u3 += w * x3[j];
-                }
-                var s = Vector256.Create(blockScales == null ? 1f : blockScales[b]);
-                t0 = Fma.MultiplyAdd(a0, s, t0); t1 = Fma.MultiplyAdd(a1, s, t1);
-                t2 = Fma.MultiplyAdd(a2, s, t2); t3 = Fma.MultiplyAdd(a3, s, t3);
-                float ss = s.ToScalar();
-                s0 += u0 * ss; s1 += u1 * ss; s2 += u2 * ss; s3 += u3 * ss;
-            }
-            y[0] = Vector256.Sum(t0) + s0; y[ldy] = Vector256.Sum(t1) + s1;
-            y[2 * ldy] = Vector256.Sum(t2) + s2; y[3 * ldy] = Vector256.Sum(t3) + s3;
-            return;
-        }
-        for (int r = 0; r < 4; r++)
-            y[r * ldy] = blockScales == null ? DotFloat<TRow>(row, x + (long)r * k, k) : DotFp8Blocks(row, x + (long)r * k, k, blockScales);
-    }
+    private static void PadTail<TRow>(byte* row, int c, int k, byte* buffer) where TRow : struct, IFloatWeightRow
+        => Unsafe.CopyBlockUnaligned(buffer, row + (long)c * TRow.ElementBytes, (uint)((k - c) * TRow.ElementBytes));
 }

@@ -6,163 +6,204 @@ using SharpSeek.Tensors.Threading;
 
 namespace SharpSeek.Tensors.Kernels;
 
-// Q8_0 and Q4_0 weights against Q8_0-style activations (quants, f32 block scales, block quant sums).
+// Q8_0 and Q4_0 weights against Q8_0-style activations (int8 quants with an f32 scale per 32).
 //
-// Both kernels feed *unsigned* weight codes to u8×s8 dot instructions: Q8_0 codes are offset by 128 (xor 0x80),
-// Q4_0 nibbles are already 0..15 with an implicit −8. The offset times the activation block's quant sum is
-// subtracted by starting each block's integer accumulator at −offset·Σq, so the block's integer dot comes out exact.
+// Canonical order (both vector paths): for weight block b, eight exact int32 lane sums P_b[l] = Σ_{t<4} w[4l+t]·x[4l+t]
+// (Q4_0: w = nibble − 8); output (i, j) keeps a 16-lane f32 accumulator whose lanes 0..7 take the even blocks and
+// 8..15 the odd ones, acc[8·(b mod 2) + l] = fma(float(P_b[l]), fl(d_w,b · d_x,b), acc[…]) in increasing b; then Sum16.
+// The 512-bit kernel gets P for two blocks from one vpmaddubsw + vpmaddwd (the sign of w moved onto x so the unsigned
+// operand is |w|), the 256-bit kernel for one block from vpsignb + vpmaddubsw + vpmaddwd, or vpsignb + vpdpbusd with
+// AVX-VNNI — the same integers every way, so the same bits. Without SIMD: per block the exact integer dot times
+// fl(d_w · d_x), added in block order.
 public static unsafe partial class MatMul
 {
     private static void LinearQ8_0Activations(Tensor weight, float* x, float* y, int m, int n, int k, ComputePool pool)
     {
         int nb = k / 32;
-        bool isQ4 = weight.DType == DType.Q4_0;
-        long qBytes = ((long)m * k + 63) & ~63L, dBytes = (long)m * nb * 4;
-        byte* scratch = ActivationScratch(qBytes + 2 * dBytes);
-        sbyte* q = (sbyte*)scratch;
-        float* d = (float*)(scratch + qBytes);
-        int* corr = (int*)((byte*)d + dBytes);
-        // The kernels feed unsigned weight codes (Q8_0 + 128, Q4_0 nibbles with an implicit −8) to u8×s8 dots;
-        // starting each block's integer sum at −offset·Σq makes it come out as the exact signed dot.
-        int offset = isQ4 ? 8 : 128;
+        // Per activation row, each section padded to an even block count with zeros (the 512-bit kernels read blocks in
+        // pairs): the quants, their negations (the sign of w is moved onto x by a select), and each block's scale
+        // repeated 8 times (one per int32 lane).
+        int nb2 = (nb + 1) & ~1;
+        long section = 32L * nb2, rowBytes = 3 * section;
+        byte* scratch = ActivationScratch(m * rowBytes + 8L * nb);
+        float* d = (float*)(scratch + m * rowBytes);
+        int* sums = (int*)(d + nb);
         for (int i = 0; i < m; i++)
         {
-            int* c = corr + (long)i * nb;
-            ActivationQuantizer.QuantizeQ8_0(x + (long)i * k, k, q + (long)i * k, d + (long)i * nb, c);
-            for (int b = 0; b < nb; b++) c[b] *= -offset;
+            sbyte* q = (sbyte*)(scratch + i * rowBytes);
+            sbyte* neg = q + section;
+            float* dx = (float*)(q + 2 * section);
+            ActivationQuantizer.QuantizeQ8_0(x + (long)i * k, k, q, d, sums);
+            new Span<sbyte>(q + 32L * nb, 32 * (nb2 - nb)).Clear();
+            for (int e = 0; e < 32 * nb2; e++) neg[e] = (sbyte)-q[e];
+            for (int b = 0; b < nb2; b++) Vector256.Create(b < nb ? d[b] : 0f).Store(dx + 8 * b);
         }
 
-        long rowBytes = DTypeInfo.ByteCount(weight.DType, k);
-        var body = new Q8_0ActivationBody
+        long weightRowBytes = DTypeInfo.ByteCount(weight.DType, k);
+        var body = new Q8_0TileBody
         {
-            W = weight.Data, Stride = weight.RowStrideBytes, Q = q, D = d, Corr = corr, Y = y, M = m, N = n, K = k,
-            IsQ4 = isQ4, TileRows = TileRows(rowBytes),
+            W = weight.Data, Stride = weight.RowStrideBytes, Act = scratch, ActStride = rowBytes, Section = (int)section, Y = y,
+            M = m, N = n, Blocks = nb, IsQ4 = weight.DType == DType.Q4_0, TileRows = TileRows(weightRowBytes),
         };
-        pool.For(n, Grain(rowBytes * m), ref body);
+        pool.For(n, Grain(weightRowBytes * m), ref body);
     }
 
-    private struct Q8_0ActivationBody : IRangeBody
+    private static bool UseQ8_512 => Vector512.IsHardwareAccelerated && Avx512BW.IsSupported;
+    private static bool UseQ8_256 => Avx2.IsSupported && Fma.IsSupported;
+
+    /// <summary>From this many activation rows on, the 512-bit path packs each weight tile once (see <see cref="PackQ8Tile{TC}"/>).</summary>
+    private const int Q8PackMinRows = 8;
+
+    private struct Q8_0TileBody : IRangeBody, ITileKernel
     {
-        public byte* W;
-        public long Stride;
-        public sbyte* Q;
-        public float* D, Y;
-        public int* Corr;
-        public int M, N, K, TileRows;
+        public byte* W, Act;
+        public long Stride, ActStride;
+        public float* Y;
+        public int Section, M, N, Blocks, TileRows;
         public bool IsQ4;
 
-        public readonly void Execute(int start, int end, int worker)
+        public void Execute(int start, int end, int worker)
         {
-            int nb = K / 32;
-            for (int r0 = start; r0 < end; r0 += TileRows)
+            // Tile shapes (speed only): the 512-bit kernels keep per weight row its |codes|, sign and scales in
+            // registers, so 4 × 2 (or 1 × 4 for the GEMV) fits; the 256-bit kernel has 16 ymm and two per accumulator.
+            if (UseQ8_512)
             {
-                int r1 = Math.Min(end, r0 + TileRows);
-                for (int i = 0; i < M; i++)
+                if (M >= Q8PackMinRows)
                 {
-                    sbyte* q = Q + (long)i * K;
-                    float* d = D + (long)i * nb;
-                    int* c = Corr + (long)i * nb;
-                    float* yi = Y + (long)i * N;
-                    if (IsQ4)
-                        for (int j = r0; j < r1; j++) yi[j] = DotQ4_0(W + j * Stride, q, d, c, nb);
-                    else
-                        for (int j = r0; j < r1; j++) yi[j] = DotQ8_0(W + j * Stride, q, d, c, nb);
+                    if (IsQ4) RunPacked<Q4_0Codes>(start, end);
+                    else RunPacked<Q8_0Codes>(start, end);
+                }
+                else if (M == 1) RunTiles<Q8_0TileBody, One, Four>(ref this, M, start, end, TileRows);
+                else RunTiles<Q8_0TileBody, Four, Two>(ref this, M, start, end, TileRows);
+            }
+            else if (UseQ8_256)
+            {
+                if (M == 1) RunTiles<Q8_0TileBody, One, Two>(ref this, M, start, end, TileRows);
+                else RunTiles<Q8_0TileBody, Two, One>(ref this, M, start, end, TileRows);
+            }
+            else
+            {
+                RunTiles<Q8_0TileBody, One, One>(ref this, M, start, end, TileRows);
+            }
+        }
+
+        public void Tile<TA, TW>(int i0, int j0) where TA : struct, IRowCount where TW : struct, IRowCount
+        {
+            byte* w = W + j0 * Stride, a = Act + i0 * ActStride;
+            float* y = Y + (long)i0 * N + j0;
+            if (IsQ4) Tile<Q4_0Codes, TA, TW>(w, a, y);
+            else Tile<Q8_0Codes, TA, TW>(w, a, y);
+        }
+
+        private readonly void Tile<TC, TA, TW>(byte* w, byte* a, float* y)
+            where TC : struct, IQ8Codes where TA : struct, IRowCount where TW : struct, IRowCount
+        {
+            if (UseQ8_512) Q8Tile512<TC, TA, TW>(w, Stride, a, ActStride, Section, Blocks, y, N);
+            else if (UseQ8_256) Q8Tile256<TC, TA, TW>(w, Stride, a, ActStride, 2 * Section, Blocks, y, N);
+            else
+                for (int i = 0; i < TA.Count; i++)
+                    for (int j = 0; j < TW.Count; j++)
+                    {
+                        sbyte* q = (sbyte*)(a + i * ActStride);
+                        y[(long)i * N + j] = DotQ8Scalar<TC>(w + j * Stride, q, (float*)(q + 2 * Section), Blocks);
+                    }
+        }
+
+        /// <summary>
+        /// Many rows on the 512-bit path: each cache tile of weight rows is unpacked once into this thread's scratch
+        /// (|codes|, sign, scales per block pair), then every group of four activation rows passes over it.
+        /// </summary>
+        private readonly void RunPacked<TC>(int start, int end) where TC : struct, IQ8Codes
+        {
+            int steps = (Blocks + 1) / 2;
+            long packedRow = steps * (long)Q8PackedStep;
+            int tileRows = (int)Math.Max(4, Math.Min(TileRows, Q8PackedTileBytes / packedRow));
+            byte* packed = PackScratch(tileRows * packedRow);
+            for (int r0 = start; r0 < end; r0 += tileRows)
+            {
+                int r1 = Math.Min(end, r0 + tileRows);
+                PackQ8Tile<TC>(W + r0 * Stride, Stride, r1 - r0, Blocks, packed);
+                for (int i0 = 0; i0 < M; i0 += 4)
+                {
+                    int ra = Math.Min(4, M - i0);
+                    byte* a = Act + i0 * ActStride;
+                    int j = r0;
+                    for (; j + 3 <= r1; j += 3) PackedA<Three>(ra, packed + (j - r0) * packedRow, packedRow, a, steps, Y + (long)i0 * N + j);
+                    for (; j < r1; j++) PackedA<One>(ra, packed + (j - r0) * packedRow, packedRow, a, steps, Y + (long)i0 * N + j);
                 }
             }
         }
-    }
 
-    /// <summary>One GGML block format (fp16 scale first, then codes) as seen by the VNNI row kernel.</summary>
-    private interface IVnniBlock
-    {
-        static abstract int Bytes { get; }
-        static abstract Vector256<float> Accumulate(Vector256<float> acc, byte* block, sbyte* x, int corr, Vector256<float> scale);
-    }
-
-    private struct Q8_0VnniBlock : IVnniBlock
-    {
-        public static int Bytes => 34;
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Vector256<float> Accumulate(Vector256<float> acc, byte* block, sbyte* x, int corr, Vector256<float> scale) => Q8_0Block(acc, block, x, corr, scale);
-    }
-
-    private struct Q4_0VnniBlock : IVnniBlock
-    {
-        public static int Bytes => 18;
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Vector256<float> Accumulate(Vector256<float> acc, byte* block, sbyte* x, int corr, Vector256<float> scale) => Q4_0Block(acc, block, x, corr, scale);
-    }
-
-    /// <summary>
-    /// The VNNI row loop shared by Q8_0 and Q4_0 (specialised per format by the JIT, no indirection). Eight blocks at a
-    /// time: their fp16 scales are widened together (no F16C in .NET) and multiplied by the activation scales in one
-    /// vector, then each block takes its lane with a permute; two accumulators halve the dependency chain.
-    /// </summary>
-    private static float DotVnni<TBlock>(byte* w, sbyte* xq, float* xd, int* xc, int nb) where TBlock : struct, IVnniBlock
-    {
-        int bb = TBlock.Bytes;
-        var acc0 = Vector256<float>.Zero;
-        var acc1 = Vector256<float>.Zero;
-        int b = 0;
-        for (; b + 8 <= nb; b += 8, w += 8 * bb, xq += 256)
+        private readonly void PackedA<TW>(int ra, byte* pw, long packedRow, byte* a, int steps, float* y) where TW : struct, IRowCount
         {
-            var s = HalfScales8(w, bb) * Vector256.Load(xd + b);
-            int* c = xc + b;
-            acc0 = TBlock.Accumulate(acc0, w + 0 * bb, xq, c[0], Avx2.PermuteVar8x32(s, Vector256.Create(0)));
-            acc1 = TBlock.Accumulate(acc1, w + 1 * bb, xq + 32, c[1], Avx2.PermuteVar8x32(s, Vector256.Create(1)));
-            acc0 = TBlock.Accumulate(acc0, w + 2 * bb, xq + 64, c[2], Avx2.PermuteVar8x32(s, Vector256.Create(2)));
-            acc1 = TBlock.Accumulate(acc1, w + 3 * bb, xq + 96, c[3], Avx2.PermuteVar8x32(s, Vector256.Create(3)));
-            acc0 = TBlock.Accumulate(acc0, w + 4 * bb, xq + 128, c[4], Avx2.PermuteVar8x32(s, Vector256.Create(4)));
-            acc1 = TBlock.Accumulate(acc1, w + 5 * bb, xq + 160, c[5], Avx2.PermuteVar8x32(s, Vector256.Create(5)));
-            acc0 = TBlock.Accumulate(acc0, w + 6 * bb, xq + 192, c[6], Avx2.PermuteVar8x32(s, Vector256.Create(6)));
-            acc1 = TBlock.Accumulate(acc1, w + 7 * bb, xq + 224, c[7], Avx2.PermuteVar8x32(s, Vector256.Create(7)));
-        }
-        for (; b < nb; b++, w += bb, xq += 32)
-            acc0 = TBlock.Accumulate(acc0, w, xq, xc[b], Vector256.Create(Fp16Codec.ToSingle(*(ushort*)w) * xd[b]));
-        return Vector256.Sum(acc0 + acc1);
-    }
-
-    /// <summary>
-    /// Σ over blocks of d_w·d_x·Σ w_q·x_q for one Q8_0 weight row. <paramref name="xc"/> holds −128·Σx_q per block.
-    /// </summary>
-    internal static float DotQ8_0(byte* w, sbyte* xq, float* xd, int* xc, int nb)
-    {
-        if (AvxVnni.IsSupported && Fma.IsSupported) return DotVnni<Q8_0VnniBlock>(w, xq, xd, xc, nb);
-        var blocks = (BlockQ8_0*)w;
-        if (Avx2.IsSupported && Fma.IsSupported)
-        {
-            var acc = Vector256<float>.Zero;
-            var ones = Vector256.Create((short)1);
-            for (int b = 0; b < nb; b++)
+            switch (ra)
             {
-                // Sign trick: |w| (unsigned) times x carrying w's sign; |x| ≤ 127 keeps the pair sums inside int16.
-                var wq = Vector256.Load(blocks[b].Qs);
-                var xv = Vector256.Load(xq + 32 * b);
-                var p16 = Avx2.MultiplyAddAdjacent(Avx2.Abs(wq), Avx2.Sign(xv, wq));
-                var p = Avx2.MultiplyAddAdjacent(p16, ones);
-                acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(p), Vector256.Create(Fp16Codec.ToSingle(blocks[b].D) * xd[b]), acc);
+                case 1: Q8PackedTile512<One, TW>(pw, packedRow, a, ActStride, Section, steps, y, N); break;
+                case 2: Q8PackedTile512<Two, TW>(pw, packedRow, a, ActStride, Section, steps, y, N); break;
+                case 3: Q8PackedTile512<Three, TW>(pw, packedRow, a, ActStride, Section, steps, y, N); break;
+                default: Q8PackedTile512<Four, TW>(pw, packedRow, a, ActStride, Section, steps, y, N); break;
             }
-            return Vector256.Sum(acc);
         }
+    }
+
+    /// <summary>One GGML block format (fp16 scale first, then codes) as signed 8-bit weights.</summary>
+    private interface IQ8Codes
+    {
+        static abstract int BlockBytes { get; }
+        /// <summary>The 32 signed codes of the block at <paramref name="block"/> (Avx2).</summary>
+        static abstract Vector256<sbyte> Codes(byte* block);
+        /// <summary>Blocks at <paramref name="block"/> and the next one: 64 signed codes (Avx512BW).</summary>
+        static abstract Vector512<sbyte> Codes2(byte* block);
+        static abstract int Code(byte* block, int e);
+    }
+
+    private struct Q8_0Codes : IQ8Codes
+    {
+        public static int BlockBytes => 34;
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<sbyte> Codes(byte* block) => Vector256.Load((sbyte*)block + 2);
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector512<sbyte> Codes2(byte* block) => Vector512.Create(Vector256.Load((sbyte*)block + 2), Vector256.Load((sbyte*)block + 36));
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static int Code(byte* block, int e) => ((sbyte*)block)[2 + e];
+    }
+
+    /// <summary>Q4_0: byte e holds element e (low nibble) and e+16 (high nibble); the weight is the nibble − 8.</summary>
+    private struct Q4_0Codes : IQ8Codes
+    {
+        public static int BlockBytes => 18;
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<sbyte> Codes(byte* block)
+        {
+            var packed = Vector128.Load(block + 2);
+            var nibbles = Vector256.Create(packed, Vector128.ShiftRightLogical(packed.AsUInt16(), 4).AsByte()) & Vector256.Create((byte)0x0F);
+            return nibbles.AsSByte() - Vector256.Create((sbyte)8);
+        }
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector512<sbyte> Codes2(byte* block)
+        {
+            var packed = Vector256.Create(Vector128.Load(block + 2), Vector128.Load(block + 20));
+            var low = packed & Vector256.Create((byte)0x0F);
+            var high = Avx2.ShiftRightLogical(packed.AsUInt16(), 4).AsByte() & Vector256.Create((byte)0x0F);
+            // [low b, high b, low b+1, high b+1] in 128-bit quarters.
+            var codes = Avx512F.PermuteVar8x64x2(low.ToVector512Unsafe().AsUInt64(), Vector512.Create(0ul, 1, 8, 9, 2, 3, 10, 11), high.ToVector512Unsafe().AsUInt64());
+            return codes.AsSByte() - Vector512.Create((sbyte)8);
+        }
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static int Code(byte* block, int e) => (e < 16 ? block[2 + e] & 0xF : block[2 + e - 16] >> 4) - 8;
+    }
+
+    /// <summary>Without SIMD: per block the exact integer dot times fl(d_w · d_x), added in block order.</summary>
+    private static float DotQ8Scalar<TC>(byte* w, sbyte* xq, float* xd, int nb) where TC : struct, IQ8Codes
+    {
         float sum = 0;
-        for (int b = 0; b < nb; b++)
+        for (int b = 0; b < nb; b++, w += TC.BlockBytes, xq += 32)
         {
             int dot = 0;
-            sbyte* wq = blocks[b].Qs;
-            sbyte* xb = xq + 32 * b;
-            for (int j = 0; j < 32; j++) dot += wq[j] * xb[j];
-            sum += dot * (Fp16Codec.ToSingle(blocks[b].D) * xd[b]);
+            for (int e = 0; e < 32; e++) dot += TC.Code(w, e) * xq[e];
+            sum += dot * (Fp16Codec.ToSingle(*(ushort*)w) * xd[8 * b]);
         }
         return sum;
-    }
-
-    /// <summary>One Q8_0 block: (w+128)·x summed from −128·Σx (exact signed dot), scaled and accumulated.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> Q8_0Block(Vector256<float> acc, byte* block, sbyte* x, int corr, Vector256<float> scale)
-    {
-        var u = Vector256.Load(block + 2) ^ Vector256.Create((byte)0x80);
-        var p = AvxVnni.MultiplyWideningAndAdd(Vector256.CreateScalar(corr), u, Vector256.Load(x));
-        return Fma.MultiplyAdd(Avx.ConvertToVector256Single(p), scale, acc);
     }
 
     /// <summary>The fp16 scales that open eight consecutive blocks of <paramref name="stride"/> bytes, as floats.</summary>
@@ -174,68 +215,29 @@ public static unsafe partial class MatMul
         return Fp16Codec.Widen(Avx2.ConvertToVector256Int32(h).AsUInt32());
     }
 
-    /// <summary>
-    /// Σ over blocks of d_w·d_x·Σ (q−8)·x_q for one Q4_0 weight row. <paramref name="xc"/> holds −8·Σx_q per block.
-    /// </summary>
-    internal static float DotQ4_0(byte* w, sbyte* xq, float* xd, int* xc, int nb)
-    {
-        if (AvxVnni.IsSupported && Fma.IsSupported) return DotVnni<Q4_0VnniBlock>(w, xq, xd, xc, nb);
-        var blocks = (BlockQ4_0*)w;
-        if (Avx2.IsSupported && Fma.IsSupported)
-        {
-            var acc = Vector256<float>.Zero;
-            var ones = Vector256.Create((short)1);
-            for (int b = 0; b < nb; b++)
-            {
-                var p16 = Avx2.MultiplyAddAdjacent(Q4_0Codes(blocks[b].Qs), Vector256.Load(xq + 32 * b));
-                var p = Avx2.Add(Avx2.MultiplyAddAdjacent(p16, ones), Vector256.CreateScalar(xc[b]));
-                acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(p), Vector256.Create(Fp16Codec.ToSingle(blocks[b].D) * xd[b]), acc);
-            }
-            return Vector256.Sum(acc);
-        }
-        float sum = 0;
-        for (int b = 0; b < nb; b++)
-        {
-            int dot = 0;
-            byte* qs = blocks[b].Qs;
-            sbyte* xb = xq + 32 * b;
-            for (int j = 0; j < 16; j++) dot += ((qs[j] & 0xF) - 8) * xb[j] + ((qs[j] >> 4) - 8) * xb[j + 16];
-            sum += dot * (Fp16Codec.ToSingle(blocks[b].D) * xd[b]);
-        }
-        return sum;
-    }
-
-    /// <summary>Elements 0..15 are the low nibbles, 16..31 the high nibbles: one 256-bit vector of codes 0..15.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<byte> Q4_0Codes(byte* qs)
-    {
-        var packed = Vector128.Load(qs);
-        return Vector256.Create(packed, Vector128.ShiftRightLogical(packed.AsUInt16(), 4).AsByte()) & Vector256.Create((byte)0x0F);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> Q4_0Block(Vector256<float> acc, byte* block, sbyte* x, int corr, Vector256<float> scale)
-    {
-        var p = AvxVnni.MultiplyWideningAndAdd(Vector256.CreateScalar(corr), Q4_0Codes(block + 2), Vector256.Load(x));
-        return Fma.MultiplyAdd(Avx.ConvertToVector256Single(p), scale, acc);
-    }
-
-    [ThreadStatic] private static byte[]? t_activationScratch;
+    [ThreadStatic] private static byte[]? t_activationScratch, t_packScratch;
 
     /// <summary>
-    /// Per-thread pinned scratch for quantized activations (grown, never shrunk), so a decode step allocates nothing.
-    /// Only the calling thread writes it; pool workers read it while the call is in flight.
+    /// Per-thread pinned scratch for prepared activations (grown, never shrunk), 64-byte aligned, so a decode step
+    /// allocates nothing. Only the calling thread writes it; pool workers read it while the call is in flight.
     /// </summary>
-    private static byte* ActivationScratch(long bytes)
+    private static byte* ActivationScratch(long bytes) => Scratch(ref t_activationScratch, bytes);
+
+    /// <summary>Per-thread pinned scratch for a packed weight tile (each pool thread packs its own tiles).</summary>
+    private static byte* PackScratch(long bytes) => Scratch(ref t_packScratch, bytes);
+
+    private static byte* Scratch(ref byte[]? slot, long bytes)
     {
-        var buf = t_activationScratch;
+        bytes += 64;
+        var buf = slot;
         if (buf == null || buf.Length < bytes)
         {
-            if (bytes > Array.MaxLength) throw new ArgumentException($"Linear: activations need {bytes} bytes of scratch, more than one array can hold");
+            if (bytes > Array.MaxLength) throw new ArgumentException($"Linear: {bytes} bytes of scratch are more than one array can hold");
             long size = Math.Max(bytes, Math.Min(Array.MaxLength, (buf?.Length ?? 0) * 2L));
             buf = GC.AllocateUninitializedArray<byte>((int)size, pinned: true);
-            t_activationScratch = buf;
+            slot = buf;
         }
-        return (byte*)Unsafe.AsPointer(ref buf[0]);
+        byte* p = (byte*)Unsafe.AsPointer(ref buf[0]);
+        return (byte*)(((nint)p + 63) & ~(nint)63);
     }
 }

@@ -20,9 +20,6 @@ public static unsafe partial class MatMul
     // With several activation rows, a tile of weight rows this large stays in L2 while every activation row passes over it.
     private const int TileBytes = 192 * 1024;
 
-    /// <summary>Up to this many activation rows, f32 weights stream through the GEMV-style kernel instead of the packed GEMM.</summary>
-    internal const int SmallBatchRows = 8;
-
     /// <summary>
     /// y[m, N] = x[m, K] · Wᵀ for <paramref name="weight"/> of shape [N, K] (leading dimensions flattened into N):
     /// F32, F16, BF16, F8E4M3 (with <see cref="Tensor.BlockScales"/>), Q8_0, Q4_0, Q4_K or Q6_K. x and y are row-major;
@@ -51,13 +48,6 @@ public static unsafe partial class MatMul
         {
             switch (type)
             {
-                case DType.F32 when m > SmallBatchRows && (n - 1) * (rowStride / 4) + k <= int.MaxValue && rowStride / 4 <= int.MaxValue:
-                    // Many rows: a blocked GEMM reuses each loaded weight across the activation rows in registers. For a
-                    // few rows (decode, a speculative pair) packing the whole weight matrix first would cost more than
-                    // the multiply, so those take the streaming path below, which reads each weight row once per 4 rows.
-                    Gemm.Multiply(false, true, m, n, k, 1f, x, k, new ReadOnlySpan<float>(weight.Data, (int)((n - 1) * (rowStride / 4) + k)),
-                        (int)(rowStride / 4), 0f, y, n, pool);
-                    break;
                 case DType.F32 or DType.F16 or DType.BF16 or DType.F8E4M3:
                     LinearFloat(weight, rowStride, px, py, m, n, k, pool);
                     break;
