@@ -95,7 +95,7 @@ return 0;
 
 static void CompareSpeculative(ServedModel served, int[] prompt, int maxTokens, int repeats, string note)
 {
-    double Rate(bool speculative, out double acceptance)
+    double Rate(bool speculative, out double acceptance, out string time)
     {
         using var engine = new InferenceEngine(served.Model, served.Tokenizer, served.Identity,
             new EngineOptions { MaxContext = Math.Min(4096, served.Model.Config.MaxPositionEmbeddings), MaxConcurrentSequences = 1, SpeculativeDecoding = speculative });
@@ -109,12 +109,15 @@ static void CompareSpeculative(ServedModel served, int[] prompt, int maxTokens, 
             rates.Add(result.Usage.CompletionTokens / (result.GenerationTime - result.TimeToFirstToken).TotalSeconds);
         }
         acceptance = engine.DraftAcceptanceRate;
+        var t = engine.StepTime;
+        time = $"{engine.Steps} steps: forward {t.Forward.TotalMilliseconds:F0} ms, MTP {t.Mtp.TotalMilliseconds:F0} ms, draw {t.Drawing.TotalMilliseconds:F0} ms, plan {t.Planning.TotalMilliseconds:F0} ms";
         return Median(rates);
     }
-    double plain = Rate(false, out _);
-    double mtp = Rate(true, out double accepted);
+    double plain = Rate(false, out _, out string plainTime);
+    double mtp = Rate(true, out double accepted, out string mtpTime);
     Console.WriteLine($"decode, 1 stream, greedy, {maxTokens} tokens: plain {plain:F1} tokens/s, MTP speculative {mtp:F1} tokens/s, speed-up {mtp / plain:F2}x, draft acceptance {accepted:P1}");
     Console.WriteLine($"  ({note})");
+    Console.WriteLine($"  plain: {plainTime}; speculative: {mtpTime}");
 }
 
 static HttpClient Client(SharpSeekServer server)

@@ -194,9 +194,12 @@ public sealed class InferenceEngine : IDisposable
     /// <summary>One forward pass over the planned rows, then every sequence's draw, drafts and cache registration.</summary>
     private bool Step()
     {
+        long t0 = Stopwatch.GetTimestamp();
         _planner.Plan(_running, _batch, _preempt, _fail);
         if (_batch.SegmentCount == 0) return false;
+        long t1 = Stopwatch.GetTimestamp();
         _batch.Run();
+        long t2 = Stopwatch.GetTimestamp();
         Interlocked.Increment(ref _steps);
         Interlocked.Add(ref _batchRows, _batch.TokenCount);
         _speculation?.Begin();
@@ -218,12 +221,29 @@ public sealed class InferenceEngine : IDisposable
             }
             if (run.Speculating) _speculation!.CatchUp(run, _batch, item.Segment, first, draft: item.Draws && !run.Done);
         }
+        long t3 = Stopwatch.GetTimestamp();
         _speculation?.Run();
+        long t4 = Stopwatch.GetTimestamp();
         foreach (var run in _firstDraws) StorePrefix(run);
         _firstDraws.Clear();
         Volatile.Write(ref _pagesUsed, _pool.UsedPages);
+        long t5 = Stopwatch.GetTimestamp();
+        Interlocked.Add(ref _planTicks, t1 - t0);
+        Interlocked.Add(ref _passTicks, t2 - t1);
+        Interlocked.Add(ref _drawTicks, t3 - t2 + t5 - t4);
+        Interlocked.Add(ref _mtpTicks, t4 - t3);
         return true;
     }
+
+    private long _planTicks, _passTicks, _drawTicks, _mtpTicks;
+
+    /// <summary>
+    /// Where the scheduler's time went since start: planning a step (pages, preemption), the main forward passes,
+    /// drawing and streaming tokens (and registering prompt pages), and the MTP passes.
+    /// </summary>
+    public (TimeSpan Planning, TimeSpan Forward, TimeSpan Drawing, TimeSpan Mtp) StepTime => (
+        Stopwatch.GetElapsedTime(0, Interlocked.Read(ref _planTicks)), Stopwatch.GetElapsedTime(0, Interlocked.Read(ref _passTicks)),
+        Stopwatch.GetElapsedTime(0, Interlocked.Read(ref _drawTicks)), Stopwatch.GetElapsedTime(0, Interlocked.Read(ref _mtpTicks)));
 
     /// <summary>The first row of [last, draft] draws the real token; a confirmed draft lets the second row draw the next.</summary>
     private void Verify(SequenceRun run, int segment, int first)
