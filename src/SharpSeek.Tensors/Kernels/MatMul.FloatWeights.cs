@@ -141,18 +141,17 @@ public static unsafe partial class MatMul
         {
             bool blocked = Scales != null;
             // Tile shapes (speed only, see MatMul.Tiles.cs): 16 zmm accumulators for 4×4, two per output with FP8's
-            // block partials; one activation row with several weight rows in flight for the GEMV. The 256-bit path has
-            // 16 registers and two ymm per 16-lane accumulator.
+            // block partials; the 256-bit path has 16 registers and two ymm per 16-lane accumulator. The GEMV reads one
+            // weight row at a time: several rows in flight (separate DRAM streams) measured up to 30 % slower on Zen 4.
             if (UseFloat512)
             {
-                if (M == 1) RunTiles<FloatTileBody<TRow>, One, Four>(ref this, M, start, end, TileRows);
+                if (M == 1) RunTiles<FloatTileBody<TRow>, One, One>(ref this, M, start, end, TileRows);
                 else if (blocked) RunTiles<FloatTileBody<TRow>, Four, Two>(ref this, M, start, end, TileRows);
                 else RunTiles<FloatTileBody<TRow>, Four, Four>(ref this, M, start, end, TileRows);
             }
             else if (UseFloat256)
             {
-                if (M == 1 && blocked) RunTiles<FloatTileBody<TRow>, One, Two>(ref this, M, start, end, TileRows);
-                else if (M == 1) RunTiles<FloatTileBody<TRow>, One, Four>(ref this, M, start, end, TileRows);
+                if (M == 1) RunTiles<FloatTileBody<TRow>, One, One>(ref this, M, start, end, TileRows);
                 else if (blocked) RunTiles<FloatTileBody<TRow>, Two, One>(ref this, M, start, end, TileRows);
                 else RunTiles<FloatTileBody<TRow>, Two, Two>(ref this, M, start, end, TileRows);
             }

@@ -79,8 +79,8 @@ public static unsafe partial class MatMul
 
         public void Execute(int start, int end, int worker)
         {
-            // Two accumulators per output (block partial, total): 4 × 2 outputs, or 1 × 4 for the GEMV.
-            if (M == 1) RunTiles<Fp8LookupBody, One, Four>(ref this, M, start, end, TileRows);
+            // Two accumulators per output (block partial, total): 4 × 2 outputs; the GEMV reads one weight row at a time.
+            if (M == 1) RunTiles<Fp8LookupBody, One, One>(ref this, M, start, end, TileRows);
             else RunTiles<Fp8LookupBody, Four, Two>(ref this, M, start, end, TileRows);
         }
 

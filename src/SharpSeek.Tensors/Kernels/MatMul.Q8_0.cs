@@ -11,39 +11,50 @@ namespace SharpSeek.Tensors.Kernels;
 // Canonical order (both vector paths): for weight block b, eight exact int32 lane sums P_b[l] = Σ_{t<4} w[4l+t]·x[4l+t]
 // (Q4_0: w = nibble − 8); output (i, j) keeps a 16-lane f32 accumulator whose lanes 0..7 take the even blocks and
 // 8..15 the odd ones, acc[8·(b mod 2) + l] = fma(float(P_b[l]), fl(d_w,b · d_x,b), acc[…]) in increasing b; then Sum16.
-// The 512-bit kernel gets P for two blocks from one vpmaddubsw + vpmaddwd (the sign of w moved onto x so the unsigned
-// operand is |w|), the 256-bit kernel for one block from vpsignb + vpmaddubsw + vpmaddwd, or vpsignb + vpdpbusd with
-// AVX-VNNI — the same integers every way, so the same bits. Without SIMD: per block the exact integer dot times
+// The 512-bit kernels get P for two blocks from one vpmaddubsw + vpmaddwd, the 256-bit kernel for one block from
+// vpmaddubsw + vpmaddwd or (AVX-VNNI) vpdpbusd. vpmaddubsw needs an unsigned operand: for Q8_0 that is |w| with w's
+// sign moved onto x (a select, vpsignb on 256 bits); Q4_0 feeds its nibbles q = w + 8 and starts from the activation's
+// per-lane −8·Σx. The same integers every way, so the same bits. Without SIMD: per block the exact integer dot times
 // fl(d_w · d_x), added in block order.
 public static unsafe partial class MatMul
 {
     private static void LinearQ8_0Activations(Tensor weight, float* x, float* y, int m, int n, int k, ComputePool pool)
     {
         int nb = k / 32;
-        // Per activation row, each section padded to an even block count with zeros (the 512-bit kernels read blocks in
-        // pairs): the quants, their negations (the sign of w is moved onto x by a select), and each block's scale
-        // repeated 8 times (one per int32 lane).
-        int nb2 = (nb + 1) & ~1;
-        long section = 32L * nb2, rowBytes = 3 * section;
-        byte* scratch = ActivationScratch(m * rowBytes + 8L * nb);
-        float* d = (float*)(scratch + m * rowBytes);
+        // Per activation row, per pair of blocks (an odd count is padded with a zero block; the 512-bit kernels read
+        // blocks in pairs) one step of Q8ActStep bytes, so a kernel reads each row as one stream: the 64 quants; for
+        // Q8_0 their negations (the sign of w is moved onto x by a select), for Q4_0 the 16 int32 lane offsets
+        // −8·Σ of four quants; and each block's scale repeated 8 times (one per int32 lane).
+        bool isQ4 = weight.DType == DType.Q4_0;
+        int steps = (nb + 1) / 2;
+        long rowBytes = (long)steps * Q8ActStep;
+        byte* scratch = ActivationScratch(m * rowBytes + 32L * nb + 8L * nb);
+        sbyte* q = (sbyte*)(scratch + m * rowBytes);
+        float* d = (float*)(q + 32L * nb);
         int* sums = (int*)(d + nb);
         for (int i = 0; i < m; i++)
         {
-            sbyte* q = (sbyte*)(scratch + i * rowBytes);
-            sbyte* neg = q + section;
-            float* dx = (float*)(q + 2 * section);
             ActivationQuantizer.QuantizeQ8_0(x + (long)i * k, k, q, d, sums);
-            new Span<sbyte>(q + 32L * nb, 32 * (nb2 - nb)).Clear();
-            for (int e = 0; e < 32 * nb2; e++) neg[e] = (sbyte)-q[e];
-            for (int b = 0; b < nb2; b++) Vector256.Create(b < nb ? d[b] : 0f).Store(dx + 8 * b);
+            byte* row = scratch + i * rowBytes;
+            for (int b = 0; b < 2 * steps; b++)
+            {
+                byte* step = row + (b >> 1) * Q8ActStep + 32 * (b & 1);
+                var v = b < nb ? Vector256.Load(q + 32L * b) : default;
+                v.Store((sbyte*)step);
+                if (isQ4)
+                    for (int l = 0; l < 8; l++)
+                        ((int*)(step + 64))[l] = b < nb ? -8 * (q[32 * b + 4 * l] + q[32 * b + 4 * l + 1] + q[32 * b + 4 * l + 2] + q[32 * b + 4 * l + 3]) : 0;
+                else
+                    (Vector256<sbyte>.Zero - v).Store((sbyte*)(step + 64));
+                Vector256.Create(b < nb ? d[b] : 0f).Store((float*)(step + 128));
+            }
         }
 
         long weightRowBytes = DTypeInfo.ByteCount(weight.DType, k);
         var body = new Q8_0TileBody
         {
-            W = weight.Data, Stride = weight.RowStrideBytes, Act = scratch, ActStride = rowBytes, Section = (int)section, Y = y,
-            M = m, N = n, Blocks = nb, IsQ4 = weight.DType == DType.Q4_0, TileRows = TileRows(weightRowBytes),
+            W = weight.Data, Stride = weight.RowStrideBytes, Act = scratch, ActStride = rowBytes, Y = y,
+            M = m, N = n, Blocks = nb, IsQ4 = isQ4, TileRows = TileRows(weightRowBytes),
         };
         pool.For(n, Grain(weightRowBytes * m), ref body);
     }
@@ -59,26 +70,22 @@ public static unsafe partial class MatMul
         public byte* W, Act;
         public long Stride, ActStride;
         public float* Y;
-        public int Section, M, N, Blocks, TileRows;
+        public int M, N, Blocks, TileRows;
         public bool IsQ4;
 
         public void Execute(int start, int end, int worker)
         {
             // Tile shapes (speed only): the 512-bit kernels keep per weight row its |codes|, sign and scales in
             // registers, so 4 × 2 (or 1 × 4 for the GEMV) fits; the 256-bit kernel has 16 ymm and two per accumulator.
-            if (UseQ8_512)
+            if (UseQ8_512 && M >= Q8PackMinRows)
             {
-                if (M >= Q8PackMinRows)
-                {
-                    if (IsQ4) RunPacked<Q4_0Codes>(start, end);
-                    else RunPacked<Q8_0Codes>(start, end);
-                }
-                else if (M == 1) RunTiles<Q8_0TileBody, One, Four>(ref this, M, start, end, TileRows);
-                else RunTiles<Q8_0TileBody, Four, Two>(ref this, M, start, end, TileRows);
+                if (IsQ4) RunPacked<Q4_0Codes>(start, end);
+                else RunPacked<Q8_0Codes>(start, end);
             }
+            else if (UseQ8_512 && M > 1) RunTiles<Q8_0TileBody, Four, Two>(ref this, M, start, end, TileRows);
             else if (UseQ8_256)
             {
-                if (M == 1) RunTiles<Q8_0TileBody, One, Two>(ref this, M, start, end, TileRows);
+                if (M == 1) RunTiles<Q8_0TileBody, One, One>(ref this, M, start, end, TileRows);
                 else RunTiles<Q8_0TileBody, Two, One>(ref this, M, start, end, TileRows);
             }
             else
@@ -98,15 +105,14 @@ public static unsafe partial class MatMul
         private readonly void Tile<TC, TA, TW>(byte* w, byte* a, float* y)
             where TC : struct, IQ8Codes where TA : struct, IRowCount where TW : struct, IRowCount
         {
-            if (UseQ8_512) Q8Tile512<TC, TA, TW>(w, Stride, a, ActStride, Section, Blocks, y, N);
-            else if (UseQ8_256) Q8Tile256<TC, TA, TW>(w, Stride, a, ActStride, 2 * Section, Blocks, y, N);
+            // The GEMV takes the 256-bit kernel even with AVX-512: one block per step needs no cross-lane work (a block's
+            // 32 codes are one load, vpsignb exists), and on cores that split zmm ops in two it is the cheaper stream.
+            // It computes the same bits as the 512-bit kernels.
+            if (UseQ8_512 && M > 1) Q8Tile512<TC, TA, TW>(w, Stride, a, ActStride, Blocks, y, N);
+            else if (UseQ8_256) Q8Tile256<TC, TA, TW>(w, Stride, a, ActStride, Blocks, y, N);
             else
                 for (int i = 0; i < TA.Count; i++)
-                    for (int j = 0; j < TW.Count; j++)
-                    {
-                        sbyte* q = (sbyte*)(a + i * ActStride);
-                        y[(long)i * N + j] = DotQ8Scalar<TC>(w + j * Stride, q, (float*)(q + 2 * Section), Blocks);
-                    }
+                    for (int j = 0; j < TW.Count; j++) y[(long)i * N + j] = DotQ8Scalar<TC>(w + j * Stride, a + i * ActStride, Blocks);
         }
 
         /// <summary>
@@ -128,38 +134,42 @@ public static unsafe partial class MatMul
                     int ra = Math.Min(4, M - i0);
                     byte* a = Act + i0 * ActStride;
                     int j = r0;
-                    for (; j + 3 <= r1; j += 3) PackedA<Three>(ra, packed + (j - r0) * packedRow, packedRow, a, steps, Y + (long)i0 * N + j);
-                    for (; j < r1; j++) PackedA<One>(ra, packed + (j - r0) * packedRow, packedRow, a, steps, Y + (long)i0 * N + j);
+                    for (; j + 3 <= r1; j += 3) PackedA<TC, Three>(ra, packed + (j - r0) * packedRow, packedRow, a, steps, Y + (long)i0 * N + j);
+                    for (; j < r1; j++) PackedA<TC, One>(ra, packed + (j - r0) * packedRow, packedRow, a, steps, Y + (long)i0 * N + j);
                 }
             }
         }
 
-        private readonly void PackedA<TW>(int ra, byte* pw, long packedRow, byte* a, int steps, float* y) where TW : struct, IRowCount
+        private readonly void PackedA<TC, TW>(int ra, byte* pw, long packedRow, byte* a, int steps, float* y) where TC : struct, IQ8Codes where TW : struct, IRowCount
         {
             switch (ra)
             {
-                case 1: Q8PackedTile512<One, TW>(pw, packedRow, a, ActStride, Section, steps, y, N); break;
-                case 2: Q8PackedTile512<Two, TW>(pw, packedRow, a, ActStride, Section, steps, y, N); break;
-                case 3: Q8PackedTile512<Three, TW>(pw, packedRow, a, ActStride, Section, steps, y, N); break;
-                default: Q8PackedTile512<Four, TW>(pw, packedRow, a, ActStride, Section, steps, y, N); break;
+                case 1: Q8PackedTile512<TC, One, TW>(pw, packedRow, a, ActStride, steps, y, N); break;
+                case 2: Q8PackedTile512<TC, Two, TW>(pw, packedRow, a, ActStride, steps, y, N); break;
+                case 3: Q8PackedTile512<TC, Three, TW>(pw, packedRow, a, ActStride, steps, y, N); break;
+                default: Q8PackedTile512<TC, Four, TW>(pw, packedRow, a, ActStride, steps, y, N); break;
             }
         }
     }
 
-    /// <summary>One GGML block format (fp16 scale first, then codes) as signed 8-bit weights.</summary>
+    /// <summary>One GGML block format (fp16 scale first, then codes) as 8-bit codes.</summary>
     private interface IQ8Codes
     {
         static abstract int BlockBytes { get; }
-        /// <summary>The 32 signed codes of the block at <paramref name="block"/> (Avx2).</summary>
+        /// <summary>The codes are w + 8 in 0..15 (Q4_0), else the signed weights.</summary>
+        static abstract bool Unsigned { get; }
+        /// <summary>The 32 codes of the block at <paramref name="block"/> (Avx2).</summary>
         static abstract Vector256<sbyte> Codes(byte* block);
-        /// <summary>Blocks at <paramref name="block"/> and the next one: 64 signed codes (Avx512BW).</summary>
+        /// <summary>Blocks at <paramref name="block"/> and the next one: 64 codes (Avx512BW).</summary>
         static abstract Vector512<sbyte> Codes2(byte* block);
+        /// <summary>The signed weight e of the block.</summary>
         static abstract int Code(byte* block, int e);
     }
 
     private struct Q8_0Codes : IQ8Codes
     {
         public static int BlockBytes => 34;
+        public static bool Unsigned => false;
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static Vector256<sbyte> Codes(byte* block) => Vector256.Load((sbyte*)block + 2);
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -172,12 +182,12 @@ public static unsafe partial class MatMul
     private struct Q4_0Codes : IQ8Codes
     {
         public static int BlockBytes => 18;
+        public static bool Unsigned => true;
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static Vector256<sbyte> Codes(byte* block)
         {
             var packed = Vector128.Load(block + 2);
-            var nibbles = Vector256.Create(packed, Vector128.ShiftRightLogical(packed.AsUInt16(), 4).AsByte()) & Vector256.Create((byte)0x0F);
-            return nibbles.AsSByte() - Vector256.Create((sbyte)8);
+            return (Vector256.Create(packed, Vector128.ShiftRightLogical(packed.AsUInt16(), 4).AsByte()) & Vector256.Create((byte)0x0F)).AsSByte();
         }
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static Vector512<sbyte> Codes2(byte* block)
@@ -186,22 +196,25 @@ public static unsafe partial class MatMul
             var low = packed & Vector256.Create((byte)0x0F);
             var high = Avx2.ShiftRightLogical(packed.AsUInt16(), 4).AsByte() & Vector256.Create((byte)0x0F);
             // [low b, high b, low b+1, high b+1] in 128-bit quarters.
-            var codes = Avx512F.PermuteVar8x64x2(low.ToVector512Unsafe().AsUInt64(), Vector512.Create(0ul, 1, 8, 9, 2, 3, 10, 11), high.ToVector512Unsafe().AsUInt64());
-            return codes.AsSByte() - Vector512.Create((sbyte)8);
+            return Avx512F.PermuteVar8x64x2(low.ToVector512Unsafe().AsUInt64(), Vector512.Create(0ul, 1, 8, 9, 2, 3, 10, 11), high.ToVector512Unsafe().AsUInt64()).AsSByte();
         }
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static int Code(byte* block, int e) => (e < 16 ? block[2 + e] & 0xF : block[2 + e - 16] >> 4) - 8;
     }
 
+    /// <summary>Bytes per block pair of a prepared activation row: 64 quants, 64 negated quants, 16 scales.</summary>
+    private const int Q8ActStep = 192;
+
     /// <summary>Without SIMD: per block the exact integer dot times fl(d_w · d_x), added in block order.</summary>
-    private static float DotQ8Scalar<TC>(byte* w, sbyte* xq, float* xd, int nb) where TC : struct, IQ8Codes
+    private static float DotQ8Scalar<TC>(byte* w, byte* act, int nb) where TC : struct, IQ8Codes
     {
         float sum = 0;
-        for (int b = 0; b < nb; b++, w += TC.BlockBytes, xq += 32)
+        for (int b = 0; b < nb; b++, w += TC.BlockBytes)
         {
+            sbyte* xq = (sbyte*)(act + (b >> 1) * Q8ActStep + 32 * (b & 1));
             int dot = 0;
             for (int e = 0; e < 32; e++) dot += TC.Code(w, e) * xq[e];
-            sum += dot * (Fp16Codec.ToSingle(*(ushort*)w) * xd[8 * b]);
+            sum += dot * (Fp16Codec.ToSingle(*(ushort*)w) * *(float*)((byte*)xq + 128));
         }
         return sum;
     }
