@@ -9,11 +9,16 @@ namespace SharpSeek.Tensors.Tests;
 /// <see cref="MatMul.Linear"/> against float64 dot products of the dequantized weights with the f32 activations.
 /// </summary>
 /// <remarks>
-/// Tolerances, per output element y = Σ w_i x_i:
+/// Tolerances, per output element y = Σ_{c&lt;K} w_c x_c (u = 2⁻²⁴, the f32 unit roundoff):
 /// <list type="bullet">
-/// <item>float weights (F32, F16, BF16, FP8): f32 accumulation only, |err| ≤ 4e-6 · Σ|w_i x_i|;</item>
-/// <item>Q8_0 / Q4_0 (activations quantized per 32 with step d = amax/127) and Q4_K / Q6_K (per 256): each activation
-/// moves by at most d/2, so |err| ≤ Σ_blocks (amax_block / 254) · Σ_block |w_i|, plus the f32 term above.</item>
+/// <item>f32 accumulation. Weights widen to f32 exactly (F16, BF16 and E4M3 values are all f32 values), so the only
+/// rounding is in the sum. The vector paths keep 16 lane accumulators (each FMA rounds once), sum them in a 4-level
+/// tree and, for FP8, fold each 128-column block partial once more: at most n = ⌈K/16⌉ + 6 roundings on any path from a
+/// product to y, hence |err| ≤ n·u·Σ|w_c x_c| (first order; n·u ≪ 1). Without SIMD the sum is sequential, n = K + 2.</item>
+/// <item>Q8_0 / Q4_0 activations are quantized per 32 with step d = amax/127 and the stored scale rounded to fp16:
+/// each activation moves by at most d/2 + amax·2⁻¹¹ (the fp16 rounding of the scale times |q·d| ≤ amax). Q4_K / Q6_K
+/// (Q8_K, per 256, f32 scale): at most d/2. So |err| additionally ≤ Σ_blocks (that bound) · Σ_block |w_c|. Products of
+/// integer quants are exact; their float accumulation is covered by the first term.</item>
 /// </list>
 /// </remarks>
 public sealed class MatMulTests : IDisposable
@@ -31,7 +36,7 @@ public sealed class MatMulTests : IDisposable
     {
         var data = new TheoryData<DType, int>();
         foreach (var t in new[] { DType.F32, DType.F16, DType.BF16, DType.F8E4M3, DType.Q8_0, DType.Q4_0, DType.Q4_K, DType.Q6_K })
-            foreach (int m in new[] { 1, 2, 5, 11 }) // 11 > MatMul.SmallBatchRows: F32 takes the packed GEMM
+            foreach (int m in new[] { 1, 3, 17, 67 }) // single row, a tile edge, several tiles, packed weight tiles
                 data.Add(t, m);
         return data;
     }
@@ -82,6 +87,10 @@ public sealed class MatMulTests : IDisposable
         int n = (int)weight.Rows, k = weight.Cols;
         var w = Float64Reference.DecodeMatrix(weight);
         int blk = ActivationBlock(weight.DType);
+        bool fp16Scale = weight.DType is DType.Q8_0 or DType.Q4_0;
+        // Roundings from a product to y (see the remarks): 16 lanes + tree + FP8 fold on the vector paths, sequential without.
+        double roundings = System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated ? (k + 15) / 16 + 6 : k + 2;
+        const double U = 1.0 / (1 << 24);
         for (int i = 0; i < m; i++)
         {
             var xi = x.AsSpan(i * k, k);
@@ -91,13 +100,13 @@ public sealed class MatMulTests : IDisposable
                 double expect = Float64Reference.Dot(wj, xi);
                 double absSum = 0;
                 for (int c = 0; c < k; c++) absSum += Math.Abs(wj[c] * xi[c]);
-                double tol = 4e-6 * absSum + 1e-30;
+                double tol = 1.01 * roundings * U * absSum + 1e-30;
                 if (blk > 0)
                     for (int b = 0; b < k / blk; b++)
                     {
                         double amax = 0, wAbs = 0;
                         for (int c = b * blk; c < (b + 1) * blk; c++) { amax = Math.Max(amax, Math.Abs(xi[c])); wAbs += Math.Abs(wj[c]); }
-                        tol += amax / 254 * wAbs * 1.0001;
+                        tol += (amax / 254 + (fp16Scale ? amax / 2048 : 0)) * wAbs * 1.0001;
                     }
                 double got = y[i * n + j];
                 Assert.True(Math.Abs(got - expect) <= tol, $"{weight.DType} y[{i},{j}] = {got:R}, reference {expect:R}, tolerance {tol:G3}");
@@ -113,6 +122,41 @@ public sealed class MatMulTests : IDisposable
         int k = KFor(type);
         using var weight = MakeWeight(type, n, k, 1000 + (int)type);
         var x = Activations(m, k, 77 + m);
+        foreach (var pool in new[] { _pool1, _pool2 })
+        {
+            var y = new float[m * n];
+            MatMul.Linear(weight, x, y, m, pool);
+            AssertMatchesReference(weight, x, y, m);
+        }
+    }
+
+    public static TheoryData<DType, int, int> RaggedCases()
+    {
+        var data = new TheoryData<DType, int, int>();
+        foreach (var t in new[] { DType.F32, DType.F16, DType.BF16 })
+            foreach (int k in new[] { 1, 5, 15, 16, 17, 33, 127, 128, 129 }) // inside, at and past one 16-lane vector
+                foreach (int m in new[] { 1, 3, 17 })
+                    data.Add(t, k, m);
+        foreach (int k in new[] { 1, 16, 100, 128, 129, 192, 250 })          // FP8: ragged vectors and 128-column blocks
+            foreach (int m in new[] { 1, 3, 17 })
+                data.Add(DType.F8E4M3, k, m);
+        foreach (var t in new[] { DType.Q8_0, DType.Q4_0 })
+            foreach (int k in new[] { 32, 64, 96, 8 * 32, 9 * 32 })          // one block, a pair, an odd count, 8-block groups ± 1
+                foreach (int m in new[] { 1, 3, 17 })
+                    data.Add(t, k, m);
+        foreach (var t in new[] { DType.Q4_K, DType.Q6_K })
+            foreach (int m in new[] { 1, 3, 17 })
+                data.Add(t, 256, m);                                         // a single super-block
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(RaggedCases))]
+    public void Linear_ShortAndRaggedK_MatchesFloat64Reference(DType type, int k, int m)
+    {
+        const int n = 37;
+        using var weight = MakeWeight(type, n, k, 11000 + k + (int)type);
+        var x = Activations(m, k, 300 + k + m);
         foreach (var pool in new[] { _pool1, _pool2 })
         {
             var y = new float[m * n];
