@@ -3,8 +3,6 @@ using SharpSeek.Reasoning.Tasks;
 using SharpSeek.Reasoning.Training;
 using SharpSeek.Tensors;
 using SharpSeek.Tensors.Threading;
-using SharpSeek.Tokenizer.Training;
-using SharpSeek.Tokenizer.PreTokenization;
 
 namespace SharpSeek.Reasoning.Tests;
 
@@ -18,10 +16,8 @@ public sealed class RolloutTests
     [Fact]
     public void Rollouts_do_not_depend_on_how_many_run_at_once()
     {
-        var trainer = new ByteLevelBpeTrainer(new BpeTrainerOptions { VocabularySize = 300, PreTokenizer = PreTokenizer.Qwen2, ChatTemplate = ReasoningChatFormat.JinjaTemplate });
-        trainer.AddText("What is 12 + 30? ones tens so answer carry digit sum");
-        var tokenizer = trainer.Train().ToTokenizer();
-        var format = new ReasoningChatFormat(tokenizer);
+        var format = RecipeConfigs.SmallFormat("What is 12 + 30? ones tens so answer carry digit sum");
+        var tokenizer = format.Tokenizer;
         using var pool = new ComputePool(2);
         using var policy = new PolicyModel(RecipeConfigs.Tiny(tokenizer.VocabularySize), 5, pool);
         var rng = new DeterministicRandom(9);

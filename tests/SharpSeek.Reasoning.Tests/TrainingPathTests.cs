@@ -28,10 +28,8 @@ public class TrainingPathTests
     [Fact]
     public void Sft_examples_train_only_the_assistant_tokens()
     {
-        var trainer = new ByteLevelBpeTrainer(new BpeTrainerOptions { VocabularySize = 300, PreTokenizer = PreTokenizer.Qwen2, ChatTemplate = ReasoningChatFormat.JinjaTemplate });
-        trainer.AddText("What is 12 + 30? ones tens so answer");
-        var tokenizer = trainer.Train().ToTokenizer();
-        var format = new ReasoningChatFormat(tokenizer);
+        var format = RecipeConfigs.SmallFormat("What is 12 + 30? ones tens so answer");
+        var tokenizer = format.Tokenizer;
         var rng = new DeterministicRandom(2);
         var p = ProblemGenerator.Generate(TaskKind.Arithmetic, 1, ref rng);
         var example = format.Example(p, ReasoningChatFormat.TraceCompletion(p));
@@ -179,5 +177,13 @@ public class TrainingPathTests
 
 internal static class RecipeConfigs
 {
+    /// <summary>The R1 chat format over a 300-token BPE vocabulary trained on <paramref name="text"/>.</summary>
+    public static ReasoningChatFormat SmallFormat(string text)
+    {
+        var trainer = new ByteLevelBpeTrainer(new BpeTrainerOptions { VocabularySize = 300, PreTokenizer = PreTokenizer.Qwen2, ChatTemplate = ReasoningChatFormat.JinjaTemplate });
+        trainer.AddText(text);
+        return new ReasoningChatFormat(trainer.Train().ToTokenizer());
+    }
+
     public static SharpSeek.Model.ModelConfig Tiny(int vocabulary) => TrainingPresets.Tiny with { VocabSize = vocabulary, HiddenSize = 32, IntermediateSize = 64, MoeIntermediateSize = 16, QLoraRank = 16, KvLoraRank = 16, QkNopeHeadDim = 8, VHeadDim = 8 };
 }

@@ -41,7 +41,10 @@ public sealed class CpuBackend(ComputePool? pool = null) : IComputeBackend
                 XTokenStride = xTokenStride, XGroupStride = xGroupStride, YTokenStride = yTokenStride, YGroupStride = yGroupStride,
                 Pool = Pool,
             };
-            Pool.For(groups, 1, ref body);
+            // Small problems (a tiny model's heads, a one-token decode of a small model) run on the caller: waking the
+            // pool costs more than the few thousand multiply-adds a group holds.
+            long work = (long)groups * m * n * k;
+            Pool.For(groups, work < 1 << 18 ? groups : 1, ref body);
         }
     }
 
