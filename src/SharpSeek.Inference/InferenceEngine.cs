@@ -271,6 +271,7 @@ public sealed class InferenceEngine : IDisposable
     private void Admit()
     {
         List<GenerationStream>? expired = null;
+        List<SequenceRun>? cancelledRuns = null;
         var admitted = _admitted;
         admitted.Clear();
         int pending = 0;
@@ -283,6 +284,14 @@ public sealed class InferenceEngine : IDisposable
                 var w = _waiting.Dequeue();
                 if (w.IsCancelled || Stopwatch.GetElapsedTime(w.SubmittedAt, now) > _options.MaxQueueWait) (expired ??= []).Add(w);
                 else _waiting.Enqueue(w);
+            }
+            // A preempted sequence whose client went away ends here, not after waiting for memory.
+            int requeued = _requeued.Count;
+            for (int i = 0; i < requeued; i++)
+            {
+                var r = _requeued.Dequeue();
+                if (r.Stream.IsCancelled) (cancelledRuns ??= []).Add(r);
+                else _requeued.Enqueue(r);
             }
             // Preempted sequences come back first (they are older), then new requests, while slots and memory last.
             while (_running.Count + admitted.Count < _options.MaxConcurrentSequences)
@@ -319,6 +328,8 @@ public sealed class InferenceEngine : IDisposable
             stream.MarkStarted();
         }
         Volatile.Write(ref _runningCount, _running.Count);
+        if (cancelledRuns is not null)
+            foreach (var r in cancelledRuns) { r.Preempted = false; Finish(r, FinishReason.Cancelled); }
         if (expired is not null)
             foreach (var w in expired) _output.EndUnstarted(w, w.IsCancelled ? FinishReason.Cancelled : FinishReason.Expired);
     }

@@ -168,10 +168,12 @@ public static unsafe class Attention
                 HeadBlock = headBlock, BlocksPerGroup = blocksPerGroup, ItemsPerToken = itemsPerToken,
                 PerWorker = PerWorker(shape, maxPositions),
             };
-            // Aim for ~32K multiply-adds per chunk so a tiny model's attention does not pay for a fork.
+            // Aim for ~32K multiply-adds per chunk, and run a small call (under ~128K) on the caller: waking the pool
+            // costs more than a tiny model's attention.
             int items = totalTokens * itemsPerToken;
             long perItem = (long)maxPositions * headBlock * (shape.KeyDim + shape.ValueDim);
-            pool.For(items, (int)Math.Clamp(32768 / Math.Max(perItem, 1), 1, items), ref body);
+            int grain = perItem * items < 1 << 17 ? items : (int)Math.Clamp(32768 / Math.Max(perItem, 1), 1, items);
+            pool.For(items, grain, ref body);
         }
 
         static void Need(string what, int have, long need)
