@@ -6,7 +6,8 @@ namespace SharpSeek.DecodeBenchmark;
 
 /// <summary>
 /// llama.cpp's CPU prebuilt (through node-llama-cpp) kept loaded in a tests/oracles/llama/bench.mjs --serve process,
-/// which runs one benchmark repeat per request, so the caller can interleave the two engines' repeats.
+/// which runs one benchmark repeat per request, so the caller can interleave the two engines' repeats. The same process
+/// (the model loaded once) also runs the multi-user measurement of tests/oracles/llama/users.mjs.
 /// </summary>
 internal sealed class LlamaCppRunner : IDisposable
 {
@@ -14,8 +15,10 @@ internal sealed class LlamaCppRunner : IDisposable
     private readonly Task<string> _stderr;
 
     public string Description { get; }
+    public int ProcessId => _process.Id;
 
-    public LlamaCppRunner(string model, string promptFile, string decodeFile, BenchmarkSettings s)
+    /// <param name="userPromptsFile">One user's prompt per line (null: no multi-user measurement).</param>
+    public LlamaCppRunner(string model, string promptFile, string decodeFile, string? userPromptsFile, BenchmarkSettings s)
     {
         string dir = OracleDirectory;
         if (!File.Exists(Path.Combine(dir, "node_modules", "@node-llama-cpp", "linux-x64", "package.json")))
@@ -31,11 +34,33 @@ internal sealed class LlamaCppRunner : IDisposable
         foreach (var a in new[] { "bench.mjs", "--serve", "--model", model, "--prompt-tokens", promptFile, "--decode-tokens", decodeFile,
                      "--threads", s.Threads.ToString(CultureInfo.InvariantCulture), "--kv", s.LlamaKvType })
             start.ArgumentList.Add(a);
+        if (userPromptsFile is not null)
+            foreach (var a in new[] { "--user-prompts", userPromptsFile, "--user-tokens", s.UserTokens.ToString(CultureInfo.InvariantCulture) })
+                start.ArgumentList.Add(a);
         _process = Process.Start(start) ?? throw new InvalidOperationException("could not start node");
         _stderr = _process.StandardError.ReadToEndAsync();
         using var ready = JsonDocument.Parse(ReadLine());
         var r = ready.RootElement;
         Description = $"llama.cpp {r.GetProperty("release").GetString()}, KV {r.GetProperty("kvCacheType").GetString()}, flash attention {r.GetProperty("flashAttention")}";
+        if (r.TryGetProperty("kvCacheMiB", out var mib) && mib.ValueKind == JsonValueKind.Number &&
+            r.TryGetProperty("kvCacheCells", out var cells) && cells.ValueKind == JsonValueKind.Number)
+            KvCache = (mib.GetDouble(), cells.GetInt32());
+        KvCacheLog = r.TryGetProperty("kvCacheLog", out var log) && log.ValueKind == JsonValueKind.String ? log.GetString() : null;
+    }
+
+    /// <summary>The KV cache of the single-stream context as llama.cpp logged it: total MiB (2 decimals) and cells (null when not logged).</summary>
+    public (double MiB, int Cells)? KvCache { get; }
+    public string? KvCacheLog { get; }
+
+    /// <summary>
+    /// KV-cache bytes per token: <paramref name="expected"/> (the latent/GQA layout at llama.cpp's KV type) when llama.cpp's
+    /// logged size agrees with it to the log's rounding, else the logged size over its cells; null when nothing was logged.
+    /// </summary>
+    public (double Bytes, bool MatchesExpected)? KvCacheBytesPerToken(long expected)
+    {
+        if (KvCache is not { } kv) return null;
+        double logged = kv.MiB * 1048576 / kv.Cells, rounding = 0.006 * 1048576 / kv.Cells;
+        return Math.Abs(logged - expected) <= rounding ? (expected, true) : (logged, false);
     }
 
     public static string OracleDirectory
@@ -57,9 +82,31 @@ internal sealed class LlamaCppRunner : IDisposable
         return (doc.RootElement.GetProperty("prefill").GetDouble(), doc.RootElement.GetProperty("decode").GetDouble());
     }
 
+    /// <summary>Users 1..<paramref name="users"/> arrive together, in one context of that many sequences (see users.mjs).</summary>
+    public UsersRun Users(int users)
+    {
+        _process.StandardInput.WriteLine($"users {users}");
+        _process.StandardInput.Flush();
+        using var doc = JsonDocument.Parse(ReadLine());
+        var r = doc.RootElement;
+        var tokenMs = r.GetProperty("tokenMs").EnumerateArray().Select(u => u.EnumerateArray().Select(t => t.GetDouble() / 1000).ToArray()).ToArray();
+        var batches = r.GetProperty("batches").EnumerateArray()
+            .Select(b => new DecodeCall(b.GetProperty("sequences").GetInt32(), b.GetProperty("tokens").GetInt32(), b.GetProperty("ms").GetDouble() / 1000))
+            .ToArray();
+        return new UsersRun(
+            tokenMs.Select(t => t[0]).ToArray(),
+            tokenMs.Select(t => t[^1]).ToArray(),
+            tokenMs.SelectMany(t => t).Order().ToArray(),
+            tokenMs.Select(t => t.Length).ToArray(),
+            batches);
+    }
+
     private string ReadLine()
-        => _process.StandardOutput.ReadLine()
-           ?? throw new InvalidOperationException($"llama.cpp benchmark process ended (exit {(_process.HasExited ? _process.ExitCode : -1)}):\n{(_process.HasExited ? _stderr.Result : "")}");
+    {
+        if (_process.StandardOutput.ReadLine() is { } line) return line;
+        bool exited = _process.WaitForExit(TimeSpan.FromSeconds(10));
+        throw new InvalidOperationException($"llama.cpp benchmark process ended (exit {(exited ? _process.ExitCode : -1)}):\n{(exited ? _stderr.Result : "")}");
+    }
 
     public void Dispose()
     {

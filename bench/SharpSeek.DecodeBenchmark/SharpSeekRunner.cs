@@ -1,30 +1,24 @@
 using System.Diagnostics;
-using SharpSeek.Checkpoints;
 using SharpSeek.Model;
-using SharpSeek.Tensors.Backend;
 using SharpSeek.Tensors.Kernels;
-using SharpSeek.Tensors.Threading;
 
 namespace SharpSeek.DecodeBenchmark;
 
-/// <summary>Our engine on one file, measured the way bench.mjs measures llama.cpp.</summary>
+/// <summary>Our engine on one file, measured the way bench.mjs measures llama.cpp (one session, no scheduler).</summary>
 internal sealed class SharpSeekRunner : IDisposable
 {
-    private readonly ComputePool _pool;
-    private readonly LanguageModel _model;
     private readonly InferenceSession _session;
     private readonly int[] _prompt, _decode;
     private int _sink;
 
-    public SharpSeekRunner(Checkpoint checkpoint, int[] prompt, int[] decode, int threads)
+    /// <param name="model">The file's model (shared with the multi-user engine; not owned).</param>
+    public SharpSeekRunner(LanguageModel model, int threads, int[] prompt, int[] decode)
     {
         _prompt = prompt;
         _decode = decode;
-        _pool = new ComputePool(threads);
         int positions = prompt.Length + decode.Length + 8;
-        _model = checkpoint.CreateModel(new ModelOptions { Backend = new CpuBackend(_pool), MaxPositions = positions });
-        _session = _model.CreateSession(positions, maxBatch: prompt.Length);
-        Description = $"SharpSeek, KV F32, {_pool.ThreadCount} threads";
+        _session = model.CreateSession(positions, maxBatch: prompt.Length);
+        Description = $"SharpSeek, KV F32, {threads} threads";
     }
 
     public string Description { get; }
@@ -47,7 +41,5 @@ internal sealed class SharpSeekRunner : IDisposable
     {
         GC.KeepAlive(_sink);
         _session.Dispose();
-        _model.Dispose();
-        _pool.Dispose();
     }
 }
