@@ -114,6 +114,10 @@ FileReport MeasureFile(BenchmarkFile file, ModelConfig config, string path)
     Console.WriteLine($"{Path.GetFileName(path)} ({fileBytes / 1e9:F2} GB); decode reads {weightBytes / 1e6:F0} MB of weights per token; " +
                       F($"KV cache bytes/token: SharpSeek {ourKv}, llama.cpp {llamaKv:F0} ({kvSource})"));
 
+    // CPU the rest of the machine used while this file was measured: what both engines competed with.
+    var cpuAtStart = Machine.CpuSeconds(Environment.ProcessId, llama.ProcessId);
+    long wallAtStart = Stopwatch.GetTimestamp();
+
     SingleStreamReport? single = settings.SingleStream ? SingleStream(model, llama, prompt, decode, weightBytes, ourKv, llamaKv) : null;
     // Memory right after the last measurement, while everything is still held.
     var memory = new { sharpSeek = Machine.Memory(Environment.ProcessId), llamaCpp = Machine.Memory(llama.ProcessId) };
@@ -126,10 +130,15 @@ FileReport MeasureFile(BenchmarkFile file, ModelConfig config, string path)
         users = ManyUsers(engine, llama);
         memory = new { sharpSeek = Machine.Memory(Environment.ProcessId), llamaCpp = Machine.Memory(llama.ProcessId) };
     }
+    double? othersCpu = null;
+    if (cpuAtStart is { } a && Machine.CpuSeconds(Environment.ProcessId, llama.ProcessId) is { } b)
+        othersCpu = Math.Max(0, (b.Machine - a.Machine) - (b.Ours - a.Ours)) / (Stopwatch.GetElapsedTime(wallAtStart).TotalSeconds * Environment.ProcessorCount);
+    if (othersCpu is double o)
+        Console.WriteLine(F($"other processes used {o:P0} of the machine's CPU while this file was measured ({Stopwatch.GetElapsedTime(wallAtStart).TotalMinutes:F1} min)"));
     Console.WriteLine($"memory at the end: SharpSeek {memory.sharpSeek?.ToString() ?? "unknown"}; llama.cpp (node) {memory.llamaCpp?.ToString() ?? "unknown"}");
     return new FileReport(file.ToString(), file.Config, file.Type.ToString(), Path.GetFileName(path), fileBytes, config.NumHiddenLayers,
         config.NRoutedExperts, weightBytes, ourKv, llamaKv, llama.KvCacheLog, llama.Description, single, users,
-        new { sharpSeek = memory.sharpSeek?.ToString(), llamaCpp = memory.llamaCpp?.ToString() });
+        new { sharpSeek = memory.sharpSeek?.ToString(), llamaCpp = memory.llamaCpp?.ToString() }, othersCpu);
 }
 
 SingleStreamReport SingleStream(LanguageModel model, LlamaCppRunner llamaCpp, int[] prompt, int[] decode, long weightBytes, long ourKv, double llamaKv)
@@ -232,8 +241,8 @@ void PrintSummary(List<FileReport> reports)
     Console.WriteLine("# summary: SharpSeek / llama.cpp (same file, same run)");
     var header = new List<string> { "file" };
     if (settings.SingleStream) header.AddRange(["decode 1 stream", "prefill"]);
-    if (settings.MultiUser) header.AddRange(settings.Users.Select(n => $"throughput {n} users"));
-    if (settings.MultiUser) header.Add($"TTFT worst at {settings.Users[^1]} users");
+    if (settings.MultiUser) header.AddRange(settings.Users.Select(n => $"throughput N={n}"));
+    if (settings.MultiUser) header.Add($"TTFT worst N={settings.Users[^1]}");
     Console.WriteLine($"| {string.Join(" | ", header)} |");
     Console.WriteLine($"|{string.Concat(Enumerable.Repeat("---|", header.Count))}");
     foreach (var r in reports)

@@ -8,7 +8,9 @@ namespace SharpSeek.DecodeBenchmark;
 internal sealed record FileReport(
     string Name, string Config, string Type, string File, long FileBytes, int Layers, int RoutedExperts,
     long WeightBytesPerDecodeToken, long SharpSeekKvBytesPerToken, double LlamaCppKvBytesPerToken, string? LlamaCppKvLog,
-    string LlamaCppDescription, SingleStreamReport? SingleStream, UsersReport[]? ManyUsers, object Memory);
+    string LlamaCppDescription, SingleStreamReport? SingleStream, UsersReport[]? ManyUsers, object Memory,
+    /// <summary>Share of the machine's CPU that other processes used while this file was measured.</summary>
+    double? OtherProcessesCpuShare);
 
 /// <summary>Single-stream tokens per second of every measured repeat, their medians and the ratios.</summary>
 internal sealed record SingleStreamReport(
@@ -66,6 +68,31 @@ internal static class Machine
             return new ProcessMemory(anon, file);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>CPU seconds used so far by the whole machine (all cores, /proc/stat) and by the given processes (/proc/PID/stat).</summary>
+    public static (double Machine, double Ours)? CpuSeconds(params int[] pids)
+    {
+        const double tick = 100; // USER_HZ: /proc reports CPU time in 1/100 s on Linux
+        try
+        {
+            var cpu = File.ReadLines("/proc/stat").First().Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            // user nice system idle iowait irq softirq steal: busy = all but idle and iowait
+            long[] f = cpu.Skip(1).Take(8).Select(x => long.Parse(x, CultureInfo.InvariantCulture)).ToArray();
+            double machine = (f.Sum() - f[3] - f[4]) / tick;
+            double ours = 0;
+            foreach (int pid in pids)
+            {
+                string stat = File.ReadAllText($"/proc/{pid}/stat");
+                var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+                ours += (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) / tick; // utime, stime
+            }
+            return (machine, ours);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException or InvalidOperationException)
         {
             return null;
         }
