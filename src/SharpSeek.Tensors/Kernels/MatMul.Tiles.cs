@@ -65,8 +65,8 @@ public static unsafe partial class MatMul
 
     /// <summary>
     /// The fixed horizontal sum of a 16-lane accumulator: lanes l and l+8, then l and l+4, then l and l+2, then the
-    /// last two. <see cref="Sum16(Vector256{float}, Vector256{float})"/> and <see cref="Sum16(float*)"/> follow the
-    /// same tree, so a 16-lane accumulator held as one zmm, two ymm or sixteen floats sums to the same bits.
+    /// last two. <see cref="Sum16(Vector256{float}, Vector256{float})"/> follows the same tree, so a 16-lane accumulator
+    /// held as one zmm or as two ymm sums to the same bits.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static float Sum16(Vector512<float> v) => Sum8(v.GetLower() + v.GetUpper());
@@ -84,14 +84,5 @@ public static unsafe partial class MatMul
     {
         var h = v + Vector128.Shuffle(v, Vector128.Create(2, 3, 0, 1));
         return h.ToScalar() + h.GetElement(1);
-    }
-
-    /// <summary>The same tree over sixteen floats in memory.</summary>
-    private static float Sum16(float* a)
-    {
-        float* s = stackalloc float[8];
-        for (int l = 0; l < 8; l++) s[l] = a[l] + a[l + 8];
-        for (int l = 0; l < 4; l++) s[l] += s[l + 4];
-        return (s[0] + s[2]) + (s[1] + s[3]);
     }
 }

@@ -7,11 +7,20 @@ namespace SharpSeek.Tensors.Kernels;
 /// Linear layers y = x·Wᵀ over weights stored in any of the model dtypes, without ever dequantizing a whole matrix.
 /// </summary>
 /// <remarks>
+/// <para>
 /// As in llama.cpp, each activation row is quantized once per call (Q8_0-style for Q8_0/Q4_0 weights, Q8_K for
 /// Q4_K/Q6_K), and each weight block meets it in an integer dot product whose result is scaled and accumulated in f32.
-/// BF16/F16/FP8 weights are widened in registers and fused-multiply-added against f32 activations. Output rows are
-/// split across the <see cref="ComputePool"/>; with several activation rows, weight rows are visited in cache-sized
-/// tiles so each weight byte comes from DRAM once per call.
+/// BF16/F16/FP8 weights are widened in registers and fused-multiply-added against f32 activations.
+/// </para>
+/// <para>
+/// Batch invariance: every output y[i, j] follows one canonical reduction order per dtype (described in each format's
+/// file; the 512- and 256-bit paths share it, the scalar fallback has its own), so row i of a call with m rows is bitwise
+/// the row computed alone, whatever the other rows, the pool's thread count or the tiling. The kernels are
+/// register-blocked micro-tiles (MatMul.Tiles.cs): each loaded and unpacked weight vector serves up to four activation
+/// rows, weight rows are visited in cache tiles that stay in L2 while every activation row passes, and with many rows
+/// the quantized formats (and F16) unpack each tile once into per-thread scratch. Output rows are split across the
+/// <see cref="ComputePool"/>; the single-row GEMV reads one weight row at a time, as one DRAM stream.
+/// </para>
 /// </remarks>
 public static unsafe partial class MatMul
 {
