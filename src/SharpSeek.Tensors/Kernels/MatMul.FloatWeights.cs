@@ -21,6 +21,8 @@ public static unsafe partial class MatMul
     {
         /// <summary>Bytes per stored element.</summary>
         static abstract int ElementBytes { get; }
+        /// <summary>Widening costs enough that many activation rows should share one widened copy of the tile (F16).</summary>
+        static abstract bool WidenTiles { get; }
         /// <summary>Elements j..j+15 of the row (needs Avx512F).</summary>
         static abstract Vector512<float> Load16(byte* row, int j);
         /// <summary>Elements j..j+7 of the row (needs Avx2).</summary>
@@ -30,6 +32,7 @@ public static unsafe partial class MatMul
 
     private struct F32Row : IFloatWeightRow
     {
+        public static bool WidenTiles => false;
         public static int ElementBytes => 4;
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static Vector512<float> Load16(byte* row, int j) => Vector512.Load((float*)row + j);
@@ -41,6 +44,7 @@ public static unsafe partial class MatMul
 
     private struct Bf16Row : IFloatWeightRow
     {
+        public static bool WidenTiles => false;
         public static int ElementBytes => 2;
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static Vector512<float> Load16(byte* row, int j)
@@ -54,6 +58,7 @@ public static unsafe partial class MatMul
 
     private struct F16Row : IFloatWeightRow
     {
+        public static bool WidenTiles => true;
         public static int ElementBytes => 2;
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static Vector512<float> Load16(byte* row, int j)
@@ -68,6 +73,7 @@ public static unsafe partial class MatMul
     /// <summary>Raw E4M3 codes; the 128×128 block scale is applied per column block by the kernel.</summary>
     private struct Fp8Row : IFloatWeightRow
     {
+        public static bool WidenTiles => false;
         public static int ElementBytes => 1;
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static Vector512<float> Load16(byte* row, int j)
@@ -143,7 +149,11 @@ public static unsafe partial class MatMul
             // Tile shapes (speed only, see MatMul.Tiles.cs): 16 zmm accumulators for 4×4, two per output with FP8's
             // block partials; the 256-bit path has 16 registers and two ymm per 16-lane accumulator. The GEMV reads one
             // weight row at a time: several rows in flight (separate DRAM streams) measured up to 30 % slower on Zen 4.
-            if (UseFloat512)
+            if (UseFloat512 && TRow.WidenTiles && Scales == null && M >= FloatWidenMinRows)
+            {
+                RunWidened(start, end);
+            }
+            else if (UseFloat512)
             {
                 if (M == 1) RunTiles<FloatTileBody<TRow>, One, One>(ref this, M, start, end, TileRows);
                 else if (blocked) RunTiles<FloatTileBody<TRow>, Four, Two>(ref this, M, start, end, TileRows);
@@ -184,7 +194,37 @@ public static unsafe partial class MatMul
         }
 
         private readonly float* RowScales(int j) => Scales + (long)(j / Tensor.Fp8BlockSize) * ScaleCols;
+
+        /// <summary>
+        /// Many rows: widen each cache tile of weight rows once into this thread's scratch and run the f32 kernel over it —
+        /// the same floats in the same order, so the same bits as widening in registers.
+        /// </summary>
+        private readonly void RunWidened(int start, int end)
+        {
+            long widenedRow = (long)K * sizeof(float);
+            int tileRows = (int)Math.Max(4, Math.Min(TileRows, FloatWidenedTileBytes / widenedRow));
+            float* tile = (float*)PackScratch(tileRows * widenedRow);
+            for (int r0 = start; r0 < end; r0 += tileRows)
+            {
+                int r1 = Math.Min(end, r0 + tileRows);
+                for (int j = r0; j < r1; j++)
+                {
+                    byte* row = W + j * Stride;
+                    float* dst = tile + (long)(j - r0) * K;
+                    int c = 0;
+                    for (; c + 16 <= K; c += 16) TRow.Load16(row, c).Store(dst + c);
+                    for (; c < K; c++) dst[c] = TRow.Load1(row, c);
+                }
+                var f32 = new FloatTileBody<F32Row> { W = (byte*)tile, Stride = widenedRow, X = X, Ldx = Ldx, Y = Y + r0, M = M, N = N, K = K, TileRows = tileRows };
+                RunTiles<FloatTileBody<F32Row>, Four, Four>(ref f32, M, 0, r1 - r0, tileRows);
+            }
+        }
     }
+
+    /// <summary>From this many activation rows on, <see cref="IFloatWeightRow.WidenTiles"/> formats widen each tile once.</summary>
+    private const int FloatWidenMinRows = 8;
+    /// <summary>A widened tile (4 bytes per weight) stays inside L2 next to the activations streaming past it.</summary>
+    private const long FloatWidenedTileBytes = 256 * 1024;
 
     /// <summary>Without SIMD: the plain sequential dot of one weight row with one activation row.</summary>
     private static float DotFloatScalar<TRow>(byte* row, float* x, int k) where TRow : struct, IFloatWeightRow
