@@ -80,13 +80,13 @@ public static unsafe partial class MatMul
         public void Execute(int start, int end, int worker)
         {
             // Two accumulators per output (block partial, total): 4 × 2 outputs; the GEMV reads one weight row at a time.
+            // (Decoding a tile once into f32 for many rows measured slower here: the tile is then 4 bytes per weight.)
             if (M == 1) RunTiles<Fp8LookupBody, One, One>(ref this, M, start, end, TileRows);
             else RunTiles<Fp8LookupBody, Four, Two>(ref this, M, start, end, TileRows);
         }
 
         public void Tile<TA, TW>(int i0, int j0) where TA : struct, IRowCount where TW : struct, IRowCount
-            => Fp8LookupTile<TA, TW>(W + j0 * Stride, Stride, X + (long)i0 * K, K, Y + (long)i0 * N + j0, N,
-                RowScales(j0), RowScales(j0 + Math.Min(1, TW.Count - 1)), RowScales(j0 + Math.Min(2, TW.Count - 1)), RowScales(j0 + TW.Count - 1));
+            => Fp8LookupTile<TA, TW>(W + j0 * Stride, Stride, X + (long)i0 * K, K, Y + (long)i0 * N + j0, N, RowScales(j0), RowScales(j0 + TW.Count - 1));
 
         private readonly float* RowScales(int j) => Scales + (long)(j / Tensor.Fp8BlockSize) * ScaleCols;
     }
@@ -94,64 +94,56 @@ public static unsafe partial class MatMul
     /// <summary>
     /// FP8 rows against permuted activation rows (stride K). Canonical order of this path: per 64-column group, lane i of
     /// an output's block partial takes codes 4i, 4i+2, 4i+1, 4i+3 in that order (one FMA chain); per 128-column block the
-    /// partial is folded into the total as total = fma(partial, scale, total); the total is summed by Sum16. Up to eight
-    /// outputs per tile (4 × 2, or 1 × 4 for the GEMV).
+    /// partial is folded into the total as total = fma(partial, scale, total); the total is summed by Sum16. Up to
+    /// 4 × 2 outputs (two accumulators each). Each activation vector is loaded once per group and meets both weight rows.
     /// </summary>
-    private static void Fp8LookupTile<TA, TW>(byte* w, long stride, float* xp, int k, float* y, int ldy,
-        float* s0, float* s1, float* s2, float* s3) where TA : struct, IRowCount where TW : struct, IRowCount
+    private static void Fp8LookupTile<TA, TW>(byte* w, long stride, float* xp, int k, float* y, int ldy, float* s0, float* s1)
+        where TA : struct, IRowCount where TW : struct, IRowCount
     {
-        if (TA.Count * TW.Count > 8 || (TA.Count > 1 && TW.Count > 2)) throw new UnreachableException();
-        byte* w0 = w, w1 = w + stride, w2 = w + 2 * stride, w3 = w + 3 * stride;
+        if (TW.Count > 2) throw new UnreachableException();
+        byte* w0 = w, w1 = w + stride;
         float* x0 = xp, x1 = xp + k, x2 = xp + 2 * k, x3 = xp + 3 * k;
-        Vector512<float> t00 = default, t01 = default, t02 = default, t03 = default, t10 = default, t11 = default, t20 = default, t21 = default, t30 = default, t31 = default;
+        Vector512<float> t00 = default, t01 = default, t10 = default, t11 = default, t20 = default, t21 = default, t30 = default, t31 = default;
         for (int c0 = 0, b = 0; c0 < k; c0 += Tensor.Fp8BlockSize, b++)
         {
             int c1 = Math.Min(k, c0 + Tensor.Fp8BlockSize);
-            Vector512<float> p00 = default, p01 = default, p02 = default, p03 = default, p10 = default, p11 = default, p20 = default, p21 = default, p30 = default, p31 = default;
+            Vector512<float> p00 = default, p01 = default, p10 = default, p11 = default, p20 = default, p21 = default, p30 = default, p31 = default;
             for (int c = c0; c < c1; c += 64)
             {
                 Fp8Lookup(Vector512.Load(w0 + c), out var a0, out var a1, out var a2, out var a3);
                 Vector512<float> b0 = default, b1 = default, b2 = default, b3 = default;
                 if (TW.Count > 1) Fp8Lookup(Vector512.Load(w1 + c), out b0, out b1, out b2, out b3);
-                p00 = Fma4Chain(p00, a0, a1, a2, a3, x0 + c);
-                if (TW.Count > 1) p01 = Fma4Chain(p01, b0, b1, b2, b3, x0 + c);
-                if (TW.Count > 2)
-                {
-                    Fp8Lookup(Vector512.Load(w2 + c), out var e0, out var e1, out var e2, out var e3);
-                    p02 = Fma4Chain(p02, e0, e1, e2, e3, x0 + c);
-                }
-                if (TW.Count > 3)
-                {
-                    Fp8Lookup(Vector512.Load(w3 + c), out var e0, out var e1, out var e2, out var e3);
-                    p03 = Fma4Chain(p03, e0, e1, e2, e3, x0 + c);
-                }
-                if (TA.Count > 1) { p10 = Fma4Chain(p10, a0, a1, a2, a3, x1 + c); if (TW.Count > 1) p11 = Fma4Chain(p11, b0, b1, b2, b3, x1 + c); }
-                if (TA.Count > 2) { p20 = Fma4Chain(p20, a0, a1, a2, a3, x2 + c); if (TW.Count > 1) p21 = Fma4Chain(p21, b0, b1, b2, b3, x2 + c); }
-                if (TA.Count > 3) { p30 = Fma4Chain(p30, a0, a1, a2, a3, x3 + c); if (TW.Count > 1) p31 = Fma4Chain(p31, b0, b1, b2, b3, x3 + c); }
+                // The chain of each output runs f0, f1, f2, f3 in order; outputs are interleaved per sub-vector.
+                Fp8Column<TA, TW>(ref p00, ref p01, ref p10, ref p11, ref p20, ref p21, ref p30, ref p31, a0, b0, x0 + c, x1 + c, x2 + c, x3 + c);
+                Fp8Column<TA, TW>(ref p00, ref p01, ref p10, ref p11, ref p20, ref p21, ref p30, ref p31, a1, b1, x0 + c + 16, x1 + c + 16, x2 + c + 16, x3 + c + 16);
+                Fp8Column<TA, TW>(ref p00, ref p01, ref p10, ref p11, ref p20, ref p21, ref p30, ref p31, a2, b2, x0 + c + 32, x1 + c + 32, x2 + c + 32, x3 + c + 32);
+                Fp8Column<TA, TW>(ref p00, ref p01, ref p10, ref p11, ref p20, ref p21, ref p30, ref p31, a3, b3, x0 + c + 48, x1 + c + 48, x2 + c + 48, x3 + c + 48);
             }
             var q0 = Vector512.Create(s0[b]);
             var q1 = TW.Count > 1 ? Vector512.Create(s1[b]) : default;
             t00 = Avx512F.FusedMultiplyAdd(p00, q0, t00);
             if (TW.Count > 1) t01 = Avx512F.FusedMultiplyAdd(p01, q1, t01);
-            if (TW.Count > 2) t02 = Avx512F.FusedMultiplyAdd(p02, Vector512.Create(s2[b]), t02);
-            if (TW.Count > 3) t03 = Avx512F.FusedMultiplyAdd(p03, Vector512.Create(s3[b]), t03);
             if (TA.Count > 1) { t10 = Avx512F.FusedMultiplyAdd(p10, q0, t10); if (TW.Count > 1) t11 = Avx512F.FusedMultiplyAdd(p11, q1, t11); }
             if (TA.Count > 2) { t20 = Avx512F.FusedMultiplyAdd(p20, q0, t20); if (TW.Count > 1) t21 = Avx512F.FusedMultiplyAdd(p21, q1, t21); }
             if (TA.Count > 3) { t30 = Avx512F.FusedMultiplyAdd(p30, q0, t30); if (TW.Count > 1) t31 = Avx512F.FusedMultiplyAdd(p31, q1, t31); }
         }
-        Store4<TW>(y, t00, t01, t02, t03);
+        Store4<TW>(y, t00, t01, default, default);
         if (TA.Count > 1) Store4<TW>(y + ldy, t10, t11, default, default);
         if (TA.Count > 2) Store4<TW>(y + 2 * ldy, t20, t21, default, default);
         if (TA.Count > 3) Store4<TW>(y + 3 * ldy, t30, t31, default, default);
     }
 
-    /// <summary>One output's chain over a 64-column group: the four permuted weight vectors against x[0..63].</summary>
+    /// <summary>One 16-column sub-vector: weight vectors <paramref name="fa"/>, <paramref name="fb"/> against up to four activation rows.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<float> Fma4Chain(Vector512<float> acc, Vector512<float> f0, Vector512<float> f1, Vector512<float> f2, Vector512<float> f3, float* x)
+    private static void Fp8Column<TA, TW>(ref Vector512<float> p00, ref Vector512<float> p01, ref Vector512<float> p10, ref Vector512<float> p11,
+        ref Vector512<float> p20, ref Vector512<float> p21, ref Vector512<float> p30, ref Vector512<float> p31,
+        Vector512<float> fa, Vector512<float> fb, float* x0, float* x1, float* x2, float* x3) where TA : struct, IRowCount where TW : struct, IRowCount
     {
-        acc = Avx512F.FusedMultiplyAdd(f0, Vector512.Load(x), acc);
-        acc = Avx512F.FusedMultiplyAdd(f1, Vector512.Load(x + 16), acc);
-        acc = Avx512F.FusedMultiplyAdd(f2, Vector512.Load(x + 32), acc);
-        return Avx512F.FusedMultiplyAdd(f3, Vector512.Load(x + 48), acc);
+        var x = Vector512.Load(x0);
+        p00 = Avx512F.FusedMultiplyAdd(fa, x, p00);
+        if (TW.Count > 1) p01 = Avx512F.FusedMultiplyAdd(fb, x, p01);
+        if (TA.Count > 1) { x = Vector512.Load(x1); p10 = Avx512F.FusedMultiplyAdd(fa, x, p10); if (TW.Count > 1) p11 = Avx512F.FusedMultiplyAdd(fb, x, p11); }
+        if (TA.Count > 2) { x = Vector512.Load(x2); p20 = Avx512F.FusedMultiplyAdd(fa, x, p20); if (TW.Count > 1) p21 = Avx512F.FusedMultiplyAdd(fb, x, p21); }
+        if (TA.Count > 3) { x = Vector512.Load(x3); p30 = Avx512F.FusedMultiplyAdd(fa, x, p30); if (TW.Count > 1) p31 = Avx512F.FusedMultiplyAdd(fb, x, p31); }
     }
 }
