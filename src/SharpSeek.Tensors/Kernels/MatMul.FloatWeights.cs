@@ -149,7 +149,7 @@ public static unsafe partial class MatMul
             // Tile shapes (speed only, see MatMul.Tiles.cs): 16 zmm accumulators for 4×4, two per output with FP8's
             // block partials; the 256-bit path has 16 registers and two ymm per 16-lane accumulator. The GEMV reads one
             // weight row at a time: several rows in flight (separate DRAM streams) measured up to 30 % slower on Zen 4.
-            if (UseFloat512 && TRow.WidenTiles && Scales == null && M >= FloatWidenMinRows)
+            if ((UseFloat512 || UseFloat256) && TRow.WidenTiles && Scales == null && M >= FloatWidenMinRows)
             {
                 RunWidened(start, end);
             }
@@ -212,11 +212,13 @@ public static unsafe partial class MatMul
                     byte* row = W + j * Stride;
                     float* dst = tile + (long)(j - r0) * K;
                     int c = 0;
-                    for (; c + 16 <= K; c += 16) TRow.Load16(row, c).Store(dst + c);
+                    if (UseFloat512) for (; c + 16 <= K; c += 16) TRow.Load16(row, c).Store(dst + c);
+                    else for (; c + 8 <= K; c += 8) TRow.Load8(row, c).Store(dst + c);
                     for (; c < K; c++) dst[c] = TRow.Load1(row, c);
                 }
                 var f32 = new FloatTileBody<F32Row> { W = (byte*)tile, Stride = widenedRow, X = X, Ldx = Ldx, Y = Y + r0, M = M, N = N, K = K, TileRows = tileRows };
-                RunTiles<FloatTileBody<F32Row>, Four, Four>(ref f32, M, 0, r1 - r0, tileRows);
+                if (UseFloat512) RunTiles<FloatTileBody<F32Row>, Four, Four>(ref f32, M, 0, r1 - r0, tileRows);
+                else RunTiles<FloatTileBody<F32Row>, Two, Two>(ref f32, M, 0, r1 - r0, tileRows);
             }
         }
     }

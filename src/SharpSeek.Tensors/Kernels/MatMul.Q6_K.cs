@@ -10,7 +10,8 @@ namespace SharpSeek.Tensors.Kernels;
 //
 // Canonical order (both vector paths). Per super-block, 16 exact int32 lanes
 // I[l] = Σ_t Σ_{u<4} sc·q·x over the four 64-element chunks t (elements 64t..64t+63; lanes 0..7 from the chunk's first
-// 32 elements, 8..15 from its last 32) − 32·sc[l]·S[l] (S[l] the activation's sum over sub-block l). Output (i, j)
+// 32 elements, 8..15 from its last 32), and lanes l < 8 also − 32·(sc[2l]·S[2l] + sc[2l+1]·S[2l+1]) (S[s] the
+// activation's sum over sub-block s: one vpmaddwd on either path). Output (i, j)
 // keeps acc (16 f32 lanes), acc = fma(float(I), fl(d·d_x), acc) in super-block order, y = Sum16(acc). The 256-bit
 // kernel computes lanes 0..7 and 8..15 as two ymm. Without SIMD: per super-block Σ_s sc[s]·(Σ q·x − 32·S[s]) as one
 // integer, times fl(d·d_x), added in order.
@@ -28,10 +29,10 @@ public static unsafe partial class MatMul
         s_q6kShiftHigh = Vector512.Create(Vector256.Create((ushort)0), Vector256.Create((ushort)2));
 
     /// <summary>Unpacks one Q6_K super-block for the 512-bit kernels: four chunks of 6-bit codes, their scale vectors,
-    /// and −32·sc[l] in the low word of dword l (for the offset, see <see cref="Q6KPair512"/>).</summary>
+    /// and the 16 scales times −32 (for the offset, see <see cref="Q6KPair512"/>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Q6KUnpack512(BlockQ6_K* wb, out Vector512<byte> q0, out Vector512<byte> q1, out Vector512<byte> q2, out Vector512<byte> q3,
-        out Vector512<short> c0, out Vector512<short> c1, out Vector512<short> c2, out Vector512<short> c3, out Vector512<short> offset)
+        out Vector512<short> c0, out Vector512<short> c1, out Vector512<short> c2, out Vector512<short> c3, out Vector256<short> offset)
     {
         var low = Vector512.Create((byte)0x0F);
         var high2 = Vector512.Create((byte)0x30);
@@ -53,22 +54,22 @@ public static unsafe partial class MatMul
         c1 = Avx512BW.PermuteVar32x16(sc512, s_q6kIdx1);
         c2 = Avx512BW.PermuteVar32x16(sc512, s_q6kIdx2);
         c3 = Avx512BW.PermuteVar32x16(sc512, s_q6kIdx3);
-        offset = Avx512F.ConvertToVector512Int32((sc * Vector256.Create((short)-32)).AsUInt16()).AsInt16();
+        offset = sc * Vector256.Create((short)-32); // |−32·sc| ≤ 4096: int16
     }
 
     /// <summary>One output's super-block on the 512-bit path (every 512-bit Q6_K kernel does its per-output arithmetic here).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<float> Q6KPair512(Vector512<float> acc, Vector512<byte> q0, Vector512<byte> q1, Vector512<byte> q2, Vector512<byte> q3,
-        Vector512<short> c0, Vector512<short> c1, Vector512<short> c2, Vector512<short> c3, Vector512<short> offset, float d, BlockQ8_K* xb)
+        Vector512<short> c0, Vector512<short> c1, Vector512<short> c2, Vector512<short> c3, Vector256<short> offset, float d, BlockQ8_K* xb)
     {
         sbyte* y = xb->Qs;
-        // Lane l of the offset term: (−32·sc[l])·S[l] (the dword's high words are zero on both sides).
-        var sums = Avx512F.ConvertToVector512Int32(Vector256.Load((ushort*)xb->BSums)).AsInt16();
+        // Lanes 0..7 of the offset term: −32·(sc[2l]·S[2l] + sc[2l+1]·S[2l+1]); lanes 8..15 get none.
+        var off = Avx2.MultiplyAddAdjacent(Vector256.Load(xb->BSums), offset).ToVector512();
         var i = ((Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(q0, Vector512.Load(y)), c0)
                 + Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(q1, Vector512.Load(y + 64)), c1))
                + (Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(q2, Vector512.Load(y + 128)), c2)
                 + Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(q3, Vector512.Load(y + 192)), c3)))
-              + Avx512BW.MultiplyAddAdjacent(offset, sums);
+              + off;
         return Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(i), Vector512.Create(d * xb->D), acc);
     }
 
@@ -106,8 +107,8 @@ public static unsafe partial class MatMul
         if (TA.Count > 3) { y[3 * ldy] = Sum16(a30); if (TW.Count > 1) y[3 * ldy + 1] = Sum16(a31); }
     }
 
-    /// <summary>Bytes per super-block of an unpacked Q6_K row: 4 code chunks, 4 scale vectors, the offset scales, d.</summary>
-    private const int Q6KPackedBlock = 640;
+    /// <summary>Bytes per super-block of an unpacked Q6_K row: 4 code chunks, 4 scale vectors, the offset scales, d (padded to 64).</summary>
+    private const int Q6KPackedBlock = 576;
 
     /// <summary>Unpacks weight rows for <see cref="Q6KPackedTile512{TA}"/> exactly as <see cref="Q6KUnpack512"/> does in registers.</summary>
     private static void PackQ6KTile(byte* w, long stride, int rows, int nb, byte* dst)
@@ -120,7 +121,7 @@ public static unsafe partial class MatMul
                 q0.Store(dst); q1.Store(dst + 64); q2.Store(dst + 128); q3.Store(dst + 192);
                 c0.Store((short*)(dst + 256)); c1.Store((short*)(dst + 320)); c2.Store((short*)(dst + 384)); c3.Store((short*)(dst + 448));
                 o.Store((short*)(dst + 512));
-                *(float*)(dst + 576) = Fp16Codec.ToSingle(wb->D);
+                *(float*)(dst + 544) = Fp16Codec.ToSingle(wb->D);
             }
     }
 
@@ -134,8 +135,8 @@ public static unsafe partial class MatMul
             var q0 = Vector512.Load(pw); var q1 = Vector512.Load(pw + 64); var q2 = Vector512.Load(pw + 128); var q3 = Vector512.Load(pw + 192);
             var c0 = Vector512.Load((short*)(pw + 256)); var c1 = Vector512.Load((short*)(pw + 320));
             var c2 = Vector512.Load((short*)(pw + 384)); var c3 = Vector512.Load((short*)(pw + 448));
-            var o = Vector512.Load((short*)(pw + 512));
-            float d = *(float*)(pw + 576);
+            var o = Vector256.Load((short*)(pw + 512));
+            float d = *(float*)(pw + 544);
             a0 = Q6KPair512(a0, q0, q1, q2, q3, c0, c1, c2, c3, o, d, x0 + b);
             if (TA.Count > 1) a1 = Q6KPair512(a1, q0, q1, q2, q3, c0, c1, c2, c3, o, d, x1 + b);
             if (TA.Count > 2) a2 = Q6KPair512(a2, q0, q1, q2, q3, c0, c1, c2, c3, o, d, x2 + b);
@@ -162,11 +163,10 @@ public static unsafe partial class MatMul
             BlockQ6_K* wb = w + b;
             BlockQ8_K* xb = x + b;
             var d = Vector256.Create(Fp16Codec.ToSingle(wb->D) * xb->D);
-            var sc = Vector128.Load(wb->Scales);
-            // Offsets, lane l: (−32·sc[l])·S[l] for l = 0..7 (low) and 8..15 (high).
-            var iLo = Avx2.MultiplyLow(Avx2.ConvertToVector256Int32(sc), Avx2.ConvertToVector256Int32(Vector128.Load(xb->BSums))) * -32;
-            var iHi = Avx2.MultiplyLow(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(sc, 8)), Avx2.ConvertToVector256Int32(Vector128.Load(xb->BSums + 8))) * -32;
-            var sc16 = Avx2.ConvertToVector256Int16(sc);
+            var sc16 = Avx2.ConvertToVector256Int16(Vector128.Load(wb->Scales));
+            // Offsets, lanes 0..7: −32·(sc[2l]·S[2l] + sc[2l+1]·S[2l+1]); the high lanes get none.
+            var iLo = Avx2.MultiplyAddAdjacent(Vector256.Load(xb->BSums), sc16 * Vector256.Create((short)-32));
+            var iHi = Vector256<int>.Zero;
             for (int h = 0; h < 2; h++)
             {
                 var scales = (h == 0 ? Vector256.Create(sc16.GetLower(), sc16.GetLower()) : Vector256.Create(sc16.GetUpper(), sc16.GetUpper())).AsByte();
