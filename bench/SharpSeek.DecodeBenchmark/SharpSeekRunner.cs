@@ -18,7 +18,7 @@ internal sealed class SharpSeekRunner : IDisposable
         _decode = decode;
         int positions = prompt.Length + decode.Length + 8;
         _session = model.CreateSession(positions, maxBatch: prompt.Length);
-        Description = $"SharpSeek, KV F32, {threads} threads";
+        Description = $"SharpSeek, KV {model.Options.KvCacheType}, {threads} threads";
     }
 
     public string Description { get; }

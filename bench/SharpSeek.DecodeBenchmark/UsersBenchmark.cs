@@ -61,7 +61,8 @@ internal static class UsersEngineOptions
         MaxContext = contextPerUser,
         MaxQueueWait = TimeSpan.FromHours(1),
         SpeculativeDecoding = false,
-        // Options the batched engine may add (e.g. MaxBatchTokens, KvMemoryBytes) belong here.
+        // The engine's defaults otherwise: one forward pass per step over every user, up to 512 rows (so up to ten
+        // 48-token prompts share the first pass), prefill chunks of 256, F16 KV pages sized for every slot.
     };
 }
 
@@ -87,7 +88,7 @@ internal sealed class SharpSeekUsersRunner : IDisposable
     }
 
     public EngineOptions Options { get; }
-    public string Description => $"SharpSeek InferenceEngine, {Options.MaxConcurrentSequences} slots, prefill chunk {Options.PrefillChunkTokens}";
+    public string Description => $"SharpSeek InferenceEngine, {Options.MaxConcurrentSequences} slots, {Options.MaxBatchTokens} rows per pass, prefill chunk {Options.PrefillChunkTokens}, KV {Options.KvCacheType}";
 
     private static GenerationRequest Request(int[] prompt, int tokens) => new()
     {
