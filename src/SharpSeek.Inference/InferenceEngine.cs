@@ -381,12 +381,16 @@ public sealed class InferenceEngine : IDisposable
 
     private void Finish(SequenceRun run, FinishReason reason, string? error = null) => _output.Finish(run, reason, error);
 
-    /// <summary>Drops finished and preempted sequences from the running list; finished ones give their pages back.</summary>
+    /// <summary>
+    /// Drops finished and preempted sequences from the running list. A finished one first indexes its whole pages —
+    /// prompt and answer, so the next turn of a conversation hits its history — then gives its pages back.
+    /// </summary>
     private void Reap()
     {
         for (int i = _running.Count - 1; i >= 0; i--)
         {
             var run = _running[i];
+            if (run.Done && run.Outcome is FinishReason.Stop or FinishReason.Length) StorePrefix(run);
             if (run.Done) run.Kv.Reset();
             if (run.Done || run.Preempted) _running.RemoveAt(i);
         }

@@ -91,6 +91,7 @@ internal sealed class OutputWriter(ByteLevelBpeTokenizer? tokenizer, TokenChoose
 
     private void Complete(SequenceRun run, FinishReason reason, string? error)
     {
+        run.Outcome = reason;
         long now = Stopwatch.GetTimestamp();
         var result = new GenerationResult
         {

@@ -87,6 +87,8 @@ internal sealed class SequenceRun
     public long StartedAt { get; set; }
     public long FirstTokenAt { get; set; }
     public bool Done { get; set; }
+    /// <summary>How the run ended (meaningful once <see cref="Done"/>).</summary>
+    public FinishReason Outcome { get; set; }
     /// <summary>Admission order, for fairness (older runs get pages and budget first).</summary>
     public long Order { get; set; }
 

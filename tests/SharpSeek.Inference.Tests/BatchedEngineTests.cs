@@ -111,6 +111,25 @@ public sealed class BatchedEngineTests(TinyModelFixture fixture, ITestOutputHelp
         Assert.Equal(cache.MemoryBytesUsed / KvPagePool.PageBytesFor(fixture.Served.Model), engine.KvPagesUsed);
     }
 
+    /// <summary>
+    /// A finished request indexes its answer's pages too, so the next turn of a conversation (history + answer + a new
+    /// message) hits past the first prompt.
+    /// </summary>
+    [Fact]
+    public async Task The_next_turn_hits_the_previous_answer()
+    {
+        using var cache = new ContextCache();
+        using var engine = fixture.CreateEngine(new EngineOptions { MaxContext = 1024, SpeculativeDecoding = false }, cache);
+        var prompt = Prompt(string.Concat(Enumerable.Repeat("first turn ", 10)));
+        var first = (await RunAll(engine, [Request(prompt, 120)]))[0];
+        int[] next = [.. prompt, .. first.Tokens!, .. Prompt(" and a follow-up question")];
+        var second = (await RunAll(engine, [Request(next, 4)]))[0];
+        output.WriteLine($"prompt {prompt.Length}, answer {first.Tokens!.Length}, second prompt {next.Length}: {second.Usage.CachedPromptTokens} cached");
+        Assert.True(second.Usage.CachedPromptTokens > ContextCache.CacheablePrefix(prompt.Length),
+            $"the second turn hit {second.Usage.CachedPromptTokens} tokens, no more than the first prompt's {ContextCache.CacheablePrefix(prompt.Length)}");
+        Assert.Equal((prompt.Length + first.Tokens!.Length - 1) / 64 * 64, second.Usage.CachedPromptTokens);
+    }
+
     /// <summary>Bad memory settings and prompts the memory cannot hold are refused with messages that say why.</summary>
     [Fact]
     public void Bad_kv_memory_settings_are_refused()
