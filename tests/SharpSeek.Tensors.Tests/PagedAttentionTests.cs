@@ -80,7 +80,7 @@ public unsafe class PagedAttentionTests
         {
             using var pool = new ComputePool(threads);
             var o = new float[row * oStride];
-            var scratch = new float[Attention.ScratchLength(attentionShape, 40, threads)];
+            var scratch = new float[Attention.ScratchLength(kv, 40, threads)];
             Attention.Paged(attentionShape, sequences, tables.ToArray(), kv, q, o, scratch, pool);
 
             double worst = 0, largest = 0;
@@ -152,7 +152,7 @@ public unsafe class PagedAttentionTests
 
         // The sequence of interest: one decode token at position 50 (pages 0-6), alone, then beside a 39-row prefill.
         using var pool = new ComputePool(2);
-        var scratch = new float[Attention.ScratchLength(shape, 64, 2)];
+        var scratch = new float[Attention.ScratchLength(kv, 64, 2)];
         var alone = new float[heads * valueDim];
         Attention.Paged(shape, [new AttentionSequence(0, 1, 50, 0)], table, kv, q.AsSpan(0, heads * keyDim), alone, scratch, pool);
         var batched = new float[40 * heads * valueDim];

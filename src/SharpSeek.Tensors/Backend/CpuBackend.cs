@@ -92,6 +92,7 @@ public sealed class CpuBackend(ComputePool? pool = null) : IComputeBackend
             table.ApplyHeads(x.Slice(t * tokenStride), heads, headStride, offset, firstPosition + t);
     }
 
+    [System.Runtime.CompilerServices.SkipLocalsInit] // the chunk buffer is written before it is read; zeroing it cost more than the math
     public void SwiGlu(ReadOnlySpan<float> gate, ReadOnlySpan<float> up, Span<float> y)
     {
         if (up.Length != gate.Length || y.Length != gate.Length)
@@ -116,7 +117,7 @@ public sealed class CpuBackend(ComputePool? pool = null) : IComputeBackend
     {
         int longest = 0;
         foreach (var s in sequences) longest = Math.Max(longest, s.FirstPosition + s.Tokens);
-        var scores = Workspace.Current.Scores(Kernels.Attention.ScratchLength(shape, longest, Pool.ThreadCount));
+        var scores = Workspace.Current.Scores(Kernels.Attention.ScratchLength(kv, longest, Pool.ThreadCount));
         Kernels.Attention.Paged(shape, sequences, pageTable, kv, queries, output, scores, Pool);
     }
 

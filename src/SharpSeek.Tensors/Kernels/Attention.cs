@@ -116,12 +116,13 @@ public static unsafe class Attention
     /// <summary>Most query heads one work item handles (bounds the per-worker score scratch).</summary>
     private const int MaxHeadBlock = 16;
 
-    /// <summary>Floats of per-worker scratch for a batch whose longest sequence sees <paramref name="maxPositions"/> positions.</summary>
-    public static long ScratchLength(in AttentionShape shape, int maxPositions, int threads)
-        => (long)threads * PerWorker(shape, maxPositions);
+    /// <summary>Floats of scratch for a batch whose longest sequence sees <paramref name="maxPositions"/> positions.</summary>
+    public static long ScratchLength(in KvPageView kv, int maxPositions, int threads)
+        => (long)threads * PerWorker(kv, maxPositions);
 
-    private static long PerWorker(in AttentionShape shape, int maxPositions)
-        => (long)MaxHeadBlock * maxPositions + shape.KeyDim + shape.ValueDim + 32;
+    // Per worker: the score rows of one head block, then one page of widened rows (64-byte aligned).
+    private static long PerWorker(in KvPageView kv, int maxPositions)
+        => (long)MaxHeadBlock * maxPositions + (long)kv.PageTokens * Math.Max(kv.KeyRowElements, kv.ValueRowElements) + 32;
 
     /// <summary>
     /// output[row, h, :ValueDim] = Σ_s softmax_s(Scale · q[row, h]·k[s, g]) · v[s, g] over each row's visible positions.
@@ -133,6 +134,7 @@ public static unsafe class Attention
         shape.Validate(kv);
         if (sequences.IsEmpty) return;
         int totalTokens = 0, maxPositions = 0;
+        long work = 0;
         foreach (var s in sequences)
         {
             if (s.Tokens <= 0 || s.FirstPosition < 0 || s.FirstRow < 0 || s.FirstPage < 0)
@@ -145,18 +147,23 @@ public static unsafe class Attention
             Need("output", output.Length, (long)(s.FirstRow + s.Tokens - 1) * shape.OutputTokenStride + (long)(shape.QueryHeads - 1) * shape.OutputHeadStride + shape.ValueDim);
             totalTokens += s.Tokens;
             maxPositions = Math.Max(maxPositions, visible);
+            work += (long)s.Tokens * visible;
         }
-        long need = ScratchLength(shape, maxPositions, pool.ThreadCount);
+        long need = ScratchLength(kv, maxPositions, pool.ThreadCount);
         if (scratch.Length < need) throw new ArgumentException($"attention: scratch needs {need} floats, got {scratch.Length}");
+        work *= (long)shape.QueryHeads * (shape.KeyDim + shape.ValueDim);
 
-        // Head blocks: whole groups when there are enough tokens to keep every thread busy, smaller blocks otherwise
-        // (a single decoding sequence of an MQA model would otherwise be one work item).
+        // Small calls (a tiny model, a short context) run on the caller: waking the pool costs more than they do. Then,
+        // or when there are enough tokens to keep every thread busy, an item takes a whole group of heads, so each
+        // cached row is widened once per token; otherwise groups are split so even one decoding sequence of an MQA
+        // model (absorbed MLA) spreads over the threads.
         int group = shape.QueryHeads / shape.KvHeads;
-        int itemsWanted = 4 * pool.ThreadCount;
-        int blocksPerGroup = Math.Clamp((itemsWanted + totalTokens * shape.KvHeads - 1) / (totalTokens * shape.KvHeads), 1, group);
+        bool serial = work < 1 << 18 || pool.ThreadCount == 1;
+        int blocksPerGroup = serial ? 1 : Math.Clamp((4 * pool.ThreadCount + totalTokens * shape.KvHeads - 1) / (totalTokens * shape.KvHeads), 1, group);
         int headBlock = Math.Min(MaxHeadBlock, (group + blocksPerGroup - 1) / blocksPerGroup);
         blocksPerGroup = (group + headBlock - 1) / headBlock;
         int itemsPerToken = shape.KvHeads * blocksPerGroup;
+        int items = totalTokens * itemsPerToken;
 
         fixed (float* q = queries, o = output, sc = scratch)
         fixed (int* pt = pageTable)
@@ -166,13 +173,10 @@ public static unsafe class Attention
             {
                 Shape = shape, Kv = kv, Q = q, O = o, Scratch = sc, PageTable = pt, Sequences = seqs, SequenceCount = sequences.Length,
                 HeadBlock = headBlock, BlocksPerGroup = blocksPerGroup, ItemsPerToken = itemsPerToken,
-                PerWorker = PerWorker(shape, maxPositions),
+                PerWorker = PerWorker(kv, maxPositions), MaxScores = MaxHeadBlock * maxPositions,
             };
-            // Aim for ~32K multiply-adds per chunk, and run a small call (under ~128K) on the caller: waking the pool
-            // costs more than a tiny model's attention.
-            int items = totalTokens * itemsPerToken;
-            long perItem = (long)maxPositions * headBlock * (shape.KeyDim + shape.ValueDim);
-            int grain = perItem * items < 1 << 17 ? items : (int)Math.Clamp(32768 / Math.Max(perItem, 1), 1, items);
+            // ~32K multiply-adds per chunk when forking.
+            int grain = serial ? items : (int)Math.Clamp(32768 * (long)items / Math.Max(work, 1), 1, items);
             pool.For(items, grain, ref body);
         }
 
@@ -189,15 +193,14 @@ public static unsafe class Attention
         public float* Q, O, Scratch;
         public int* PageTable;
         public AttentionSequence* Sequences;
-        public int SequenceCount, HeadBlock, BlocksPerGroup, ItemsPerToken;
+        public int SequenceCount, HeadBlock, BlocksPerGroup, ItemsPerToken, MaxScores;
         public long PerWorker;
 
         public readonly void Execute(int start, int end, int worker)
         {
             float* scores = Scratch + worker * PerWorker;
-            int maxScores = (int)(PerWorker - Shape.KeyDim - Shape.ValueDim - 32);
-            // Widened key/value rows, 64-byte aligned inside the worker's slice.
-            float* rowBuffer = (float*)(((nint)(scores + maxScores) + 63) & ~(nint)63);
+            // Widened rows of one page, 64-byte aligned inside the worker's slice.
+            float* rows = (float*)(((nint)(scores + MaxScores) + 63) & ~(nint)63);
             int seq = 0, firstItem = 0;
             for (int item = start; item < end; item++)
             {
@@ -212,11 +215,15 @@ public static unsafe class Attention
                 int g = rest / BlocksPerGroup, block = rest % BlocksPerGroup;
                 int group = Shape.QueryHeads / Shape.KvHeads;
                 int h0 = g * group + block * HeadBlock, h1 = Math.Min(g * group + group, h0 + HeadBlock);
-                Attend(s, t, g, h0, h1, scores, rowBuffer);
+                Attend(s, t, g, h0, h1, scores, rows);
             }
         }
 
-        private readonly void Attend(in AttentionSequence s, int t, int g, int h0, int h1, float* scores, float* rowBuffer)
+        /// <summary>
+        /// One token, heads h0…h1 of key/value head g: scores over every visible position, softmax, weighted sum. Cached
+        /// rows are read a page run at a time (one widening call for up to 64 rows; F32 pages are read in place).
+        /// </summary>
+        private readonly void Attend(in AttentionSequence s, int t, int g, int h0, int h1, float* scores, float* rows)
         {
             ref readonly var sh = ref Shape;
             int n = s.FirstPosition + t + 1; // causal: this token sees positions [0, n)
@@ -224,32 +231,38 @@ public static unsafe class Attention
             int* pages = PageTable + s.FirstPage;
             long row = s.FirstRow + t;
             bool f32 = Kv.Type == DType.F32;
-            var keyRow = new Span<float>(rowBuffer, sh.KeyDim);
-            for (int p = 0; p < n; p++)
+            int kw = Kv.KeyRowElements, vw = Kv.ValueRowElements;
+            for (int p0 = 0; p0 < n; p0 += Kv.PageTokens)
             {
-                byte* stored = Kv.KeyRow(pages, p) + (long)g * sh.KeyHeadStride * Kv.ElementBytes;
-                ReadOnlySpan<float> k = f32 ? new ReadOnlySpan<float>(stored, sh.KeyDim) : keyRow;
-                if (!f32) Kv.Load(stored, sh.KeyDim, keyRow);
+                int count = Math.Min(Kv.PageTokens, n - p0);
+                byte* stored = Kv.KeyRow(pages, p0);
+                float* k = f32 ? (float*)stored : rows;
+                if (!f32) Kv.Load(stored, count * kw, new Span<float>(rows, count * kw));
+                k += g * sh.KeyHeadStride;
                 for (int h = 0; h < heads; h++)
                 {
                     var qh = new ReadOnlySpan<float>(Q + row * sh.QueryTokenStride + (long)(h0 + h) * sh.QueryHeadStride, sh.KeyDim);
-                    scores[h * n + p] = sh.Scale * TensorPrimitives.Dot(qh, k);
+                    float* sc = scores + h * n + p0;
+                    for (int r = 0; r < count; r++) sc[r] = sh.Scale * TensorPrimitives.Dot(qh, new ReadOnlySpan<float>(k + (long)r * kw, sh.KeyDim));
                 }
             }
             for (int h = 0; h < heads; h++) Activations.Softmax(new Span<float>(scores + h * n, n));
 
             for (int h = 0; h < heads; h++)
                 new Span<float>(O + row * sh.OutputTokenStride + (long)(h0 + h) * sh.OutputHeadStride, sh.ValueDim).Clear();
-            var valueRow = new Span<float>(rowBuffer, sh.ValueDim);
-            for (int p = 0; p < n; p++)
+            for (int p0 = 0; p0 < n; p0 += Kv.PageTokens)
             {
-                byte* stored = Kv.ValueRow(pages, p) + (long)g * sh.ValueHeadStride * Kv.ElementBytes;
-                ReadOnlySpan<float> v = f32 ? new ReadOnlySpan<float>(stored, sh.ValueDim) : valueRow;
-                if (!f32) Kv.Load(stored, sh.ValueDim, valueRow);
+                int count = Math.Min(Kv.PageTokens, n - p0);
+                byte* stored = Kv.ValueRow(pages, p0);
+                float* v = f32 ? (float*)stored : rows;
+                if (!f32) Kv.Load(stored, count * vw, new Span<float>(rows, count * vw));
+                v += g * sh.ValueHeadStride;
                 for (int h = 0; h < heads; h++)
                 {
                     var oh = new Span<float>(O + row * sh.OutputTokenStride + (long)(h0 + h) * sh.OutputHeadStride, sh.ValueDim);
-                    TensorPrimitives.MultiplyAdd(v, scores[h * n + p], oh, oh);
+                    float* sc = scores + h * n + p0;
+                    for (int r = 0; r < count; r++)
+                        TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(v + (long)r * vw, sh.ValueDim), sc[r], oh, oh);
                 }
             }
         }
