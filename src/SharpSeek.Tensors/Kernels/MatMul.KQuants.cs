@@ -54,7 +54,8 @@ public static unsafe partial class MatMul
         public void Execute(int start, int end, int worker)
         {
             // Tile shapes (speed only): the 512-bit kernels hold a weight row's unpacked super-block (8 zmm) in registers,
-            // so 1 × 2 for the GEMV, 4 × 1 for a few rows; from KPackMinRows rows a tile is unpacked once into scratch.
+            // 4 × 1 for a few rows; from KPackMinRows rows a tile is unpacked once into scratch; the GEMV reads one weight
+            // row at a time.
             if (UseK512 && M >= KPackMinRows) RunPacked(start, end);
             else if (UseK512 && M > 1) RunTiles<KQuantTileBody, Four, One>(ref this, M, start, end, TileRows);
             else RunTiles<KQuantTileBody, One, One>(ref this, M, start, end, TileRows);

@@ -75,8 +75,9 @@ public static unsafe partial class MatMul
 
         public void Execute(int start, int end, int worker)
         {
-            // Tile shapes (speed only): the 512-bit kernels keep per weight row its |codes|, sign and scales in
-            // registers, so 4 × 2 (or 1 × 4 for the GEMV) fits; the 256-bit kernel has 16 ymm and two per accumulator.
+            // Tile shapes (speed only): many rows run over packed tiles (4 × 3); a few rows take the 512-bit kernel
+            // straight from the weights (per weight row its codes, sign and scales in registers: 4 × 2); the GEMV
+            // streams one weight row at a time through the 256-bit kernel (see Tile); that one has 16 ymm, two per output.
             if (UseQ8_512 && M >= Q8PackMinRows)
             {
                 if (IsQ4) RunPacked<Q4_0Codes>(start, end);
