@@ -60,9 +60,11 @@ internal sealed record BenchmarkSettings
           multi-user (only with --users): N users arrive at once, each with its own --user-prompt random token ids, and
                         each generates exactly --user-tokens tokens; total throughput, decode-phase rate, time to first token.
           --sections    which sections run (default: single, plus users when --users is given).
-        Time (2-core box): the full command
-          --files r1-distill-qwen-1.5b:Q8_0,deepseek-v2-lite:Q4_K,deepseek-v2-lite:Q8_0 --experts all --repeats 1 --users 1,4,8,16
-        takes about an hour, ~15 minutes of it writing the 64-expert files (9 GB + 16.7 GB) on the first run.
+        Time (the 2-core box): the full command
+          --files r1-distill-qwen-1.5b:Q8_0,deepseek-v2-lite:Q4_K,deepseek-v2-lite:Q8_0 --experts all --users 1,4,8,16
+        takes about 30 minutes once the files exist (repeats 3, user repeats 1). The first run also writes them:
+        1.9 GB, 11.3 GB (Q4_K: quantizing is slow, 5-20 min) and 16.7 GB (Q8_0, ~3 min) into --dir; 30 GB free disk needed,
+        and the 16.7 GB file should fit the page cache (both engines map it; neither keeps a private copy of Q8_0).
         """;
 
     public static BenchmarkSettings Parse(string[] args)

@@ -39,7 +39,7 @@ if (settings.MultiUser)
 Console.WriteLine($"machine: {Environment.ProcessorCount} cores, load average {Machine.LoadAverage()} at start");
 double bandwidth;
 using (var pool = new ComputePool(settings.Threads)) bandwidth = QuantizedGemvBenchmark.MeasureReadBandwidth(pool);
-Console.WriteLine($"measured read bandwidth ({settings.Threads} threads): {bandwidth:F1} GB/s");
+Console.WriteLine($"measured read bandwidth ({settings.Threads} threads): {bandwidth:F1} GB/s (measured again before each file)");
 
 var results = new List<FileReport>();
 foreach (var file in settings.Files)
@@ -114,11 +114,14 @@ FileReport MeasureFile(BenchmarkFile file, ModelConfig config, string path)
     Console.WriteLine($"{Path.GetFileName(path)} ({fileBytes / 1e9:F2} GB); decode reads {weightBytes / 1e6:F0} MB of weights per token; " +
                       F($"KV cache bytes/token: SharpSeek {ourKv}, llama.cpp {llamaKv:F0} ({kvSource})"));
 
+    // The bandwidth again, right before this file's measurements (other work on the machine moves it).
+    double fileBandwidth = QuantizedGemvBenchmark.MeasureReadBandwidth(pool);
+    Console.WriteLine($"read bandwidth measured now ({settings.Threads} threads): {fileBandwidth:F1} GB/s");
     // CPU the rest of the machine used while this file was measured: what both engines competed with.
     var cpuAtStart = Machine.CpuSeconds(Environment.ProcessId, llama.ProcessId);
     long wallAtStart = Stopwatch.GetTimestamp();
 
-    SingleStreamReport? single = settings.SingleStream ? SingleStream(model, llama, prompt, decode, weightBytes, ourKv, llamaKv) : null;
+    SingleStreamReport? single = settings.SingleStream ? SingleStream(model, llama, prompt, decode, weightBytes, ourKv, llamaKv, fileBandwidth) : null;
     // Memory right after the last measurement, while everything is still held.
     var memory = new { sharpSeek = Machine.Memory(Environment.ProcessId), llamaCpp = Machine.Memory(llama.ProcessId) };
     UsersReport[]? users = null;
@@ -138,10 +141,10 @@ FileReport MeasureFile(BenchmarkFile file, ModelConfig config, string path)
     Console.WriteLine($"memory at the end: SharpSeek {memory.sharpSeek?.ToString() ?? "unknown"}; llama.cpp (node) {memory.llamaCpp?.ToString() ?? "unknown"}");
     return new FileReport(file.ToString(), file.Config, file.Type.ToString(), Path.GetFileName(path), fileBytes, config.NumHiddenLayers,
         config.NRoutedExperts, weightBytes, ourKv, llamaKv, llama.KvCacheLog, llama.Description, single, users,
-        new { sharpSeek = memory.sharpSeek?.ToString(), llamaCpp = memory.llamaCpp?.ToString() }, othersCpu);
+        new { sharpSeek = memory.sharpSeek?.ToString(), llamaCpp = memory.llamaCpp?.ToString() }, othersCpu, fileBandwidth);
 }
 
-SingleStreamReport SingleStream(LanguageModel model, LlamaCppRunner llamaCpp, int[] prompt, int[] decode, long weightBytes, long ourKv, double llamaKv)
+SingleStreamReport SingleStream(LanguageModel model, LlamaCppRunner llamaCpp, int[] prompt, int[] decode, long weightBytes, long ourKv, double llamaKv, double bandwidth)
 {
     using var sharpSeek = new SharpSeekRunner(model, settings.Threads, prompt, decode);
     var samples = new List<(double, double)>[] { [], [] };

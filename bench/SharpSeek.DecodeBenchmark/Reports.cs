@@ -10,7 +10,9 @@ internal sealed record FileReport(
     long WeightBytesPerDecodeToken, long SharpSeekKvBytesPerToken, double LlamaCppKvBytesPerToken, string? LlamaCppKvLog,
     string LlamaCppDescription, SingleStreamReport? SingleStream, UsersReport[]? ManyUsers, object Memory,
     /// <summary>Share of the machine's CPU that other processes used while this file was measured.</summary>
-    double? OtherProcessesCpuShare);
+    double? OtherProcessesCpuShare,
+    /// <summary>Read bandwidth measured right before this file (the single-stream table's "of measured bandwidth").</summary>
+    double BandwidthGBps);
 
 /// <summary>Single-stream tokens per second of every measured repeat, their medians and the ratios.</summary>
 internal sealed record SingleStreamReport(
