@@ -1,5 +1,6 @@
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 using SharpSeek.Tensors.Quantization;
 using SharpSeek.Tensors.Threading;
 
@@ -241,15 +242,16 @@ public static unsafe class Attention
                 k += g * sh.KeyHeadStride;
                 for (int h = 0; h < heads; h++)
                 {
-                    var qh = new ReadOnlySpan<float>(Q + row * sh.QueryTokenStride + (long)(h0 + h) * sh.QueryHeadStride, sh.KeyDim);
+                    float* qh = Q + row * sh.QueryTokenStride + (long)(h0 + h) * sh.QueryHeadStride;
                     float* sc = scores + h * n + p0;
-                    for (int r = 0; r < count; r++) sc[r] = sh.Scale * TensorPrimitives.Dot(qh, new ReadOnlySpan<float>(k + (long)r * kw, sh.KeyDim));
+                    for (int r = 0; r < count; r++) sc[r] = sh.Scale * Dot(qh, k + (long)r * kw, sh.KeyDim);
                 }
             }
             for (int h = 0; h < heads; h++) Activations.Softmax(new Span<float>(scores + h * n, n));
 
             for (int h = 0; h < heads; h++)
                 new Span<float>(O + row * sh.OutputTokenStride + (long)(h0 + h) * sh.OutputHeadStride, sh.ValueDim).Clear();
+            // (The per-position dot products and updates below are short: inlined loops, not library calls per row.)
             for (int p0 = 0; p0 < n; p0 += Kv.PageTokens)
             {
                 int count = Math.Min(Kv.PageTokens, n - p0);
@@ -259,12 +261,51 @@ public static unsafe class Attention
                 v += g * sh.ValueHeadStride;
                 for (int h = 0; h < heads; h++)
                 {
-                    var oh = new Span<float>(O + row * sh.OutputTokenStride + (long)(h0 + h) * sh.OutputHeadStride, sh.ValueDim);
+                    float* oh = O + row * sh.OutputTokenStride + (long)(h0 + h) * sh.OutputHeadStride;
                     float* sc = scores + h * n + p0;
-                    for (int r = 0; r < count; r++)
-                        TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(v + (long)r * vw, sh.ValueDim), sc[r], oh, oh);
+                    for (int r = 0; r < count; r++) MultiplyAdd(oh, v + (long)r * vw, sc[r], sh.ValueDim);
                 }
             }
         }
+    }
+
+    /// <summary>a·b over <paramref name="n"/> floats: 16-wide, then 8-wide, then scalar partial sums, one fixed order.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float Dot(float* a, float* b, int n)
+    {
+        int i = 0;
+        float sum = 0;
+        if (Vector512.IsHardwareAccelerated && n >= 16)
+        {
+            var acc = Vector512<float>.Zero;
+            for (; i + 16 <= n; i += 16) acc = Vector512.FusedMultiplyAdd(Vector512.Load(a + i), Vector512.Load(b + i), acc);
+            sum = Vector512.Sum(acc);
+        }
+        if (Vector256.IsHardwareAccelerated && i + 8 <= n)
+        {
+            var acc = Vector256<float>.Zero;
+            for (; i + 8 <= n; i += 8) acc = Vector256.FusedMultiplyAdd(Vector256.Load(a + i), Vector256.Load(b + i), acc);
+            sum += Vector256.Sum(acc);
+        }
+        for (; i < n; i++) sum = MathF.FusedMultiplyAdd(a[i], b[i], sum);
+        return sum;
+    }
+
+    /// <summary>y += s·x over <paramref name="n"/> floats.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void MultiplyAdd(float* y, float* x, float s, int n)
+    {
+        int i = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            var vs = Vector512.Create(s);
+            for (; i + 16 <= n; i += 16) Vector512.FusedMultiplyAdd(Vector512.Load(x + i), vs, Vector512.Load(y + i)).Store(y + i);
+        }
+        if (Vector256.IsHardwareAccelerated)
+        {
+            var vs = Vector256.Create(s);
+            for (; i + 8 <= n; i += 8) Vector256.FusedMultiplyAdd(Vector256.Load(x + i), vs, Vector256.Load(y + i)).Store(y + i);
+        }
+        for (; i < n; i++) y[i] = MathF.FusedMultiplyAdd(x[i], s, y[i]);
     }
 }

@@ -24,8 +24,9 @@ namespace SharpSeek.Tensors.Kernels;
 /// </remarks>
 public static unsafe partial class MatMul
 {
-    // Below this many weight bytes per chunk, handing work to another thread costs more than it saves.
-    private const int MinChunkBytes = 64 * 1024;
+    // Below this many weight bytes per chunk (~10 µs of streaming), waking another thread costs about what it saves;
+    // a small model's layers then run on the caller.
+    private const int MinChunkBytes = 256 * 1024;
     // With several activation rows, a tile of weight rows this large stays in L2 while every activation row passes over it.
     private const int TileBytes = 192 * 1024;
 
