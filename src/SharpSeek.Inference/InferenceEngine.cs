@@ -195,7 +195,18 @@ public sealed class InferenceEngine : IDisposable
     private bool Step()
     {
         long t0 = Stopwatch.GetTimestamp();
-        _planner.Plan(_running, _batch, _preempt, _fail);
+        int decoders = 0, speculating = 0, prefilling = 0;
+        foreach (var run in _running)
+        {
+            if (run.Done || run.Preempted) continue;
+            if (run.Prefilling) { prefilling++; continue; }
+            decoders++;
+            if (run.Speculating && run.DraftToken >= 0) speculating++;
+        }
+        _decoders = decoders;
+        // A plain probe only where it measures something clean: decode rows alone.
+        bool probe = speculating > 0 && prefilling == 0 && _speculation!.WantsPlainProbe(decoders, _steps);
+        _planner.Plan(_running, _batch, _preempt, _fail, probe);
         if (_batch.SegmentCount == 0) return false;
         long t1 = Stopwatch.GetTimestamp();
         _batch.Run();
@@ -232,10 +243,30 @@ public sealed class InferenceEngine : IDisposable
         Interlocked.Add(ref _passTicks, t2 - t1);
         Interlocked.Add(ref _drawTicks, t3 - t2 + t5 - t4);
         Interlocked.Add(ref _mtpTicks, t4 - t3);
+        if (_speculation is not null) MeasureSpeculation(t2 - t1, t4 - t3);
         return true;
     }
 
+    /// <summary>
+    /// Feeds the speculation cost model: a step of only decode rows is either all plain (main pass time) or all
+    /// verifying (main plus MTP pass time); steps with prefill rows or a mix say nothing clean and are skipped.
+    /// </summary>
+    private void MeasureSpeculation(long mainTicks, long mtpTicks)
+    {
+        int plain = 0, verify = 0;
+        foreach (var item in _planner.Items)
+        {
+            if (item.Kind == StepKind.Verify) verify++;
+            else if (item.Fed == 1 && item.Draws) plain++;
+            else return; // a prefill chunk shares this pass
+        }
+        double seconds = (double)mainTicks / Stopwatch.Frequency;
+        if (verify == 0 && plain > 0) _speculation!.ObservePlain(plain, seconds, _steps);
+        else if (plain == 0 && verify > 0) _speculation!.ObserveSpeculating(verify, seconds + (double)mtpTicks / Stopwatch.Frequency);
+    }
+
     private long _planTicks, _passTicks, _drawTicks, _mtpTicks;
+    private int _decoders;
 
     /// <summary>
     /// Where the scheduler's time went since start: planning a step (pages, preemption), the main forward passes,
@@ -254,7 +285,7 @@ public sealed class InferenceEngine : IDisposable
         bool accepted = chosen == draft;
         Interlocked.Increment(ref _drafted);
         if (accepted) Interlocked.Increment(ref _accepted);
-        _speculation!.Record(run, accepted);
+        _speculation!.Record(run, accepted, _decoders);
         if (!accepted) run.Kv.Truncate(first + 1); // forget the draft's position
         _output.Emit(run, chosen);
         if (accepted && !run.Done) _output.Emit(run, _chooser.Choose(run, _batch.Logits(segment, 1)));
@@ -306,6 +337,8 @@ public sealed class InferenceEngine : IDisposable
                 else break;
                 pending += Math.Min(admitted[^1].Run?.Pending ?? admitted[^1].Stream!.Request.PromptTokens.Length, _options.PrefillChunkTokens) + 1;
             }
+            // The admitted take their slots now, so a submission racing with this round counts them.
+            Volatile.Write(ref _runningCount, _running.Count + admitted.Count);
         }
         // Context-cache lookups (possibly disk reads) happen outside the lock, so submissions never wait on them.
         foreach (var (back, stream) in admitted)

@@ -9,14 +9,57 @@ namespace SharpSeek.Inference;
 /// one, prompt positions included, so a cached prefix can speculate too); the last row's logits give the draft for the
 /// token after the newest one. The next step feeds [newest token, draft] and keeps the draft when the main model draws
 /// the same token from the first row (<see cref="StepKind.Verify"/>): outputs follow the main model exactly.
-/// Per-sequence acceptance is judged every <see cref="EngineOptions.DraftProbe"/> drafts; a sequence whose drafts are
-/// accepted less than <see cref="EngineOptions.MinDraftAcceptance"/> of the time stops speculating for good, so a head
-/// that does not predict this text costs a few steps, not the whole generation.
 /// </summary>
+/// <remarks>
+/// Whether speculation pays depends on the model and the load: on a large model a pass reads the weights once whatever
+/// its rows, so a verify row and the small MTP pass are nearly free; on a tiny model held in cache they cost almost as
+/// much as the main pass. So the engine measures it: for each decode batch size it keeps the time of a pass of plain
+/// decode rows and of a speculating step (pairs plus the MTP pass), probing a plain step now and then to keep the first
+/// figure fresh. Each sequence's acceptance a is judged every <see cref="EngineOptions.DraftProbe"/> drafts; it keeps
+/// speculating only while 1 + a tokens per step beat the measured cost ratio (and, before there is one, while a ≥
+/// <see cref="EngineOptions.MinDraftAcceptance"/>). A sequence that stops, stops for good (its MTP cache falls
+/// behind), so a head that does not predict this text — or a model too small to gain — costs a few steps, not the
+/// generation.
+/// </remarks>
 internal sealed class Speculation(LanguageModel model, EngineOptions options)
 {
+    private const int Buckets = 33;          // decode batch sizes 1…32 (larger ones share the last)
+    private const int ProbeEvery = 256;      // steps between plain probes at one batch size
     private readonly ForwardBatch _batch = new(model, options.MaxBatchTokens);
     private readonly List<(SequenceRun Run, int Segment, bool Draft)> _rows = [];
+    private readonly double[] _plainSeconds = new double[Buckets], _speculatingSeconds = new double[Buckets];
+    private readonly long[] _plainAt = new long[Buckets];
+
+    private static int Bucket(int decoders) => Math.Clamp(decoders, 1, Buckets - 1);
+
+    /// <summary>Whether this step should decode plainly to measure what a step costs without speculation.</summary>
+    public bool WantsPlainProbe(int decoders, long step)
+    {
+        int b = Bucket(decoders);
+        return _plainSeconds[b] == 0 || step - _plainAt[b] >= ProbeEvery;
+    }
+
+    /// <summary>Records a step whose decoding sequences all fed one plain token (no prefill rows): its main pass time.</summary>
+    public void ObservePlain(int decoders, double seconds, long step)
+    {
+        int b = Bucket(decoders);
+        _plainSeconds[b] = _plainSeconds[b] == 0 ? seconds : 0.8 * _plainSeconds[b] + 0.2 * seconds;
+        _plainAt[b] = step;
+    }
+
+    /// <summary>Records a step whose decoding sequences all verified a draft (no prefill rows): main plus MTP pass time.</summary>
+    public void ObserveSpeculating(int decoders, double seconds)
+    {
+        int b = Bucket(decoders);
+        _speculatingSeconds[b] = _speculatingSeconds[b] == 0 ? seconds : 0.8 * _speculatingSeconds[b] + 0.2 * seconds;
+    }
+
+    /// <summary>Time of a speculating step over a plain one at this batch size, or NaN before both were measured.</summary>
+    public double CostRatio(int decoders)
+    {
+        int b = Bucket(decoders);
+        return _plainSeconds[b] > 0 && _speculatingSeconds[b] > 0 ? _speculatingSeconds[b] / _plainSeconds[b] : double.NaN;
+    }
 
     public void Begin()
     {
@@ -51,15 +94,21 @@ internal sealed class Speculation(LanguageModel model, EngineOptions options)
             if (draft) run.DraftToken = Selection.Argmax(_batch.Logits(seg));
     }
 
-    /// <summary>Counts one verified draft and turns speculation off for a sequence whose drafts do not pay.</summary>
-    public void Record(SequenceRun run, bool accepted)
+    /// <summary>
+    /// Counts one verified draft of a step with <paramref name="decoders"/> decoding sequences and, at the end of a
+    /// window, turns speculation off for a sequence whose drafts do not pay at the measured cost.
+    /// </summary>
+    public void Record(SequenceRun run, bool accepted, int decoders)
     {
         run.Drafted++;
         if (accepted) run.Accepted++;
         run.WindowDrafts++;
         if (accepted) run.WindowAccepted++;
         if (run.WindowDrafts < options.DraftProbe) return;
-        if (run.WindowAccepted < options.MinDraftAcceptance * run.WindowDrafts)
+        double acceptance = (double)run.WindowAccepted / run.WindowDrafts;
+        double ratio = CostRatio(decoders);
+        bool pays = acceptance >= options.MinDraftAcceptance && (double.IsNaN(ratio) || 1 + acceptance >= ratio);
+        if (!pays)
         {
             run.Speculating = false;
             run.DraftToken = -1;

@@ -32,7 +32,8 @@ internal sealed class StepPlanner(EngineOptions options)
     /// <param name="running">Admitted sequences, oldest first.</param>
     /// <param name="preempt">Frees a sequence's pages and requeues it (the engine's part; it sets <see cref="SequenceRun.Preempted"/>).</param>
     /// <param name="fail">Ends a sequence that can never fit (its need exceeds the whole pool).</param>
-    public void Plan(List<SequenceRun> running, ForwardBatch batch, Action<SequenceRun> preempt, Action<SequenceRun, string> fail)
+    /// <param name="plainProbe">Feed drafts' sequences one plain token this step (to measure what speculation costs).</param>
+    public void Plan(List<SequenceRun> running, ForwardBatch batch, Action<SequenceRun> preempt, Action<SequenceRun, string> fail, bool plainProbe = false)
     {
         _items.Clear();
         batch.Clear();
@@ -42,7 +43,7 @@ internal sealed class StepPlanner(EngineOptions options)
         {
             var run = running[i];
             if (run.Done || run.Preempted || run.Prefilling) continue;
-            bool verify = run.Speculating && run.DraftToken >= 0 && run.Kv.Length + 2 <= options.MaxContext;
+            bool verify = !plainProbe && run.Speculating && run.DraftToken >= 0 && run.Kv.Length + 2 <= options.MaxContext;
             int n = verify ? 2 : 1;
             var room = Prepare(running, i, n, preempt);
             if (room == Room.Never) fail(run, "the KV cache memory is full (raise --kv-memory)");

@@ -57,7 +57,8 @@ public sealed class ContextCacheTests(TinyModelFixture fixture) : IClassFixture<
         await Run(engine, prompt);
         var again = await Run(engine, prompt);
         Assert.Equal(0, again.Usage.CachedPromptTokens);
-        Assert.Equal(0, cache.StoredBlocks);
+        // A finished request indexes its whole pages (prompt and answer, for the next turn); nothing shorter than a page.
+        Assert.True(cache.StoredBlocks <= (prompt.Length + again.Usage.CompletionTokens) / ContextCache.BlockTokens);
     }
 
     [Fact]

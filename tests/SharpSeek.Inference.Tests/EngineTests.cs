@@ -139,10 +139,14 @@ public sealed class EngineTests(TinyModelFixture fixture) : IClassFixture<TinyMo
     [Fact]
     public async Task Past_capacity_submissions_are_refused_and_queued_ones_start_later()
     {
-        using var engine = fixture.CreateEngine(new EngineOptions { MaxConcurrentSequences = 1, MaxQueuedRequests = 1, MaxContext = 1024, DefaultMaxReasoningTokens = 100000, SpeculativeDecoding = false });
+        // A model and a request big enough that the first generation is still running when the checks are made
+        // (the tiny model writes a thousand tokens in a blink); it is cancelled, never run to the end.
+        using var served = ServedModel.CreateRandom(RandomModelSize.Small, seed: 3, maxPositions: 16384);
+        using var engine = new InferenceEngine(served.Model, served.Tokenizer, served.Identity,
+            new EngineOptions { MaxConcurrentSequences = 1, MaxQueuedRequests = 1, MaxContext = 16384, DefaultMaxReasoningTokens = 100000, SpeculativeDecoding = false });
         using var cts = new CancellationTokenSource();
         var prompt = engine.Prompts.Format([new PromptMessage("user", "busy")], ChatMode.Reasoner);
-        var longRequest = new GenerationRequest { PromptTokens = prompt.Tokens, StartsInReasoning = true, MaxTokens = 900, IgnoreEndOfSequence = true, Sampling = new SamplingSettings { Seed = 5 } };
+        var longRequest = new GenerationRequest { PromptTokens = prompt.Tokens, StartsInReasoning = true, MaxTokens = 16000, IgnoreEndOfSequence = true, Sampling = new SamplingSettings { Seed = 5 } };
         Assert.True(engine.TrySubmit(longRequest, cts.Token, out var first));
         await first.Started;
         Assert.True(engine.TrySubmit(new GenerationRequest { PromptTokens = Prompt("q"), MaxTokens = 2 }, default, out var queued));
