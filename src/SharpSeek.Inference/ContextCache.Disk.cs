@@ -11,8 +11,8 @@ namespace SharpSeek.Inference;
 public sealed partial class ContextCache
 {
     private const uint FileMagic = 0x564B5353; // "SSKV"
-    private const int FileVersion = 2;
-    private const int HeaderBytes = 8 * 4 + 32 + BlockTokens * 4;
+    private const int FileVersion = 3;
+    private const int HeaderBytes = 9 * 4 + 32 + BlockTokens * 4;
 
     private readonly Channel<PendingWrite> _diskWrites = Channel.CreateBounded<PendingWrite>(
         new BoundedChannelOptions(1024) { FullMode = BoundedChannelFullMode.DropWrite, SingleReader = true });
@@ -45,7 +45,7 @@ public sealed partial class ContextCache
         return Path.Combine(_options.Directory!, hex[..2], hex + ".kvb");
     }
 
-    private void WriteHeader(Span<byte> h, int nextToken, ReadOnlySpan<byte> previousKey, ReadOnlySpan<int> tokens)
+    private void WriteHeader(Span<byte> h, int nextToken, bool mtpRows, ReadOnlySpan<byte> previousKey, ReadOnlySpan<int> tokens)
     {
         var pool = Pool;
         BinaryPrimitives.WriteUInt32LittleEndian(h, FileMagic);
@@ -56,15 +56,16 @@ public sealed partial class ContextCache
         BinaryPrimitives.WriteInt32LittleEndian(h[20..], BlockTokens);
         BinaryPrimitives.WriteInt32LittleEndian(h[24..], (int)pool.Type);
         BinaryPrimitives.WriteInt32LittleEndian(h[28..], nextToken);
-        previousKey.CopyTo(h.Slice(32, 32));
-        for (int i = 0; i < BlockTokens; i++) BinaryPrimitives.WriteInt32LittleEndian(h.Slice(64 + i * 4), tokens[i]);
+        BinaryPrimitives.WriteInt32LittleEndian(h[32..], mtpRows ? 1 : 0);
+        previousKey.CopyTo(h.Slice(36, 32));
+        for (int i = 0; i < BlockTokens; i++) BinaryPrimitives.WriteInt32LittleEndian(h.Slice(68 + i * 4), tokens[i]);
     }
 
     /// <summary>Copies the page now (it may change once its sequences end) and hands the write to the background task.</summary>
     private void QueueDiskWrite(Entry entry, ReadOnlySpan<byte> page, ReadOnlySpan<int> tokens, ReadOnlySpan<byte> previousKey)
     {
         var header = new byte[HeaderBytes];
-        WriteHeader(header, entry.NextToken, previousKey, tokens);
+        WriteHeader(header, entry.NextToken, entry.MtpRows, previousKey, tokens);
         if (_diskWrites.Writer.TryWrite(new PendingWrite(entry.Key, header, page.ToArray()))) Interlocked.Increment(ref _pendingDiskWrites);
     }
 
@@ -88,14 +89,14 @@ public sealed partial class ContextCache
                 || BinaryPrimitives.ReadInt32LittleEndian(h[20..]) != BlockTokens
                 || BinaryPrimitives.ReadInt32LittleEndian(h[24..]) != (int)pool.Type)
                 return null;
-            var storedTokens = MemoryMarshal.Cast<byte, int>(h.Slice(64, BlockTokens * 4));
+            var storedTokens = MemoryMarshal.Cast<byte, int>(h.Slice(68, BlockTokens * 4));
             if (!BitConverter.IsLittleEndian || !storedTokens.SequenceEqual(tokens)) return null;
             int page = pool.TryRent();
             if (page < 0) return null;
             data.AsSpan(HeaderBytes).CopyTo(pool.Bytes(page));
             File.SetLastWriteTimeUtc(path, DateTime.UtcNow);
             Interlocked.Increment(ref _diskReads);
-            return Adopt(key, page, BinaryPrimitives.ReadInt32LittleEndian(h[28..]));
+            return Adopt(key, page, BinaryPrimitives.ReadInt32LittleEndian(h[28..]), BinaryPrimitives.ReadInt32LittleEndian(h[32..]) == 1);
         }
         catch (IOException) { return null; }
         catch (UnauthorizedAccessException) { return null; }

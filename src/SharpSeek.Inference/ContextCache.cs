@@ -30,9 +30,10 @@ public sealed record ContextCacheOptions
 /// is always computed (its logits start generation).
 /// </summary>
 /// <remarks>
-/// With MTP layers in the pool, a page also holds the MTP rows of its positions; the row of its last position was
-/// computed with the token after the block, so a page remembers that token and a hit on a sequence that continues
-/// differently stops one block earlier (its MTP rows would not match). One engine's scheduler thread uses a cache.
+/// With MTP layers in the pool, a page may also hold the MTP rows of its positions (when its sequence was speculating);
+/// the row of its last position was computed with the token after the block, so a page remembers that token. A hit
+/// whose pages all hold MTP rows, on a prompt that goes on with that token, lets the new sequence speculate; any other
+/// hit still shares the main rows and the sequence decodes without drafts. One engine's scheduler thread uses a cache.
 /// </remarks>
 public sealed partial class ContextCache : IDisposable
 {
@@ -107,6 +108,7 @@ public sealed partial class ContextCache : IDisposable
         Span<byte> key = stackalloc byte[32];
         RootKey(modelIdentity, key);
         _found.Clear();
+        bool mtpRows = pool.HasMtpLayers;
         int lastNextToken = -1;
         for (int b = 0; b < blocks; b++)
         {
@@ -116,18 +118,16 @@ public sealed partial class ContextCache : IDisposable
             if (entry is null) break;
             pool.Retain(entry.Page); // held until adopted, so finding later blocks cannot evict it
             _found.Add(entry.Page);
+            mtpRows &= entry.MtpRows;
             lastNextToken = entry.NextToken;
         }
-        // The last page's final MTP row was computed for the token after it; a prompt that goes on differently drops it.
-        if (pool.HasMtpLayers && _found.Count > 0 && lastNextToken != tokens[_found.Count * BlockTokens])
-        {
-            pool.Release(_found[^1]);
-            _found.RemoveAt(_found.Count - 1);
-        }
+        // The last page's final MTP row was computed for the token after it: a prompt that goes on differently keeps
+        // the hit (its main rows are right) but not the MTP rows, so that sequence decodes without drafts.
+        if (_found.Count > 0 && lastNextToken != tokens[_found.Count * BlockTokens]) mtpRows = false;
         int restored = _found.Count * BlockTokens;
         if (_found.Count > 0)
         {
-            kv.AdoptPrefix(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_found), withMtpRows: pool.HasMtpLayers);
+            kv.AdoptPrefix(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_found), withMtpRows: mtpRows);
             foreach (int page in _found) pool.Release(page);
         }
         Interlocked.Add(ref _hitTokens, restored);
@@ -144,7 +144,6 @@ public sealed partial class ContextCache : IDisposable
         var pool = Pool;
         if (kv.Pool != pool) throw new ArgumentException("the sequence lives in another page pool", nameof(kv));
         int limit = Math.Min(tokens.Length, kv.Length);
-        if (pool.HasMtpLayers) limit = Math.Min(Math.Min(limit, kv.MtpLength(0)), tokens.Length - 1);
         int blocks = limit / BlockTokens;
         if (blocks == 0) return;
         Span<byte> key = stackalloc byte[32];
@@ -157,15 +156,19 @@ public sealed partial class ContextCache : IDisposable
             ChainKey(key, blockTokens, key);
             if ((b + 1) * BlockTokens <= firstUncached) continue;
             var blockKey = BlockKey.From(key);
+            int end = (b + 1) * BlockTokens;
+            int nextToken = end < tokens.Length ? tokens[end] : -1;
+            // A page's MTP rows count when every position has one and the last one's next token is known.
+            bool mtpRows = pool.HasMtpLayers && end <= kv.MtpLength(0) && nextToken >= 0;
             if (_index.TryGetValue(blockKey, out var known))
             {
                 Touch(known);
-                continue;
+                if (known.Value.MtpRows || !mtpRows) continue;
+                Remove(known); // a copy with MTP rows replaces one without
             }
-            int nextToken = (b + 1) * BlockTokens < tokens.Length ? tokens[(b + 1) * BlockTokens] : -1;
             int page = kv.Pages[b];
             pool.Retain(page);
-            var entry = new Entry(blockKey, page, nextToken);
+            var entry = new Entry(blockKey, page, nextToken, mtpRows);
             _index[blockKey] = _lru.AddFirst(entry);
             Interlocked.Increment(ref _indexPages);
             Interlocked.Increment(ref _storedBlocks);
@@ -225,9 +228,9 @@ public sealed partial class ContextCache : IDisposable
     }
 
     /// <summary>Registers a page filled from disk (the index holds its only reference).</summary>
-    private Entry Adopt(BlockKey key, int page, int nextToken)
+    private Entry Adopt(BlockKey key, int page, int nextToken, bool mtpRows)
     {
-        var entry = new Entry(key, page, nextToken);
+        var entry = new Entry(key, page, nextToken, mtpRows);
         _index[key] = _lru.AddFirst(entry);
         Interlocked.Increment(ref _indexPages);
         return entry;
@@ -249,7 +252,9 @@ public sealed partial class ContextCache : IDisposable
 
     public void Dispose() => StopDiskWriter();
 
-    private sealed record Entry(BlockKey Key, int Page, int NextToken);
+    /// <param name="NextToken">The token after the block (its last MTP row was computed with it), or −1.</param>
+    /// <param name="MtpRows">The page holds valid MTP rows for every position.</param>
+    private sealed record Entry(BlockKey Key, int Page, int NextToken, bool MtpRows);
 
     private readonly record struct BlockKey(ulong A, ulong B, ulong C, ulong D)
     {

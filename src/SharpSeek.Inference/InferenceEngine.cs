@@ -102,6 +102,11 @@ public sealed class InferenceEngine : IDisposable
     public long AcceptedDraftTokens => Interlocked.Read(ref _accepted);
     /// <summary>Share of MTP drafts the main model confirmed (0 before any draft).</summary>
     public double DraftAcceptanceRate { get { long d = DraftedTokens; return d == 0 ? 0 : (double)AcceptedDraftTokens / d; } }
+    /// <summary>
+    /// Measured time of a speculating step over a plain one with <paramref name="decoders"/> decoding sequences (NaN
+    /// before both were seen): drafts pay when 1 + acceptance beats it.
+    /// </summary>
+    public double SpeculationCostRatio(int decoders) => _speculation?.CostRatio(decoders) ?? double.NaN;
     /// <summary>Forward passes run, and the rows they held (rows / steps = the mean batch).</summary>
     public long Steps => Interlocked.Read(ref _steps);
     public long BatchRows => Interlocked.Read(ref _batchRows);
@@ -243,15 +248,18 @@ public sealed class InferenceEngine : IDisposable
         Interlocked.Add(ref _passTicks, t2 - t1);
         Interlocked.Add(ref _drawTicks, t3 - t2 + t5 - t4);
         Interlocked.Add(ref _mtpTicks, t4 - t3);
-        if (_speculation is not null) MeasureSpeculation(t2 - t1, t4 - t3);
+        // Whole steps (planning, drawing and streaming included), less the MTP pass a plain step would not have.
+        if (_speculation is not null) MeasureSpeculation(t5 - t0 - (t4 - t3), t4 - t3, probe);
         return true;
     }
 
     /// <summary>
-    /// Feeds the speculation cost model: a step of only decode rows is either all plain (main pass time) or all
-    /// verifying (main plus MTP pass time); steps with prefill rows or a mix say nothing clean and are skipped.
+    /// Feeds the speculation cost model: a probe step (speculating sequences fed one plain token) gives the plain cost
+    /// (its time without the MTP pass), a step of only verify rows the speculating cost (its whole time). Plain steps of
+    /// sequences that stopped speculating are not counted: they come later in their generations, with longer contexts,
+    /// and would make speculation look cheap. Steps with prefill rows or a mix are skipped.
     /// </summary>
-    private void MeasureSpeculation(long mainTicks, long mtpTicks)
+    private void MeasureSpeculation(long mainTicks, long mtpTicks, bool probe)
     {
         int plain = 0, verify = 0;
         foreach (var item in _planner.Items)
@@ -261,7 +269,7 @@ public sealed class InferenceEngine : IDisposable
             else return; // a prefill chunk shares this pass
         }
         double seconds = (double)mainTicks / Stopwatch.Frequency;
-        if (verify == 0 && plain > 0) _speculation!.ObservePlain(plain, seconds, _steps);
+        if (verify == 0 && plain > 0 && probe) _speculation!.ObservePlain(plain, seconds, _steps);
         else if (plain == 0 && verify > 0) _speculation!.ObserveSpeculating(verify, seconds + (double)mtpTicks / Stopwatch.Frequency);
     }
 
@@ -353,7 +361,7 @@ public sealed class InferenceEngine : IDisposable
             var run = new SequenceRun(stream!, new SequenceKv(_pool), Tokenizer, _vocab, _options.DefaultMaxReasoningTokens)
             {
                 Order = ++_nextOrder,
-                Speculating = SupportsSpeculation,
+                Speculating = SupportsSpeculation && _speculation!.WorthStarting(_decoders + 1),
             };
             if (stream!.Request.ReturnTokens) run.GeneratedTokens = [];
             Restore(run, countUsage: true);
@@ -386,6 +394,8 @@ public sealed class InferenceEngine : IDisposable
         int cached = 0;
         if (Cache is not null && run.Request.UseContextCache)
             cached = Cache.Restore(run.Kv, ModelIdentity, run.Feed);
+        // A prefix adopted without MTP rows leaves the MTP cache behind with no hidden states to catch up from.
+        if (run.Speculating && run.Kv.MtpDepth > 0 && run.Kv.MtpLength(0) < run.Kv.Length) run.Speculating = false;
         if (!countUsage) return;
         run.CachedTokens = cached;
         Interlocked.Add(ref _promptTokens, run.Request.PromptTokens.Length);

@@ -16,34 +16,54 @@ namespace SharpSeek.Inference;
 /// much as the main pass. So the engine measures it: for each decode batch size it keeps the time of a pass of plain
 /// decode rows and of a speculating step (pairs plus the MTP pass), probing a plain step now and then to keep the first
 /// figure fresh. Each sequence's acceptance a is judged every <see cref="EngineOptions.DraftProbe"/> drafts; it keeps
-/// speculating only while 1 + a tokens per step beat the measured cost ratio (and, before there is one, while a ≥
+/// speculating only while 1 + a tokens per step beat the measured cost ratio by 10 % (and, before there is one, while a ≥
 /// <see cref="EngineOptions.MinDraftAcceptance"/>). A sequence that stops, stops for good (its MTP cache falls
-/// behind), so a head that does not predict this text — or a model too small to gain — costs a few steps, not the
-/// generation.
+/// behind), so a head that does not predict this text costs a few steps, not the generation; and once the acceptance
+/// seen across sequences does not pay for the measured cost, new sequences do not start speculating at all (one in
+/// sixteen still does, to keep the figures current) — a model too small to gain decodes plainly.
 /// </remarks>
 internal sealed class Speculation(LanguageModel model, EngineOptions options)
 {
     private const int Buckets = 33;          // decode batch sizes 1…32 (larger ones share the last)
-    private const int ProbeEvery = 256;      // steps between plain probes at one batch size
+    private const int ProbeEvery = 16;       // steps between plain probes at one batch size
+    private const int FirstProbes = 8;       // probes in a row first: the earliest steps run cold (JIT, caches)
     private readonly ForwardBatch _batch = new(model, options.MaxBatchTokens);
     private readonly List<(SequenceRun Run, int Segment, bool Draft)> _rows = [];
     private readonly double[] _plainSeconds = new double[Buckets], _speculatingSeconds = new double[Buckets];
     private readonly long[] _plainAt = new long[Buckets];
+    private readonly int[] _plainSamples = new int[Buckets];
+
+    private double _acceptance = double.NaN; // over every sequence's recent windows
+    private int _starts;
 
     private static int Bucket(int decoders) => Math.Clamp(decoders, 1, Buckets - 1);
+
+    /// <summary>
+    /// Whether a new sequence should speculate (and keep MTP rows for its prompt): yes until the figures say drafts do
+    /// not pay at about this batch size; then one sequence in sixteen still tries, so the figures stay current.
+    /// </summary>
+    public bool WorthStarting(int decoders)
+    {
+        _starts++;
+        double ratio = CostRatio(decoders);
+        if (double.IsNaN(ratio) || double.IsNaN(_acceptance) || 1 + _acceptance >= 1.1 * ratio) return true;
+        return _starts % 16 == 0;
+    }
 
     /// <summary>Whether this step should decode plainly to measure what a step costs without speculation.</summary>
     public bool WantsPlainProbe(int decoders, long step)
     {
         int b = Bucket(decoders);
-        return _plainSeconds[b] == 0 || step - _plainAt[b] >= ProbeEvery;
+        return _plainSamples[b] < FirstProbes || step - _plainAt[b] >= ProbeEvery;
     }
 
     /// <summary>Records a step whose decoding sequences all fed one plain token (no prefill rows): its main pass time.</summary>
     public void ObservePlain(int decoders, double seconds, long step)
     {
         int b = Bucket(decoders);
-        _plainSeconds[b] = _plainSeconds[b] == 0 ? seconds : 0.8 * _plainSeconds[b] + 0.2 * seconds;
+        // The first samples replace each other (a cold first step would otherwise linger), later ones average.
+        _plainSeconds[b] = _plainSamples[b] < FirstProbes ? seconds : 0.8 * _plainSeconds[b] + 0.2 * seconds;
+        _plainSamples[b]++;
         _plainAt[b] = step;
     }
 
@@ -58,7 +78,7 @@ internal sealed class Speculation(LanguageModel model, EngineOptions options)
     public double CostRatio(int decoders)
     {
         int b = Bucket(decoders);
-        return _plainSeconds[b] > 0 && _speculatingSeconds[b] > 0 ? _speculatingSeconds[b] / _plainSeconds[b] : double.NaN;
+        return _plainSamples[b] >= FirstProbes && _speculatingSeconds[b] > 0 ? _speculatingSeconds[b] / _plainSeconds[b] : double.NaN;
     }
 
     public void Begin()
@@ -106,8 +126,10 @@ internal sealed class Speculation(LanguageModel model, EngineOptions options)
         if (accepted) run.WindowAccepted++;
         if (run.WindowDrafts < options.DraftProbe) return;
         double acceptance = (double)run.WindowAccepted / run.WindowDrafts;
+        _acceptance = double.IsNaN(_acceptance) ? acceptance : 0.9 * _acceptance + 0.1 * acceptance;
         double ratio = CostRatio(decoders);
-        bool pays = acceptance >= options.MinDraftAcceptance && (double.IsNaN(ratio) || 1 + acceptance >= ratio);
+        // A 10 % margin: a window of a few drafts is a noisy estimate, and a wrong "on" costs more than a wrong "off".
+        bool pays = acceptance >= options.MinDraftAcceptance && (double.IsNaN(ratio) || 1 + acceptance >= 1.1 * ratio);
         if (!pays)
         {
             run.Speculating = false;
