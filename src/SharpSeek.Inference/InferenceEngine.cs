@@ -349,6 +349,8 @@ public sealed class InferenceEngine : IDisposable
             Volatile.Write(ref _runningCount, _running.Count + admitted.Count);
         }
         // Context-cache lookups (possibly disk reads) happen outside the lock, so submissions never wait on them.
+        int decoding = 0;
+        foreach (var r in _running) if (!r.Done && !r.Prefilling) decoding++;
         foreach (var (back, stream) in admitted)
         {
             if (back is not null)
@@ -361,7 +363,7 @@ public sealed class InferenceEngine : IDisposable
             var run = new SequenceRun(stream!, new SequenceKv(_pool), Tokenizer, _vocab, _options.DefaultMaxReasoningTokens)
             {
                 Order = ++_nextOrder,
-                Speculating = SupportsSpeculation && _speculation!.WorthStarting(_decoders + 1),
+                Speculating = SupportsSpeculation && _speculation!.WorthStarting(decoding + 1),
             };
             if (stream!.Request.ReturnTokens) run.GeneratedTokens = [];
             Restore(run, countUsage: true);
