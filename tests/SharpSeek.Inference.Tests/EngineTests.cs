@@ -165,6 +165,7 @@ public sealed class EngineTests(TinyModelFixture fixture) : IClassFixture<TinyMo
         using var plain = fixture.CreateEngine();
         using var speculative = fixture.CreateEngine(new EngineOptions { MaxContext = 1024, SpeculativeDecoding = true });
         Assert.True(speculative.SupportsSpeculation);
+        bool first = true;
         foreach (string text in new[] { "speculate on this", "another prompt for the draft head" })
         {
             var req = new GenerationRequest { PromptTokens = Prompt(text), Sampling = Greedy, MaxTokens = 60 };
@@ -172,7 +173,9 @@ public sealed class EngineTests(TinyModelFixture fixture) : IClassFixture<TinyMo
             var b = await Run(speculative, req);
             Assert.Equal(a.Content, b.Content);
             Assert.Equal(a.Usage.CompletionTokens, b.Usage.CompletionTokens);
-            if (b.Usage.CompletionTokens > 2) Assert.True(b.Usage.DraftedTokens > 0);
+            // The first request drafts; once this untrained head's drafts are seen to miss, later ones may not start.
+            if (first && b.Usage.CompletionTokens > 2) Assert.True(b.Usage.DraftedTokens > 0);
+            first = false;
         }
         Assert.InRange(speculative.DraftAcceptanceRate, 0, 1);
     }
