@@ -27,7 +27,8 @@ public sealed record EngineOptions
     public DType KvCacheType { get; init; } = DType.F16;
     /// <summary>
     /// Speculation stays on for a sequence while its MTP drafts are accepted at least this often (judged after
-    /// <see cref="DraftProbe"/> drafts and over every later window of that many); below it the sequence decodes plainly.
+    /// <see cref="DraftProbe"/> drafts and over every later window of that many) and while 1 + acceptance beats the
+    /// engine's measured cost of a speculating step; otherwise the sequence decodes plainly.
     /// </summary>
     public double MinDraftAcceptance { get; init; } = 0.4;
     /// <summary>Drafts per acceptance judgement (see <see cref="MinDraftAcceptance"/>).</summary>
