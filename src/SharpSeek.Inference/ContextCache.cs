@@ -63,8 +63,7 @@ public sealed partial class ContextCache : IDisposable
     public long StoredBlocks => Interlocked.Read(ref _storedBlocks);
     public long DiskReads => Interlocked.Read(ref _diskReads);
     /// <summary>Bytes of pages the index holds (some may be shared with running sequences).</summary>
-    public long MemoryBytesUsed => Volatile.Read(ref _indexPages) * (_pool?.PageBytes ?? 0);
-    private int _indexPages;
+    public long MemoryBytesUsed => _index.Count * (_pool?.PageBytes ?? 0);
 
     /// <summary>Bytes of pages the index may keep alive (<see cref="ContextCacheOptions.MemoryBytes"/>).</summary>
     public long MemoryBudget => _options.MemoryBytes;
@@ -170,7 +169,6 @@ public sealed partial class ContextCache : IDisposable
             pool.Retain(page);
             var entry = new Entry(blockKey, page, nextToken, mtpRows);
             _index[blockKey] = _lru.AddFirst(entry);
-            Interlocked.Increment(ref _indexPages);
             Interlocked.Increment(ref _storedBlocks);
             if (_options.Directory is not null) QueueDiskWrite(entry, pool.Bytes(page), blockTokens, previous);
         }
@@ -210,7 +208,6 @@ public sealed partial class ContextCache : IDisposable
     {
         _lru.Remove(node);
         _index.Remove(node.Value.Key);
-        Interlocked.Decrement(ref _indexPages);
         Pool.Release(node.Value.Page);
     }
 
@@ -232,7 +229,6 @@ public sealed partial class ContextCache : IDisposable
     {
         var entry = new Entry(key, page, nextToken, mtpRows);
         _index[key] = _lru.AddFirst(entry);
-        Interlocked.Increment(ref _indexPages);
         return entry;
     }
 

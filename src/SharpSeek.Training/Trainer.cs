@@ -10,7 +10,7 @@ using SharpSeek.Training.Precision;
 namespace SharpSeek.Training;
 
 /// <summary>
-/// One training run, step by step (docs/training.md):
+/// One training run, step by step:
 /// <code>
 ///   for each of GradientAccumulation micro-batches:
 ///       L = L_main + (λ/D)·Σ_k L_MTP^k + α·Σ_layers L_balance      (forward on the tape)

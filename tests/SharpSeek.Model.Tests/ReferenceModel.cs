@@ -5,7 +5,7 @@ using SharpSeek.Tensors.Quantization;
 namespace SharpSeek.Model.Tests;
 
 /// <summary>
-/// A plain float64 forward pass written from docs/model.md (and HF's config semantics), sharing no code with the
+/// A plain float64 forward pass written from the DeepSeek-V2/V3 papers (and HF's config semantics), sharing no code with the
 /// optimised path: no cache, no kernels, no backend — every position recomputes attention over the whole prefix with
 /// the naive MLA form. Tensor names are spelled out here rather than taken from <see cref="WeightNames"/>, so the
 /// naming contract is checked too.
@@ -205,7 +205,7 @@ internal sealed class ReferenceModel
         return y;
     }
 
-    /// <summary>The router, from docs/model.md's DeepSeekMoE section, in float64.</summary>
+    /// <summary>The router, from the DeepSeekMoE description in the V3 paper, in float64.</summary>
     public (int[] Ids, double[] Weights) Route(int l, double[] logits)
     {
         int E = _c.NRoutedExperts, k = _c.NumExpertsPerTok;

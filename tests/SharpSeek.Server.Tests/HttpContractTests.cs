@@ -5,7 +5,7 @@ using SharpSeek.Server.Hosting;
 
 namespace SharpSeek.Server.Tests;
 
-/// <summary>Status codes, error bodies and response shapes of the HTTP contract (docs/api.md), over real HTTP.</summary>
+/// <summary>Status codes, error bodies and response shapes of the DeepSeek-compatible HTTP contract, over real HTTP.</summary>
 public sealed class HttpContractTests : IAsyncLifetime
 {
     private SharpSeekServer _server = null!;

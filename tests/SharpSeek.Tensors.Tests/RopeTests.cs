@@ -2,7 +2,7 @@ using SharpSeek.Tensors.Kernels;
 
 namespace SharpSeek.Tensors.Tests;
 
-/// <summary>RoPE and YaRN against a float64 transcription of the formulas in shared/docs/model.md.</summary>
+/// <summary>RoPE and YaRN against a float64 transcription of the RoPE and YaRN formulas (RoFormer; YaRN, Peng et al. 2023).</summary>
 public class RopeTests
 {
     // Per pair i: the rotation frequency after YaRN (factor s, original context L0, beta_fast, beta_slow).

@@ -1,7 +1,7 @@
 namespace SharpSeek.Model;
 
 /// <summary>
-/// Shapes of real checkpoints (the values of their config.json; see docs/model.md) and tiny shapes for tests.
+/// Shapes of real checkpoints (the values of their released config.json) and tiny shapes for tests.
 /// Cut a real shape down with <see cref="ModelConfig.WithDepth"/> or a <c>with</c> expression.
 /// </summary>
 public static class ModelPresets

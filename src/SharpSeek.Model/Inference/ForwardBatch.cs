@@ -189,15 +189,10 @@ public sealed class ForwardBatch
         return _logits.AsSpan((s.FirstLogitRow + index) * _vocab, _vocab);
     }
 
-    /// <summary>Final hidden state (after the final norm: what the head and the MTP module read) of a segment's row.</summary>
-    public ReadOnlySpan<float> Hidden(int segment, int row)
-    {
-        var s = RanSegment(segment);
-        if ((uint)row >= (uint)s.Tokens) throw new ArgumentOutOfRangeException(nameof(row), row, $"the segment has {s.Tokens} rows");
-        return Scratch.FinalHidden.AsSpan((s.FirstRow + row) * _hidden, _hidden);
-    }
-
-    /// <summary>The final hidden states of all rows of a segment ([tokens, hidden]).</summary>
+    /// <summary>
+    /// The final hidden states (after the final norm: what the head and the MTP module read) of a segment's rows
+    /// ([tokens, hidden]). Valid until the next <see cref="Run"/>.
+    /// </summary>
     public ReadOnlySpan<float> HiddenRows(int segment)
     {
         var s = RanSegment(segment);

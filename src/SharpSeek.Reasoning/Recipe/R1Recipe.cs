@@ -27,7 +27,7 @@ public sealed record RecipeResult(string OutputDirectory, List<EvaluationCell> E
 public sealed record DistillationResult(int TeacherTraces, int Problems, double TraceStudentPassAt1, double PlainStudentPassAt1, List<EvaluationCell> Cells);
 
 /// <summary>
-/// The R1 pipeline end to end (docs/training.md "R1"): byte-level BPE tokenizer on generated math text → pretraining
+/// The R1 pipeline end to end (docs/model-card.md shows what it produces): byte-level BPE tokenizer on generated math text → pretraining
 /// on worked solutions → cold-start SFT on chat-formatted reasoning traces (loss on assistant tokens only) → GRPO with
 /// rule-based rewards → evaluation of base, SFT and GRPO on held-out problems; then distillation: the final model
 /// writes verified traces (rejection sampling) that a smaller student is fine-tuned on, compared with the same student

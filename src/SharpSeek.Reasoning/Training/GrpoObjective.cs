@@ -36,7 +36,7 @@ public readonly record struct TokenTerm(double Loss, double Gradient, bool Clipp
 public readonly record struct GrpoStatistics(double Loss, double MeanKl, double ClipFraction, int Tokens);
 
 /// <summary>
-/// The GRPO objective (DeepSeekMath §4.1.2; docs/training.md), as a loss to minimise over response tokens:
+/// The GRPO objective (DeepSeekMath §4.1.2), as a loss to minimise over response tokens:
 /// <code>
 ///   ρ_t = exp(log π_θ − log π_old)
 ///   ℓ_t = −min(ρ_t·A, clip(ρ_t, 1−ε, 1+ε)·A) + β·(π_ref/π_θ − log(π_ref/π_θ) − 1)

@@ -23,7 +23,7 @@ public sealed class ObjectiveResult<T> where T : unmanaged, IBinaryFloatingPoint
 }
 
 /// <summary>
-/// The DeepSeek-V3 architecture (docs/model.md) as trainable parameters plus its forward pass on a <see cref="Tape{T}"/>:
+/// The DeepSeek-V3 architecture (the inference form is SharpSeek.Model's DeepSeekModel) as trainable parameters plus its forward pass on a <see cref="Tape{T}"/>:
 /// embedding → blocks (MLA, then dense SwiGLU or DeepSeekMoE) → final norm → head, and the MTP modules after it.
 /// Parameters carry HF checkpoint names and shapes (<see cref="WeightNames"/>), so a checkpoint of them loads into
 /// the inference engine unchanged. MLA runs in its training form (keys and values expanded per head by kv_b_proj);
