@@ -70,11 +70,11 @@ public sealed class CachingAndAdmissionTests
         Assert.Equal(0, again.GetProperty("prompt_cache_hit_tokens").GetInt32());
     }
 
-    private static string LongRequest(bool stream) => JsonSerializer.Serialize(new
+    private static string LongRequest(bool stream, int maxTokens = 4000) => JsonSerializer.Serialize(new
     {
         model = "deepseek-chat",
         messages = new[] { new { role = "user", content = "go on forever" } },
-        max_tokens = 4000,
+        max_tokens = maxTokens,
         ignore_eos = true,
         stream,
     });
@@ -82,11 +82,15 @@ public sealed class CachingAndAdmissionTests
     [Fact]
     public async Task Queued_requests_get_keep_alives_then_their_answer_and_past_capacity_is_503()
     {
-        var options = ServerHarness.Options(engine: new EngineOptions { MaxContext = 4096, MaxConcurrentSequences = 1, MaxQueuedRequests = 2 });
-        await using var server = await ServerHarness.StartAsync(options);
+        // The holder must still be generating when the checks run: the batched engine writes the tiny model's 4,000
+        // tokens in well under a second, so this test holds the slot with the small model and a 16,000-token answer
+        // (it is disconnected long before the end).
+        var options = ServerHarness.Options(engine: new EngineOptions { MaxContext = 16384, MaxConcurrentSequences = 1, MaxQueuedRequests = 2 });
+        using var small = ServedModel.CreateRandom(RandomModelSize.Small, seed: 3, maxPositions: 16384);
+        await using var server = await SharpSeekServer.StartAsync(options, small);
         using var http = ServerHarness.Http(server);
         using var hold = new CancellationTokenSource();
-        var holder = await http.SendAsync(new HttpRequestMessage(HttpMethod.Post, "chat/completions") { Content = ServerHarness.Json(LongRequest(stream: true)) },
+        var holder = await http.SendAsync(new HttpRequestMessage(HttpMethod.Post, "chat/completions") { Content = ServerHarness.Json(LongRequest(stream: true, maxTokens: 16000)) },
             HttpCompletionOption.ResponseHeadersRead, hold.Token);
         await WaitUntil(() => server.Engine.RunningSequences == 1);
 
@@ -135,10 +139,12 @@ public sealed class CachingAndAdmissionTests
     [Fact]
     public async Task Client_disconnect_stops_generation_at_once()
     {
-        await using var server = await ServerHarness.StartAsync();
+        // A generation that cannot finish before the disconnect (the tiny model would write 4,000 tokens in a blink).
+        using var small = ServedModel.CreateRandom(RandomModelSize.Small, seed: 3, maxPositions: 16384);
+        await using var server = await SharpSeekServer.StartAsync(ServerHarness.Options(engine: new EngineOptions { MaxContext = 16384 }), small);
         using var http = ServerHarness.Http(server);
         using var cts = new CancellationTokenSource();
-        var response = await http.SendAsync(new HttpRequestMessage(HttpMethod.Post, "chat/completions") { Content = ServerHarness.Json(LongRequest(stream: true)) },
+        var response = await http.SendAsync(new HttpRequestMessage(HttpMethod.Post, "chat/completions") { Content = ServerHarness.Json(LongRequest(stream: true, maxTokens: 16000)) },
             HttpCompletionOption.ResponseHeadersRead, cts.Token);
         var body = await response.Content.ReadAsStreamAsync();
         var buffer = new byte[16];
@@ -151,7 +157,7 @@ public sealed class CachingAndAdmissionTests
         Assert.True(sw.Elapsed < TimeSpan.FromSeconds(5));
         var row = Assert.Single(await WaitForLedger(server, 1));
         Assert.Equal("cancelled", row.Outcome);
-        Assert.True(row.CompletionTokens < 4000);
+        Assert.True(row.CompletionTokens < 16000);
         long after = server.Engine.GeneratedTokens;
         await Task.Delay(300);
         Assert.Equal(after, server.Engine.GeneratedTokens);
