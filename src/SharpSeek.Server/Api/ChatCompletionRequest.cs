@@ -24,6 +24,10 @@ public sealed record ChatCompletionRequest
     public int TopLogprobs { get; init; }
     /// <summary>Extension (as in vLLM): never stop at end-of-sequence, generate max_tokens (benchmarks, load tests).</summary>
     public bool IgnoreEos { get; init; }
+    /// <summary>The request asked for thinking explicitly (<c>thinking.type: enabled</c>), so a model without reasoning markers is an error.</summary>
+    public bool ThinkingRequested { get; init; }
+    /// <summary>Reasoning-token budget from <c>reasoning_effort</c>; null = the engine's default.</summary>
+    public int? ReasoningBudget { get; init; }
 
     public const string ChatModel = "deepseek-chat";
     public const string ReasonerModel = "deepseek-reasoner";
@@ -50,7 +54,10 @@ public sealed record ChatCompletionRequest
                 _ when model == servedModelName => ChatMode.Chat,
                 _ => throw new ApiException(400, "Model Not Exist", "invalid_request_error", "model_not_found", "model"),
             };
-            if (fillInTheMiddle && mode == ChatMode.Reasoner) throw ApiException.BadRequest("FIM completion is available for deepseek-chat only.", "model");
+            bool? thinking = Thinking(root);
+            if (thinking is bool on) mode = on ? ChatMode.Reasoner : ChatMode.Chat;
+            if (fillInTheMiddle && mode == ChatMode.Reasoner) throw ApiException.BadRequest("FIM completion is available for deepseek-chat without thinking only.", thinking is null ? "model" : "thinking");
+            int? reasoningBudget = ReasoningEffort(root, mode);
 
             bool reasoner = mode == ChatMode.Reasoner;
             var sampling = new SamplingSettings
@@ -116,9 +123,41 @@ public sealed record ChatCompletionRequest
                 Model = model, Mode = mode, Messages = ParseMessages(root, reasoner), Stream = stream, IncludeUsage = includeUsage,
                 MaxTokens = (int?)maxTokens, Sampling = sampling, Stop = stop, JsonObject = json,
                 Logprobs = logprobs && !reasoner, TopLogprobs = reasoner ? 0 : topLogprobs,
-                IgnoreEos = Bool(root, "ignore_eos") ?? false,
+                IgnoreEos = Bool(root, "ignore_eos") ?? false, ThinkingRequested = thinking == true, ReasoningBudget = reasoningBudget,
             };
         }
+    }
+
+    /// <summary><c>thinking: {"type": "enabled" | "disabled"}</c> switches reasoning on either model; null when absent.</summary>
+    private static bool? Thinking(JsonElement root)
+    {
+        if (!root.TryGetProperty("thinking", out var t) || t.ValueKind == JsonValueKind.Null) return null;
+        if (t.ValueKind != JsonValueKind.Object) throw ApiException.BadRequest("thinking must be an object like {\"type\": \"enabled\"}.", "thinking");
+        string type = RequiredString(t, "type", "thinking.type");
+        return type switch
+        {
+            "enabled" => true,
+            "disabled" => false,
+            _ => throw ApiException.InvalidParameter($"thinking.type must be 'enabled' or 'disabled', got '{type}'.", "thinking.type"),
+        };
+    }
+
+    /// <summary>Reasoning-token budgets for <c>reasoning_effort</c> (docs/api.md, "Thinking controls"); OpenAI's names map to the nearest one.</summary>
+    public const int LowEffortBudget = 1024, HighEffortBudget = 8192;
+
+    private static int? ReasoningEffort(JsonElement root, ChatMode mode)
+    {
+        string? effort = OptionalString(root, "reasoning_effort");
+        if (effort is null) return null;
+        int? budget = effort switch
+        {
+            "minimal" or "low" => LowEffortBudget,
+            "medium" or "high" => HighEffortBudget,
+            "max" => null,
+            _ => throw ApiException.InvalidParameter($"reasoning_effort must be 'low', 'high' or 'max', got '{effort}'.", "reasoning_effort"),
+        };
+        // Without thinking there is nothing to budget; DeepSeek accepts the field there and ignores it.
+        return mode == ChatMode.Reasoner ? budget : null;
     }
 
     private static List<PromptMessage> ParseMessages(JsonElement root, bool reasoner)

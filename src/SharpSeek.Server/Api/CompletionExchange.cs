@@ -54,6 +54,8 @@ internal sealed class CompletionExchange
             if (!_state.RateLimiter.TryAcquire(account.Id)) throw ApiException.RateLimited();
 
             var engine = _state.Engine;
+            if (request.ThinkingRequested && !engine.Prompts.SupportsReasoning)
+                throw ApiException.BadRequest("The served model has no reasoning markers (<think>, </think>), so thinking cannot be enabled.", "thinking");
             int[] promptTokens;
             bool startsInReasoning = false;
             try
@@ -86,6 +88,7 @@ internal sealed class CompletionExchange
                 JsonContent = request.JsonObject,
                 TopLogprobs = request.Logprobs ? request.TopLogprobs : null,
                 IgnoreEndOfSequence = request.IgnoreEos,
+                MaxReasoningTokens = request.ReasoningBudget,
             };
             if (!engine.TrySubmit(generation, _http.RequestAborted, out var stream)) throw ApiException.Busy();
             status = await RunAdmittedAsync(account, request, stream);
