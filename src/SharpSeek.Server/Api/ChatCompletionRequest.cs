@@ -237,21 +237,21 @@ public sealed record ChatCompletionRequest
         return list;
     }
 
-    private static string RequiredString(JsonElement o, string name, string? path = null)
+    internal static string RequiredString(JsonElement o, string name, string? path = null)
     {
         if (!o.TryGetProperty(name, out var v) || v.ValueKind == JsonValueKind.Null) throw ApiException.BadRequest($"Missing required parameter: '{path ?? name}'.", path ?? name);
         if (v.ValueKind != JsonValueKind.String) throw ApiException.BadRequest($"'{path ?? name}' must be a string.", path ?? name);
         return v.GetString()!;
     }
 
-    private static string? OptionalString(JsonElement o, string name, string? path = null)
+    internal static string? OptionalString(JsonElement o, string name, string? path = null)
     {
         if (!o.TryGetProperty(name, out var v) || v.ValueKind == JsonValueKind.Null) return null;
         if (v.ValueKind != JsonValueKind.String) throw ApiException.BadRequest($"'{path ?? name}' must be a string.", path ?? name);
         return v.GetString();
     }
 
-    private static bool? Bool(JsonElement o, string name, string? path = null)
+    internal static bool? Bool(JsonElement o, string name, string? path = null)
     {
         if (!o.TryGetProperty(name, out var v) || v.ValueKind == JsonValueKind.Null) return null;
         return v.ValueKind switch
@@ -262,22 +262,24 @@ public sealed record ChatCompletionRequest
         };
     }
 
-    private static double? Number(JsonElement o, string name, double min, double max, bool minExclusive = false)
+    internal static double? Number(JsonElement o, string name, double min, double max, bool minExclusive = false, string? path = null)
     {
+        path ??= name;
         if (!o.TryGetProperty(name, out var v) || v.ValueKind == JsonValueKind.Null) return null;
-        if (v.ValueKind != JsonValueKind.Number) throw ApiException.BadRequest($"'{name}' must be a number.", name);
+        if (v.ValueKind != JsonValueKind.Number) throw ApiException.BadRequest($"'{path}' must be a number.", path);
         double d = v.GetDouble();
         if (!(minExclusive ? d > min : d >= min) || !(d <= max) || double.IsNaN(d))
-            throw ApiException.InvalidParameter($"'{name}' must be in {(minExclusive ? "(" : "[")}{min}, {max}], got {d}.", name);
+            throw ApiException.InvalidParameter($"'{path}' must be in {(minExclusive ? "(" : "[")}{min}, {max}], got {d}.", path);
         return d;
     }
 
-    private static long? Integer(JsonElement o, string name, long min, long max)
+    internal static long? Integer(JsonElement o, string name, long min, long max, string? path = null)
     {
+        path ??= name;
         if (!o.TryGetProperty(name, out var v) || v.ValueKind == JsonValueKind.Null) return null;
         if (v.ValueKind == JsonValueKind.True || v.ValueKind == JsonValueKind.False) return null;
-        if (v.ValueKind != JsonValueKind.Number || !v.TryGetInt64(out long x)) throw ApiException.BadRequest($"'{name}' must be an integer.", name);
-        if (x < min || x > max) throw ApiException.InvalidParameter($"'{name}' must be in [{min}, {max}], got {x}.", name);
+        if (v.ValueKind != JsonValueKind.Number || !v.TryGetInt64(out long x)) throw ApiException.BadRequest($"'{path}' must be an integer.", path);
+        if (x < min || x > max) throw ApiException.InvalidParameter($"'{path}' must be in [{min}, {max}], got {x}.", path);
         return x;
     }
 }
