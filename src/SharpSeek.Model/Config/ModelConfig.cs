@@ -1,3 +1,5 @@
+using SharpSeek.Tensors.Kernels;
+
 namespace SharpSeek.Model;
 
 /// <summary>Which forward pass a config describes.</summary>
@@ -65,6 +67,13 @@ public sealed record RopeScalingConfig
 
     public bool IsYarn => Type == "yarn";
     public bool IsLlama3 => Type == "llama3";
+
+    /// <summary>
+    /// The YaRN parameters the RoPE kernel takes, or null for any other scaling (llama3 reaches the table as per-pair
+    /// frequency factors instead). The one mapping inference and training both use.
+    /// </summary>
+    public RopeScaling? ToYarn() =>
+        IsYarn ? new RopeScaling((float)Factor, OriginalMaxPositionEmbeddings, (float)BetaFast, (float)BetaSlow, (float)Mscale, (float)MscaleAllDim) : null;
 
     // Compares the factors by value: a record would compare the list by reference.
     public bool Equals(RopeScalingConfig? other) =>

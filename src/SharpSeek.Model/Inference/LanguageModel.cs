@@ -64,7 +64,7 @@ public abstract class LanguageModel : IDisposable
         Eps = (float)config.RmsNormEps;
         int positions = options.MaxPositions ?? config.MaxPositionEmbeddings;
         if (positions <= 0) throw new ArgumentOutOfRangeException(nameof(options), positions, "MaxPositions must be positive");
-        Rope = new RopeTable(config.RopeDims, positions, (float)config.RopeTheta, RopeScalingFor(config), ropeLayout, RopeFrequencyFactors.Of(config));
+        Rope = new RopeTable(config.RopeDims, positions, (float)config.RopeTheta, config.RopeScaling?.ToYarn(), ropeLayout, RopeFrequencyFactors.Of(config));
     }
 
     /// <summary>Binds <paramref name="weights"/> (named per <see cref="WeightNames"/>) to the forward pass of the config's architecture.</summary>
@@ -131,13 +131,6 @@ public abstract class LanguageModel : IDisposable
         if (t.ElementCount != length) throw new ArgumentException($"weight '{name}' has {t.ElementCount} elements, expected {length}");
         if (t.DType == DType.F32 && t.IsContiguous) return t.Rank == 1 ? t : t.Reshape(length);
         return Own(Tensor.FromArray(WeightConversion.ToF32(Backend, t), length));
-    }
-
-    private static RopeScaling? RopeScalingFor(ModelConfig c)
-    {
-        // llama3 scaling reaches the table as per-pair frequency factors (RopeFrequencyFactors), not as YaRN parameters.
-        if (c.RopeScaling is not { IsYarn: true } rs) return null;
-        return new RopeScaling((float)rs.Factor, rs.OriginalMaxPositionEmbeddings, (float)rs.BetaFast, (float)rs.BetaSlow, (float)rs.Mscale, (float)rs.MscaleAllDim);
     }
 
     public void Dispose()

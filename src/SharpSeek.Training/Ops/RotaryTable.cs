@@ -15,9 +15,7 @@ public sealed class RotaryTable<T> where T : unmanaged, IBinaryFloatingPointIeee
     {
         Dims = config.QkRopeHeadDim;
         MaxPositions = maxPositions;
-        var scaling = config.RopeScaling is { IsYarn: true } y
-            ? new RopeScaling((float)y.Factor, y.OriginalMaxPositionEmbeddings, (float)y.BetaFast, (float)y.BetaSlow, (float)y.Mscale, (float)y.MscaleAllDim)
-            : null;
+        var scaling = config.RopeScaling?.ToYarn();
         if (config.RopeScaling is { IsYarn: false }) throw new NotSupportedException($"RoPE scaling '{config.RopeScaling.Type}' is not a DeepSeek scaling");
         var table = new RopeTable(Dims, maxPositions, (float)config.RopeTheta, scaling, RopeLayout.Interleaved);
         int half = Dims / 2;
