@@ -163,8 +163,9 @@ public sealed partial class ContextCache
 
     private void WriteToDisk(PendingWrite write)
     {
+        // Written even when a file is there: a block is only stored again when the lookup did not reach it, which is
+        // when an earlier block of its chain was missing or damaged, so the file on disk may be damaged too.
         string path = PathOf(write.Key);
-        if (File.Exists(path)) return;
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         string temp = path + "." + Environment.ProcessId + ".tmp";
         Checksum(write.Header, write.Page, write.Header.AsSpan(ChecksumOffset, 32));

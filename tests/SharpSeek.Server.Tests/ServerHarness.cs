@@ -30,6 +30,9 @@ public static class ServerHarness
         KeepAliveInterval = TimeSpan.FromMilliseconds(200),
         RequestsPerSecondPerKey = 1000,
         BurstPerKey = 1000,
+        // One key drives these tests: per-key gates are lifted like the rate limit (TenantIsolationTests sets them).
+        MaxRunningPerKey = 1000,
+        MaxQueuedPerKey = 1000,
     };
 
     public static Task<SharpSeekServer> StartAsync(ServerOptions? options = null) => SharpSeekServer.StartAsync(options ?? Options(), TinyModel);
