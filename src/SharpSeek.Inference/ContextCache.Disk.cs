@@ -20,8 +20,7 @@ public sealed partial class ContextCache
 
     // Wait mode makes TryWrite report a full queue (false) instead of dropping silently behind a true, which left the
     // pending count above zero forever and made a flush (and so shutdown) wait without end.
-    private readonly Channel<PendingWrite> _diskWrites = Channel.CreateBounded<PendingWrite>(
-        new BoundedChannelOptions(1024) { FullMode = BoundedChannelFullMode.Wait, SingleReader = true });
+    private readonly Channel<PendingWrite> _diskWrites;
     private Task _diskWriter = Task.CompletedTask;
     private int _pendingDiskWrites;
     private long _droppedDiskWrites, _corruptBlocks;

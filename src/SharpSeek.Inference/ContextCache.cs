@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Security.Cryptography;
 using System.Text;
+using System.Threading.Channels;
 using SharpSeek.Model;
 
 namespace SharpSeek.Inference;
@@ -16,6 +17,8 @@ public sealed record ContextCacheOptions
     public long DiskBytes { get; init; } = 4L << 30;
     /// <summary>A block unused for this long is deleted.</summary>
     public TimeSpan Expiry { get; init; } = TimeSpan.FromHours(24);
+    /// <summary>Blocks waiting to be written to disk at most; a block stored while the queue is full is not persisted.</summary>
+    public int DiskQueueBlocks { get; init; } = 1024;
 }
 
 /// <summary>
@@ -52,6 +55,8 @@ public sealed partial class ContextCache : IDisposable
     {
         _options = options ?? new ContextCacheOptions();
         if (_options.MemoryBytes < 0) throw new ArgumentOutOfRangeException(nameof(options), _options.MemoryBytes, "the context cache's memory must not be negative");
+        if (_options.DiskQueueBlocks < 1) throw new ArgumentOutOfRangeException(nameof(options), _options.DiskQueueBlocks, "the context cache's disk queue must hold at least one block");
+        _diskWrites = Channel.CreateBounded<PendingWrite>(new BoundedChannelOptions(_options.DiskQueueBlocks) { FullMode = BoundedChannelFullMode.Wait, SingleReader = true });
         if (_options.Directory is { } dir)
         {
             System.IO.Directory.CreateDirectory(dir);

@@ -62,6 +62,10 @@ public sealed class OperationsTests
         Assert.NotNull(streamed.Fields["AccountId"]);
         Assert.StartsWith("chatcmpl-", (string)streamed.Fields["RequestId"]!);
         Assert.Contains("status=200", streamed.Message);
+        string metrics = await anonymous.GetStringAsync("metrics");
+        Assert.Contains("sharpseek_in_flight_requests 0", metrics);
+        Assert.Contains("sharpseek_ledger_pending_rows_total 0", metrics);
+        Assert.Contains("sharpseek_context_cache_corrupt_blocks_total 0", metrics);
         Assert.Equal(2, lines.Count(l => (string)l.Fields["Cache"]! == "miss"));
         var ledger = await server.Store.LedgerAsync();
         var billed = lines.Where(l => (string)l.Fields["Cache"]! != "none").Select(l => (string)l.Fields["RequestId"]!).Order();

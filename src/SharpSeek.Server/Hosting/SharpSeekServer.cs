@@ -155,7 +155,7 @@ public sealed class SharpSeekServer : IAsyncDisposable
         app.MapGet("/metrics", async (HttpContext http) =>
         {
             http.Response.ContentType = "text/plain; version=0.0.4; charset=utf-8";
-            await http.Response.WriteAsync(state.Metrics.Render(state.Engine));
+            await http.Response.WriteAsync(state.Metrics.Render(state.Engine, state));
         });
         app.MapGet("/", (HttpContext http) => StaticFile(http, "index.html"));
         app.MapGet("/ui/pricing.json", async (HttpContext http) =>
