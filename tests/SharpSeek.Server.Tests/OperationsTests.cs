@@ -92,6 +92,37 @@ public sealed class OperationsTests
     }
 
     [Fact]
+    public async Task An_unexpected_failure_is_a_500_with_error_json_and_an_error_log_with_its_stack_trace()
+    {
+        var logs = new LogCapture();
+        var options = ServerHarness.Options();
+        await using var server = await SharpSeekServer.StartAsync(options, ServerHarness.TinyModel, logs);
+        // The store loses its keys table under the running server: authentication itself fails, unexpectedly.
+        using (var c = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={options.AccountsDatabasePath}"))
+        {
+            c.Open();
+            using var drop = c.CreateCommand();
+            drop.CommandText = "DROP TABLE api_keys";
+            drop.ExecuteNonQuery();
+        }
+        using var http = ServerHarness.Http(server);
+        foreach (var r in new[]
+        {
+            await http.PostAsync("chat/completions", ServerHarness.Json("""{"model":"deepseek-chat","messages":[{"role":"user","content":"x"}],"max_tokens":2}""")),
+            await http.GetAsync("user/balance"),
+        })
+        {
+            Assert.Equal(HttpStatusCode.InternalServerError, r.StatusCode);
+            AssertErrorJson(await r.Content.ReadAsStringAsync(), "internal_error");
+        }
+        var errors = logs.Entries.Where(e => e.Level == LogLevel.Error).ToList();
+        Assert.Equal(2, errors.Count);
+        Assert.All(errors, e => Assert.Contains("api_keys", e.Exception!.ToString()));
+        Assert.All(errors, e => Assert.NotNull(e.Exception!.StackTrace));
+        Assert.Equal(2, logs.Requests.Count(l => (int)l.Fields["Status"]! == 500));
+    }
+
+    [Fact]
     public async Task Shutdown_drains_a_short_request_and_cancels_a_long_one_at_the_timeout_with_its_ledger_row()
     {
         using var small = ServedModel.CreateRandom(RandomModelSize.Small, seed: 3, maxPositions: 16384);
