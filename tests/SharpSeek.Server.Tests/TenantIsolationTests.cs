@@ -114,7 +114,10 @@ public sealed class TenantIsolationTests
         // B is served meanwhile, on the slot A could not take.
         var r = await b.PostAsync("chat/completions", ServerHarness.Json("""{"model":"deepseek-chat","messages":[{"role":"user","content":"hi"}],"max_tokens":3}"""));
         Assert.Equal(HttpStatusCode.OK, r.StatusCode);
-        Assert.Equal(1, server.Engine.RunningSequences); // A's first is still generating
+        await CachingAndAdmissionTests.WaitUntil(() => server.Engine.RunningSequences == 1); // B's sequence is reaped right after its answer
+        var accountA = await server.Store.FindAccountAsync(ServerHarness.Key);
+        Assert.Empty(await server.Store.LedgerAsync(accountA!.Id)); // A's first is still generating
+        Assert.Equal(1, server.State.KeyLimiter.Waiting); // and A's second still waits at A's gate
 
         stop.Cancel();
         first.Dispose();

@@ -37,7 +37,7 @@ internal static class ServeCommand
         var kvType = new Option<string>("--kv-cache-type") { Description = "element type of cached keys/values: f16 (default, as llama.cpp), bf16 or f32 (exact, twice the memory)", DefaultValueFactory = _ => "f16" };
         var batchTokens = new Option<int>("--batch-tokens") { Description = "rows per forward pass: every running sequence's decode tokens, then prefill chunks", DefaultValueFactory = _ => 512 };
 
-        var command = new Command("serve", "Serve the DeepSeek-compatible API (/chat/completions, /v1/..., /models, /user/balance, /beta/completions, /metrics) and the web chat on 127.0.0.1")
+        var command = new Command("serve", "Serve the DeepSeek-compatible API (/chat/completions, /v1/..., /models, /user/balance, /beta/completions, /metrics) and the web chat, on 127.0.0.1 unless --host")
         {
             host, port, data, postgres, keys, slots, queue, rate, runningPerKey, queuedPerKey, shareGroups, shutdown, noMtp, kvMemory, kvType, batchTokens, ModelOption, TokenizerOption, RandomOption, SizeOption, SeedOption, ContextOption,
         };
