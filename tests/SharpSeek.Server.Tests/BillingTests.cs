@@ -193,6 +193,26 @@ public sealed class BillingTests
     [Theory]
     [InlineData("sqlite")]
     [InlineData("postgresql")]
+    public async Task Without_max_tokens_a_low_balance_gets_the_answer_it_covers_and_ends_at_zero(string backend)
+    {
+        // 4 prompt tokens at 2,000 + 50 output tokens at 8,000 = 408,000 nano-CNY: the default max_tokens is lowered to 50.
+        if (On(backend, grant: 0.000408m) is not (ServerOptions options, string key)) return;
+        await using var server = await ServerHarness.StartAsync(options);
+        using var http = ServerHarness.Http(server, key);
+        var r = await http.PostAsync("chat/completions", ServerHarness.Json("""{"model":"deepseek-chat","messages":[{"role":"user","content":"q"}],"ignore_eos":true}"""));
+        Assert.Equal(HttpStatusCode.OK, r.StatusCode);
+        using var doc = JsonDocument.Parse(await r.Content.ReadAsStringAsync());
+        Assert.Equal(50, doc.RootElement.GetProperty("usage").GetProperty("completion_tokens").GetInt32());
+        Assert.Equal("length", doc.RootElement.GetProperty("choices")[0].GetProperty("finish_reason").GetString());
+        Assert.Equal(0, (await AccountOf(server, key)).TotalNano);
+        // Nothing left: even the smallest request is refused, and an explicit max_tokens beyond the balance is too.
+        var poor = await http.PostAsync("chat/completions", ServerHarness.Json("""{"model":"deepseek-chat","messages":[{"role":"user","content":"q"}],"max_tokens":1}"""));
+        Assert.Equal(HttpStatusCode.PaymentRequired, poor.StatusCode);
+    }
+
+    [Theory]
+    [InlineData("sqlite")]
+    [InlineData("postgresql")]
     public async Task The_ledger_sum_is_the_balance_change_and_what_user_balance_shows(string backend)
     {
         if (On(backend) is not (ServerOptions options, string key)) return;

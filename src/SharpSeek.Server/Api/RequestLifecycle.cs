@@ -210,6 +210,16 @@ public sealed class RequestLifecycle
         return result;
     }
 
+    private async Task ReleaseAsync()
+    {
+        try { await _state.Store.ReleaseAsync(Id); }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // The reservation stays until this instance restarts; it only ever blocks spending, never charges.
+            RequestLog.ReleaseFailed(_state.Log, e, Id, _reservedNano);
+        }
+    }
+
     private async Task EndAsync(int status)
     {
         GenerationResult? result = null;
@@ -218,7 +228,7 @@ public sealed class RequestLifecycle
             Stream!.Cancel(); // no-op when already finished; stops generation when the response failed mid-way
             result = await SettleAsync();
         }
-        else if (_reserved) await _state.Store.ReleaseAsync(Id); // never reached the engine: no row, nothing charged
+        else if (_reserved) await ReleaseAsync(); // never reached the engine: no row, nothing charged
 
         var total = Stopwatch.GetElapsedTime(_startedAt);
         var queue = _gateWait + (result?.QueueTime ?? TimeSpan.Zero);

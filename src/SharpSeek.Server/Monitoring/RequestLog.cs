@@ -30,6 +30,9 @@ internal static partial class RequestLog
     [LoggerMessage(EventId = 6, Level = LogLevel.Warning, Message = "shutdown: the context cache's disk writes did not finish within {Seconds} s; the rest are dropped (blocks are recomputed when needed)")]
     public static partial void CacheFlushTimedOut(ILogger logger, double seconds);
 
+    [LoggerMessage(EventId = 8, Level = LogLevel.Error, Message = "request {RequestId}: its reservation of {ReservedNano} nano-CNY could not be released; it holds until the next start")]
+    public static partial void ReleaseFailed(ILogger logger, Exception exception, string requestId, long reservedNano);
+
     [LoggerMessage(EventId = 7, Level = LogLevel.Information, Message = "start: dropped {Count} balance reservations left by an earlier run of {Instance}")]
     public static partial void DroppedReservations(ILogger logger, int count, string instance);
 }
