@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using SharpSeek.Tensors.Kernels;
 using SharpSeek.Tensors.Threading;
+using SharpSeek.Tensors.Diagnostics;
 
 namespace SharpSeek.Benchmarks;
 

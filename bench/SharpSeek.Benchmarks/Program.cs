@@ -2,6 +2,7 @@ using SharpSeek.Benchmarks;
 using SharpSeek.Tensors;
 using SharpSeek.Tensors.Kernels;
 using SharpSeek.Tensors.Threading;
+using SharpSeek.Tensors.Diagnostics;
 
 // Kernel benchmark: this machine's limits and our kernels' ratio to them, all measured in this one run.
 //   dotnet run -c Release --project bench/SharpSeek.Benchmarks -- kernels          (everything)
@@ -26,7 +27,7 @@ Console.WriteLine();
 Console.WriteLine("== machine limits (measured now)");
 double peak1 = MachineLimits.PeakFmaGflops(one), peak2 = MachineLimits.PeakFmaGflops(two);
 Console.WriteLine($"f32 FMA peak        1 thread {peak1,7:F1} GFLOP/s   2 threads {peak2,7:F1} GFLOP/s");
-double bw1 = QuantizedGemvBenchmark.MeasureReadBandwidth(one), bw2 = QuantizedGemvBenchmark.MeasureReadBandwidth(two);
+double bw1 = MachineLimits.MeasureReadBandwidth(one), bw2 = MachineLimits.MeasureReadBandwidth(two);
 Console.WriteLine($"DRAM read bandwidth 1 thread {bw1,7:F1} GB/s      2 threads {bw2,7:F1} GB/s");
 Console.WriteLine();
 if (section == "linear")

@@ -4,6 +4,7 @@ using SharpSeek.Tensors;
 using SharpSeek.Tensors.Kernels;
 using SharpSeek.Tensors.Quantization;
 using SharpSeek.Tensors.Threading;
+using SharpSeek.Tensors.Diagnostics;
 
 namespace SharpSeek.Benchmarks;
 
@@ -21,7 +22,7 @@ public static unsafe class QuantizedGemvBenchmark
     /// <summary>The suite the targets refer to: read bandwidth, then Q8_0, Q4_K, BF16 and FP8 at 4096×4096 and 14336×4096.</summary>
     public static IEnumerable<(string Name, double GBps)> RunStandardSuite(ComputePool pool, int repetitions = 11)
     {
-        yield return ($"DRAM read bandwidth, {pool.ThreadCount} threads (Vector512 sum over 1 GiB)", MeasureReadBandwidth(pool, repetitions: repetitions));
+        yield return ($"DRAM read bandwidth, {pool.ThreadCount} threads (Vector512 sum over 1 GiB)", MachineLimits.MeasureReadBandwidth(pool, repetitions: repetitions));
         foreach (var (rows, cols) in new[] { (4096, 4096), (14336, 4096) })
             foreach (var type in new[] { DType.Q8_0, DType.Q4_K, DType.BF16, DType.F8E4M3 })
                 foreach (var result in Run(pool, rows, cols, type, repetitions))
@@ -52,10 +53,9 @@ public static unsafe class QuantizedGemvBenchmark
             // reported fraction of bandwidth compares runs made under the same conditions.
             using var readBuffer = new NativeBuffer(Math.Max(bytes * copies, 64L << 20));
             new Span<byte>(readBuffer.Pointer, (int)Math.Min(readBuffer.Length, int.MaxValue)).Fill(1);
-            var sum = new SumBody { Data = readBuffer.Pointer, Chunks = (int)(readBuffer.Length / SumBody.ChunkBytes) };
             var (streaming, read) = MedianGBpsPaired(repetitions,
                 bytes * copies, () => { foreach (var w in weights) MatMul.Linear(w, x, y, 1, pool); },
-                sum.Chunks * SumBody.ChunkBytes, () => pool.ForEachThread(sum.Chunks, ref sum));
+                readBuffer.Length / MachineLimits.ReadChunkBytes * MachineLimits.ReadChunkBytes, () => MachineLimits.ReadOnce(pool, readBuffer));
             int hotPasses = Math.Max(1, (int)((64L << 20) / bytes));
             double hot = MedianGBps(repetitions, bytes * hotPasses, () =>
             {
@@ -73,42 +73,6 @@ public static unsafe class QuantizedGemvBenchmark
         {
             foreach (var w in weights.Skip(1)) { w.BlockScales?.Dispose(); w.Dispose(); }
             prototype.BlockScales?.Dispose();
-        }
-    }
-
-    /// <summary>Read bandwidth in GB/s: every pool thread sums its share of a buffer with Vector512 (Vector256 without AVX-512) loads.</summary>
-    public static double MeasureReadBandwidth(ComputePool pool, long bytes = 1L << 30, int repetitions = 11)
-    {
-        ArgumentNullException.ThrowIfNull(pool);
-        using var buffer = new NativeBuffer(bytes);
-        // Touch every page with non-zero data so the reads hit real memory rather than the shared zero page.
-        new Span<byte>(buffer.Pointer, (int)Math.Min(bytes, int.MaxValue)).Fill(1);
-        var body = new SumBody { Data = buffer.Pointer, Chunks = (int)(bytes / SumBody.ChunkBytes) };
-        return MedianGBps(repetitions, body.Chunks * SumBody.ChunkBytes, () => pool.ForEachThread(body.Chunks, ref body));
-    }
-
-    private struct SumBody : IRangeBody
-    {
-        public const long ChunkBytes = 1 << 20;
-        public byte* Data;
-        public int Chunks;
-        public float Sink;
-
-        public void Execute(int start, int end, int worker)
-        {
-            var a0 = Vector512<float>.Zero;
-            var a1 = Vector512<float>.Zero;
-            var a2 = Vector512<float>.Zero;
-            var a3 = Vector512<float>.Zero;
-            float* p = (float*)(Data + start * ChunkBytes), e = (float*)(Data + end * ChunkBytes);
-            for (; p < e; p += 64)
-            {
-                a0 += Vector512.LoadAligned(p);
-                a1 += Vector512.LoadAligned(p + 16);
-                a2 += Vector512.LoadAligned(p + 32);
-                a3 += Vector512.LoadAligned(p + 48);
-            }
-            Sink += Vector512.Sum((a0 + a1) + (a2 + a3));
         }
     }
 

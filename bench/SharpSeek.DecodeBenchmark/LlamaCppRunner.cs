@@ -130,6 +130,6 @@ internal sealed class LlamaCppRunner : IDisposable
 /// <summary>Tokens per second of every measured repeat.</summary>
 internal sealed record SpeedSamples(double[] Prefill, double[] Decode, string Description)
 {
-    public double PrefillMedian => SharpSeek.Benchmarks.Statistics.Median(Prefill);
-    public double DecodeMedian => SharpSeek.Benchmarks.Statistics.Median(Decode);
+    public double PrefillMedian => SharpSeek.Tensors.Diagnostics.Statistics.Median(Prefill);
+    public double DecodeMedian => SharpSeek.Tensors.Diagnostics.Statistics.Median(Decode);
 }

@@ -9,6 +9,7 @@ using SharpSeek.Inference;
 using SharpSeek.Model;
 using SharpSeek.Tensors.Backend;
 using SharpSeek.Tensors.Threading;
+using SharpSeek.Tensors.Diagnostics;
 
 // SharpSeek against llama.cpp on the same random-weight GGUF files, both engines in one run, their repeats alternating:
 //   single stream: decode and prefill speed, with the ratios and decode's achieved read bandwidth against this
@@ -38,7 +39,7 @@ if (settings.MultiUser)
                       $"{settings.UserTokens} generated tokens (greedy, end-of-sequence ignored); median of {settings.UserRepeats} run(s) after a warm-up run");
 Console.WriteLine($"machine: {Environment.ProcessorCount} cores, load average {Machine.LoadAverage()} at start");
 double bandwidth;
-using (var pool = new ComputePool(settings.Threads)) bandwidth = QuantizedGemvBenchmark.MeasureReadBandwidth(pool);
+using (var pool = new ComputePool(settings.Threads)) bandwidth = MachineLimits.MeasureReadBandwidth(pool);
 Console.WriteLine($"measured read bandwidth ({settings.Threads} threads): {bandwidth:F1} GB/s (measured again before each file)");
 
 var results = new List<FileReport>();
@@ -115,7 +116,7 @@ FileReport MeasureFile(BenchmarkFile file, ModelConfig config, string path)
                       F($"KV cache bytes/token: SharpSeek {ourKv}, llama.cpp {llamaKv:F0} ({kvSource})"));
 
     // The bandwidth again, right before this file's measurements (other work on the machine moves it).
-    double fileBandwidth = QuantizedGemvBenchmark.MeasureReadBandwidth(pool);
+    double fileBandwidth = MachineLimits.MeasureReadBandwidth(pool);
     Console.WriteLine($"read bandwidth measured now ({settings.Threads} threads): {fileBandwidth:F1} GB/s");
     // CPU the rest of the machine used while this file was measured: what both engines competed with.
     var cpuAtStart = Machine.CpuSeconds(Environment.ProcessId, llama.ProcessId);

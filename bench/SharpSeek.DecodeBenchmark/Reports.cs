@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json.Serialization;
 using SharpSeek.Benchmarks;
+using SharpSeek.Tensors.Diagnostics;
 
 namespace SharpSeek.DecodeBenchmark;
 

@@ -20,7 +20,7 @@ internal sealed record UsersRun(double[] FirstToken, double[] LastToken, double[
     public double WallSeconds => LastToken.Max();
     /// <summary>All users' generated tokens over the wall time.</summary>
     public double Throughput => TotalTokens / WallSeconds;
-    public double TtftMedian => SharpSeek.Benchmarks.Statistics.Median(FirstToken);
+    public double TtftMedian => SharpSeek.Tensors.Diagnostics.Statistics.Median(FirstToken);
     public double TtftWorst => FirstToken.Max();
 
     /// <summary>
@@ -45,7 +45,7 @@ internal sealed record UsersRun(double[] FirstToken, double[] LastToken, double[
     public double? MedianStepSeconds(int sequences)
     {
         var steps = Calls?.Where(c => c.Tokens == c.Sequences && c.Sequences == sequences).Select(c => c.Seconds).ToArray();
-        return steps is { Length: > 0 } ? SharpSeek.Benchmarks.Statistics.Median(steps) : null;
+        return steps is { Length: > 0 } ? SharpSeek.Tensors.Diagnostics.Statistics.Median(steps) : null;
     }
 }
 

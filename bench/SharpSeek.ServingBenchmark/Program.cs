@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json;
 using SharpSeek.Inference;
 using SharpSeek.Server.Hosting;
+using SharpSeek.Tensors.Diagnostics;
 
 // Serving benchmark over a real server on 127.0.0.1 (HTTP + SSE, the same path clients take):
 //   1. TTFT of a 2,000-token prompt: cache miss vs cache hit (target: hit <= 0.1 x miss)
@@ -52,7 +53,7 @@ await using (var server = await SharpSeekServer.StartAsync(new ServerOptions
         miss.Add(m);
         hit.Add(h);
     }
-    Console.WriteLine($"TTFT, 2,000-token prompt (median of {repeats}): miss {Median(miss):F1} ms, hit {Median(hit):F1} ms (>= 1,984 cached), hit/miss = {Median(hit) / Median(miss):F3}");
+    Console.WriteLine($"TTFT, 2,000-token prompt (median of {repeats}): miss {Statistics.Median(miss):F1} ms, hit {Statistics.Median(hit):F1} ms (>= 1,984 cached), hit/miss = {Statistics.Median(hit) / Statistics.Median(miss):F3}");
 }
 
 // ---- 2. Throughput at 1, 4, 16 streams ----------------------------------------------------------------------
@@ -74,7 +75,7 @@ await using (var server = await SharpSeekServer.StartAsync(new ServerOptions
             var counts = await Task.WhenAll(Enumerable.Range(0, streams).Select(s => StreamTokens(http, $"stream {s} run {r}", tokens)));
             rates.Add(counts.Sum() / sw.Elapsed.TotalSeconds);
         }
-        Console.WriteLine($"throughput, {streams,2} concurrent streams x 64 tokens: {Median(rates):F1} tokens/s (median)");
+        Console.WriteLine($"throughput, {streams,2} concurrent streams x 64 tokens: {Statistics.Median(rates):F1} tokens/s (median)");
     }
     Console.WriteLine($"  engine: {server.Engine.Steps} forward passes, {(double)server.Engine.BatchRows / Math.Max(1, server.Engine.Steps):F1} rows per pass");
 }
@@ -111,7 +112,7 @@ static void CompareSpeculative(ServedModel served, int[] prompt, int maxTokens, 
         acceptance = engine.DraftAcceptanceRate;
         var t = engine.StepTime;
         time = $"{engine.Steps} steps: forward {t.Forward.TotalMilliseconds:F0} ms, MTP {t.Mtp.TotalMilliseconds:F0} ms, draw {t.Drawing.TotalMilliseconds:F0} ms, plan {t.Planning.TotalMilliseconds:F0} ms";
-        return Median(rates);
+        return Statistics.Median(rates);
     }
     double plain = Rate(false, out _, out string plainTime);
     double mtp = Rate(true, out double accepted, out string mtpTime);
@@ -171,8 +172,3 @@ static string RandomText(int bytes, int seed)
     return sb.ToString();
 }
 
-static double Median(List<double> values)
-{
-    var s = values.Order().ToArray();
-    return s.Length % 2 == 1 ? s[s.Length / 2] : (s[s.Length / 2 - 1] + s[s.Length / 2]) / 2;
-}

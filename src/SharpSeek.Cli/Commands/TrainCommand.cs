@@ -9,6 +9,7 @@ using SharpSeek.Training.Logging;
 using SharpSeek.Training.Optimization;
 using SharpSeek.Training.Precision;
 using Spectre.Console;
+using SharpSeek.Tensors.Diagnostics;
 
 namespace SharpSeek.Cli.Commands;
 
@@ -167,7 +168,7 @@ internal static class TrainCommand
     {
         var options = trainer.Options;
         double flopsPerToken = TrainingFlops.PerToken(trainer.Config, options.SequenceLength);
-        double peak = FmaPeak.MeasureGflops(trainer.Pool);
+        double peak = MachineLimits.PeakFmaGflops(trainer.Pool);
         var valBatches = validation is null ? [] : BatchLoader.Sequential(validation, options.BatchSequences, run.EvalBatches);
         using var log = new TrainingLog(outDir, keepThroughStep: trainer.Step);
         string chart = Path.Combine(outDir, TrainingLog.ChartFile);

@@ -24,6 +24,10 @@ public sealed record ChatCompletionRequest
     public int TopLogprobs { get; init; }
     /// <summary>Extension (as in vLLM): never stop at end-of-sequence, generate max_tokens (benchmarks, load tests).</summary>
     public bool IgnoreEos { get; init; }
+    /// <summary>The request asked for thinking explicitly (<c>thinking.type: enabled</c>), so a model without reasoning markers is an error.</summary>
+    public bool ThinkingRequested { get; init; }
+    /// <summary>Reasoning-token budget from <c>reasoning_effort</c>; null = the engine's default.</summary>
+    public int? ReasoningBudget { get; init; }
 
     public const string ChatModel = "deepseek-chat";
     public const string ReasonerModel = "deepseek-reasoner";
@@ -50,7 +54,10 @@ public sealed record ChatCompletionRequest
                 _ when model == servedModelName => ChatMode.Chat,
                 _ => throw new ApiException(400, "Model Not Exist", "invalid_request_error", "model_not_found", "model"),
             };
-            if (fillInTheMiddle && mode == ChatMode.Reasoner) throw ApiException.BadRequest("FIM completion is available for deepseek-chat only.", "model");
+            bool? thinking = Thinking(root);
+            if (thinking is bool on) mode = on ? ChatMode.Reasoner : ChatMode.Chat;
+            if (fillInTheMiddle && mode == ChatMode.Reasoner) throw ApiException.BadRequest("FIM completion is available for deepseek-chat without thinking only.", thinking is null ? "model" : "thinking");
+            int? reasoningBudget = ReasoningEffort(root, mode);
 
             bool reasoner = mode == ChatMode.Reasoner;
             var sampling = new SamplingSettings
@@ -116,9 +123,41 @@ public sealed record ChatCompletionRequest
                 Model = model, Mode = mode, Messages = ParseMessages(root, reasoner), Stream = stream, IncludeUsage = includeUsage,
                 MaxTokens = (int?)maxTokens, Sampling = sampling, Stop = stop, JsonObject = json,
                 Logprobs = logprobs && !reasoner, TopLogprobs = reasoner ? 0 : topLogprobs,
-                IgnoreEos = Bool(root, "ignore_eos") ?? false,
+                IgnoreEos = Bool(root, "ignore_eos") ?? false, ThinkingRequested = thinking == true, ReasoningBudget = reasoningBudget,
             };
         }
+    }
+
+    /// <summary><c>thinking: {"type": "enabled" | "disabled"}</c> switches reasoning on either model; null when absent.</summary>
+    private static bool? Thinking(JsonElement root)
+    {
+        if (!root.TryGetProperty("thinking", out var t) || t.ValueKind == JsonValueKind.Null) return null;
+        if (t.ValueKind != JsonValueKind.Object) throw ApiException.BadRequest("thinking must be an object like {\"type\": \"enabled\"}.", "thinking");
+        string type = RequiredString(t, "type", "thinking.type");
+        return type switch
+        {
+            "enabled" => true,
+            "disabled" => false,
+            _ => throw ApiException.InvalidParameter($"thinking.type must be 'enabled' or 'disabled', got '{type}'.", "thinking.type"),
+        };
+    }
+
+    /// <summary>Reasoning-token budgets for <c>reasoning_effort</c> (docs/api.md, "Thinking controls"); OpenAI's names map to the nearest one.</summary>
+    public const int LowEffortBudget = 1024, HighEffortBudget = 8192;
+
+    private static int? ReasoningEffort(JsonElement root, ChatMode mode)
+    {
+        string? effort = OptionalString(root, "reasoning_effort");
+        if (effort is null) return null;
+        int? budget = effort switch
+        {
+            "minimal" or "low" => LowEffortBudget,
+            "medium" or "high" => HighEffortBudget,
+            "max" => null,
+            _ => throw ApiException.InvalidParameter($"reasoning_effort must be 'low', 'high' or 'max', got '{effort}'.", "reasoning_effort"),
+        };
+        // Without thinking there is nothing to budget; DeepSeek accepts the field there and ignores it.
+        return mode == ChatMode.Reasoner ? budget : null;
     }
 
     private static List<PromptMessage> ParseMessages(JsonElement root, bool reasoner)
@@ -198,7 +237,7 @@ public sealed record ChatCompletionRequest
         return list;
     }
 
-    private static string RequiredString(JsonElement o, string name, string? path = null)
+    internal static string RequiredString(JsonElement o, string name, string? path = null)
     {
         if (!o.TryGetProperty(name, out var v) || v.ValueKind == JsonValueKind.Null) throw ApiException.BadRequest($"Missing required parameter: '{path ?? name}'.", path ?? name);
         if (v.ValueKind != JsonValueKind.String) throw ApiException.BadRequest($"'{path ?? name}' must be a string.", path ?? name);
@@ -209,20 +248,20 @@ public sealed record ChatCompletionRequest
     /// A JSON string's text. JSON may escape a lone UTF-16 surrogate ("\ud800"), which is no text at all: reading it
     /// throws, so it is a 400 naming the field, like any other malformed value.
     /// </summary>
-    private static string Text(JsonElement v, string path)
+    internal static string Text(JsonElement v, string path)
     {
         try { return v.GetString()!; }
         catch (InvalidOperationException) { throw ApiException.BadRequest($"'{path}' holds an unpaired UTF-16 surrogate escape (such as \\ud800); strings must be valid Unicode.", path); }
     }
 
-    private static string? OptionalString(JsonElement o, string name, string? path = null)
+    internal static string? OptionalString(JsonElement o, string name, string? path = null)
     {
         if (!o.TryGetProperty(name, out var v) || v.ValueKind == JsonValueKind.Null) return null;
         if (v.ValueKind != JsonValueKind.String) throw ApiException.BadRequest($"'{path ?? name}' must be a string.", path ?? name);
         return Text(v, path ?? name);
     }
 
-    private static bool? Bool(JsonElement o, string name, string? path = null)
+    internal static bool? Bool(JsonElement o, string name, string? path = null)
     {
         if (!o.TryGetProperty(name, out var v) || v.ValueKind == JsonValueKind.Null) return null;
         return v.ValueKind switch
@@ -233,25 +272,27 @@ public sealed record ChatCompletionRequest
         };
     }
 
-    private static double? Number(JsonElement o, string name, double min, double max, bool minExclusive = false)
+    internal static double? Number(JsonElement o, string name, double min, double max, bool minExclusive = false, string? path = null)
     {
+        path ??= name;
         if (!o.TryGetProperty(name, out var v) || v.ValueKind == JsonValueKind.Null) return null;
-        if (v.ValueKind != JsonValueKind.Number) throw ApiException.BadRequest($"'{name}' must be a number.", name);
+        if (v.ValueKind != JsonValueKind.Number) throw ApiException.BadRequest($"'{path}' must be a number.", path);
         double d = v.GetDouble();
         // The sampler works in single precision: a value that passes as a double but rounds past the bound as a float
         // (top_p 1e-46 becomes 0) is out of range too.
         float f = (float)d;
         if (!(minExclusive ? d > min && f > min : d >= min) || !(d <= max) || double.IsNaN(d))
-            throw ApiException.InvalidParameter($"'{name}' must be in {(minExclusive ? "(" : "[")}{min}, {max}], got {d}{(d > min && !(f > min) ? $" ({f} in single precision)" : "")}.", name);
+            throw ApiException.InvalidParameter($"'{path}' must be in {(minExclusive ? "(" : "[")}{min}, {max}], got {d}{(d > min && !(f > min) ? $" ({f} in single precision)" : "")}.", path);
         return d;
     }
 
-    private static long? Integer(JsonElement o, string name, long min, long max)
+    internal static long? Integer(JsonElement o, string name, long min, long max, string? path = null)
     {
+        path ??= name;
         if (!o.TryGetProperty(name, out var v) || v.ValueKind == JsonValueKind.Null) return null;
         if (v.ValueKind == JsonValueKind.True || v.ValueKind == JsonValueKind.False) return null;
-        if (v.ValueKind != JsonValueKind.Number || !v.TryGetInt64(out long x)) throw ApiException.BadRequest($"'{name}' must be an integer.", name);
-        if (x < min || x > max) throw ApiException.InvalidParameter($"'{name}' must be in [{min}, {max}], got {x}.", name);
+        if (v.ValueKind != JsonValueKind.Number || !v.TryGetInt64(out long x)) throw ApiException.BadRequest($"'{path}' must be an integer.", path);
+        if (x < min || x > max) throw ApiException.InvalidParameter($"'{path}' must be in [{min}, {max}], got {x}.", path);
         return x;
     }
 }

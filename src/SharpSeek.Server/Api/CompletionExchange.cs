@@ -55,6 +55,8 @@ internal sealed class CompletionExchange
             if (account.TotalNano <= 0) throw ApiException.InsufficientBalance();
 
             var engine = _state.Engine;
+            if (request.ThinkingRequested && !engine.Prompts.SupportsReasoning)
+                throw ApiException.BadRequest("The served model has no reasoning markers (<think>, </think>), so thinking cannot be enabled.", "thinking");
             int[] promptTokens;
             bool startsInReasoning = false;
             try
@@ -87,6 +89,7 @@ internal sealed class CompletionExchange
                 JsonContent = request.JsonObject,
                 TopLogprobs = request.Logprobs ? request.TopLogprobs : null,
                 IgnoreEndOfSequence = request.IgnoreEos,
+                MaxReasoningTokens = request.ReasoningBudget,
             };
             var price = request.Mode == ChatMode.Reasoner ? _state.Options.ReasonerPrice : _state.Options.ChatPrice;
             _life.KeepAlive = () => SendKeepAliveAsync(request.Stream);

@@ -22,17 +22,17 @@ public static class Selection
     /// Indices of the <paramref name="indices"/>.Length largest values in descending order (lower index first on ties).
     /// Partial insertion sort: k is small (experts per token, sampling candidates) so this beats a full sort.
     /// </summary>
-    public static void TopK(ReadOnlySpan<float> x, Span<int> indices)
+    public static void TopK<T>(ReadOnlySpan<T> x, Span<int> indices) where T : unmanaged, System.Numerics.IBinaryFloatingPointIeee754<T>
     {
         int k = indices.Length;
         if (k > x.Length) throw new ArgumentException($"TopK: k={k} exceeds the {x.Length} values");
         if (k == 0) return;
-        Span<float> vals = k <= 256 ? stackalloc float[k] : new float[k];
+        Span<T> vals = k <= 128 ? stackalloc T[k] : new T[k];
         int filled = 0;
         for (int i = 0; i < x.Length; i++)
         {
-            float v = x[i];
-            if (float.IsNaN(v)) v = float.NegativeInfinity;
+            T v = x[i];
+            if (T.IsNaN(v)) v = T.NegativeInfinity;
             if (filled == k && !(v > vals[k - 1])) continue;
             int pos = filled < k ? filled++ : k - 1;
             while (pos > 0 && v > vals[pos - 1]) { vals[pos] = vals[pos - 1]; indices[pos] = indices[pos - 1]; pos--; }

@@ -5,21 +5,6 @@ using SharpSeek.Training.Autodiff;
 
 namespace SharpSeek.Training.Ops;
 
-/// <summary>The routing rules of one MoE layer, from the HF config (the same rules as the inference <see cref="MoeRouter"/>).</summary>
-public sealed record RouterSettings(int Experts, int TopK, ExpertScoring Scoring, ExpertSelection Selection, int Groups, int TopKGroups,
-    bool NormalizeWeights, double ScalingFactor)
-{
-    public static RouterSettings From(ModelConfig c)
-    {
-        bool grouped = c.TopkMethod != ExpertSelection.Greedy && c.NGroup > 1;
-        return new RouterSettings(c.NRoutedExperts, c.NumExpertsPerTok, c.ScoringFunc, c.TopkMethod,
-            grouped ? c.NGroup : 1, grouped ? c.TopkGroup : 1, c.NormTopkProb, c.RoutedScalingFactor);
-    }
-
-    /// <summary>Does selection add the aux-loss-free bias (V3's noaux_tc)?</summary>
-    public bool UsesSelectionBias => Selection == ExpertSelection.NoAuxTopkCorrected;
-}
-
 /// <summary>
 /// Where each (token, choice) pair goes: the chosen expert, and its row in the expert-sorted order that the grouped
 /// expert GEMMs run on (sorted by expert, then by token: a stable counting sort, so the order is deterministic).
@@ -141,36 +126,18 @@ public static unsafe class MoeRoutingOps
         var p = new RoutingPlan(n, k, e);
         var w = tape.NewNode(n, k, tape.AnyRequiresGrad(scores));
         T* sv = scores.Value, wv = w.Value;
-        T eps = T.CreateTruncating(1e-20), alpha = T.CreateTruncating(settings.ScalingFactor);
         int[] expertOf = p.ExpertOf;
         ParallelRange.For(tape.Pool, n, 32, (a, b) =>
         {
             var choice = ThreadScratch<T>.Get(0, e);
             var groupScores = ThreadScratch<T>.Get(1, settings.Groups);
             Span<int> ids = stackalloc int[k];
-            Span<int> keptGroups = stackalloc int[settings.TopKGroups];
             for (int t = a; t < b; t++)
             {
                 var s = new ReadOnlySpan<T>(sv + (long)t * e, e);
-                if (bias is null) s.CopyTo(choice);
-                else TensorPrimitives.Add(s, bias, choice);
-                if (settings.Groups > 1)
-                {
-                    int per = e / settings.Groups;
-                    for (int g = 0; g < settings.Groups; g++)
-                    {
-                        var group = choice.Slice(g * per, per);
-                        groupScores[g] = settings.Selection == ExpertSelection.NoAuxTopkCorrected ? SumOfTopTwo<T>(group) : TensorPrimitives.Max<T>(group);
-                    }
-                    TopKIndices<T>(groupScores, keptGroups);
-                    for (int g = 0; g < settings.Groups; g++)
-                        if (keptGroups.IndexOf(g) < 0) choice.Slice(g * per, per).Fill(T.NegativeInfinity);
-                }
-                TopKIndices<T>(choice, ids);
-                T sum = T.Zero;
-                for (int j = 0; j < k; j++) { expertOf[t * k + j] = ids[j]; sum += s[ids[j]]; }
-                T factor = settings.NormalizeWeights ? alpha / (sum + eps) : alpha;
-                for (int j = 0; j < k; j++) wv[(long)t * k + j] = s[ids[j]] * factor;
+                ExpertChoice.Select<T>(settings, s, bias, ids, choice, groupScores);
+                ids.CopyTo(expertOf.AsSpan(t * k, k));
+                ExpertChoice.Weights<T>(settings, s, ids, new Span<T>(wv + (long)t * k, k));
             }
         });
         p.Sort();
@@ -260,34 +227,6 @@ public static unsafe class MoeRoutingOps
                 T mean = TensorPrimitives.Dot<T>(fb, s) / sum;
                 for (int x = 0; x < e; x++) ds[(long)t * e + x] += g * (fb[x] - mean) / sum;
             }
-        }
-    }
-
-    private static T SumOfTopTwo<T>(ReadOnlySpan<T> x) where T : unmanaged, IBinaryFloatingPointIeee754<T>
-    {
-        T a = T.NegativeInfinity, b = T.NegativeInfinity;
-        foreach (T v in x)
-        {
-            if (v > a) { b = a; a = v; }
-            else if (v > b) b = v;
-        }
-        return a + b;
-    }
-
-    /// <summary>Indices of the largest values, best first, lower index first on ties, NaN never chosen (as <see cref="SharpSeek.Tensors.Kernels.Selection.TopK"/>).</summary>
-    internal static void TopKIndices<T>(ReadOnlySpan<T> x, Span<int> indices) where T : unmanaged, IBinaryFloatingPointIeee754<T>
-    {
-        int k = indices.Length;
-        Span<T> vals = stackalloc T[k];
-        int filled = 0;
-        for (int i = 0; i < x.Length; i++)
-        {
-            T v = T.IsNaN(x[i]) ? T.NegativeInfinity : x[i];
-            if (filled == k && !(v > vals[k - 1])) continue;
-            int pos = filled < k ? filled++ : k - 1;
-            while (pos > 0 && v > vals[pos - 1]) { vals[pos] = vals[pos - 1]; indices[pos] = indices[pos - 1]; pos--; }
-            vals[pos] = v;
-            indices[pos] = i;
         }
     }
 }
