@@ -1,23 +1,34 @@
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
+using System.Security.Cryptography;
 using System.Threading.Channels;
 
 namespace SharpSeek.Inference;
 
-// The disk tier: one file per block, named by its key, holding the block's tokens and its page bytes. Files are
-// written by a background task (temp file, then rename, so a reader never sees half a block) and read back into a
-// fresh page on a memory miss. A file whose layout does not match the pool (another model shape, element type or
-// MTP setting) is ignored.
+// The disk tier: one file per block, named by its key, holding the block's tokens, its page bytes and a SHA-256 of
+// both. Files are written by a background task (temp file, fsync, then rename, so a reader never sees half a block)
+// and read back into a fresh page on a memory miss. A file whose layout does not match the pool (another model shape,
+// element type or MTP setting) is ignored; a file whose checksum or length is wrong (a torn or damaged block) is
+// deleted and counts as a miss, so the block is computed and written again. When the write queue is full a block is
+// not queued at all (it stays in memory and is simply not persisted), so waiting for the queue to drain always ends.
 public sealed partial class ContextCache
 {
     private const uint FileMagic = 0x564B5353; // "SSKV"
-    private const int FileVersion = 3;
-    private const int HeaderBytes = 9 * 4 + 32 + BlockTokens * 4;
+    private const int FileVersion = 4;
+    private const int ChecksumOffset = 9 * 4 + 32 + BlockTokens * 4;
+    private const int HeaderBytes = ChecksumOffset + 32;
 
-    private readonly Channel<PendingWrite> _diskWrites = Channel.CreateBounded<PendingWrite>(
-        new BoundedChannelOptions(1024) { FullMode = BoundedChannelFullMode.DropWrite, SingleReader = true });
+    // Wait mode makes TryWrite report a full queue (false) instead of dropping silently behind a true, which left the
+    // pending count above zero forever and made a flush (and so shutdown) wait without end.
+    private readonly Channel<PendingWrite> _diskWrites;
     private Task _diskWriter = Task.CompletedTask;
     private int _pendingDiskWrites;
+    private long _droppedDiskWrites, _corruptBlocks;
+
+    /// <summary>Blocks not persisted because the disk write queue was full.</summary>
+    public long DroppedDiskWrites => Interlocked.Read(ref _droppedDiskWrites);
+    /// <summary>Block files found damaged (wrong checksum or length) and deleted.</summary>
+    public long CorruptBlocks => Interlocked.Read(ref _corruptBlocks);
 
     private sealed record PendingWrite(BlockKey Key, byte[] Header, byte[] Page);
 
@@ -32,10 +43,10 @@ public sealed partial class ContextCache
         try { _diskWriter.Wait(TimeSpan.FromSeconds(30)); } catch (AggregateException) { }
     }
 
-    /// <summary>Waits until the blocks queued for disk are written (tests, shutdown).</summary>
+    /// <summary>Waits until the blocks queued for disk are written (tests, shutdown), or the writer has stopped.</summary>
     public async Task FlushAsync(CancellationToken cancellationToken = default)
     {
-        while (Volatile.Read(ref _pendingDiskWrites) > 0)
+        while (Volatile.Read(ref _pendingDiskWrites) > 0 && !_diskWriter.IsCompleted)
             await Task.Delay(5, cancellationToken).ConfigureAwait(false);
     }
 
@@ -66,7 +77,13 @@ public sealed partial class ContextCache
     {
         var header = new byte[HeaderBytes];
         WriteHeader(header, entry.NextToken, entry.MtpRows, previousKey, tokens);
-        if (_diskWrites.Writer.TryWrite(new PendingWrite(entry.Key, header, page.ToArray()))) Interlocked.Increment(ref _pendingDiskWrites);
+        // Counted before the write so the writer can never decrement first.
+        Interlocked.Increment(ref _pendingDiskWrites);
+        if (!_diskWrites.Writer.TryWrite(new PendingWrite(entry.Key, header, page.ToArray())))
+        {
+            Interlocked.Decrement(ref _pendingDiskWrites);
+            Interlocked.Increment(ref _droppedDiskWrites);
+        }
     }
 
     /// <summary>Reads a block's file into a fresh page and indexes it; null when absent, unreadable, of another layout, or no page is free.</summary>
@@ -79,7 +96,7 @@ public sealed partial class ContextCache
         {
             if (!File.Exists(path)) return null;
             byte[] data = File.ReadAllBytes(path);
-            if (data.Length != HeaderBytes + pool.PageBytes) return null;
+            if (data.Length < HeaderBytes) return Corrupt(path);
             var h = data.AsSpan(0, HeaderBytes);
             if (BinaryPrimitives.ReadUInt32LittleEndian(h) != FileMagic
                 || BinaryPrimitives.ReadInt32LittleEndian(h[4..]) != FileVersion
@@ -89,6 +106,7 @@ public sealed partial class ContextCache
                 || BinaryPrimitives.ReadInt32LittleEndian(h[20..]) != BlockTokens
                 || BinaryPrimitives.ReadInt32LittleEndian(h[24..]) != (int)pool.Type)
                 return null;
+            if (data.Length != HeaderBytes + pool.PageBytes || !ChecksumMatches(data)) return Corrupt(path);
             var storedTokens = MemoryMarshal.Cast<byte, int>(h.Slice(68, BlockTokens * 4));
             if (!BitConverter.IsLittleEndian || !storedTokens.SequenceEqual(tokens)) return null;
             int page = pool.TryRent();
@@ -100,6 +118,30 @@ public sealed partial class ContextCache
         }
         catch (IOException) { return null; }
         catch (UnauthorizedAccessException) { return null; }
+    }
+
+    /// <summary>SHA-256 of everything but the checksum field itself (header fields, tokens, page bytes).</summary>
+    private static void Checksum(ReadOnlySpan<byte> header, ReadOnlySpan<byte> page, Span<byte> hash)
+    {
+        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        sha.AppendData(header[..ChecksumOffset]);
+        sha.AppendData(page);
+        sha.GetHashAndReset(hash);
+    }
+
+    private static bool ChecksumMatches(byte[] data)
+    {
+        Span<byte> hash = stackalloc byte[32];
+        Checksum(data.AsSpan(0, HeaderBytes), data.AsSpan(HeaderBytes), hash);
+        return hash.SequenceEqual(data.AsSpan(ChecksumOffset, 32));
+    }
+
+    /// <summary>A damaged block file: deleted (so the block is written again once recomputed), and a miss.</summary>
+    private Entry? Corrupt(string path)
+    {
+        Interlocked.Increment(ref _corruptBlocks);
+        TryDelete(new FileInfo(path));
+        return null;
     }
 
     private async Task WriteBlocksAsync()
@@ -120,15 +162,17 @@ public sealed partial class ContextCache
 
     private void WriteToDisk(PendingWrite write)
     {
+        // Written even when a file is there: a block is only stored again when the lookup did not reach it, which is
+        // when an earlier block of its chain was missing or damaged, so the file on disk may be damaged too.
         string path = PathOf(write.Key);
-        if (File.Exists(path)) return;
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         string temp = path + "." + Environment.ProcessId + ".tmp";
+        Checksum(write.Header, write.Page, write.Header.AsSpan(ChecksumOffset, 32));
         using (var file = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16))
         {
             file.Write(write.Header);
             file.Write(write.Page);
-            file.Flush(flushToDisk: true);
+            file.Flush(flushToDisk: true); // the bytes are durable before the name points at them
         }
         File.Move(temp, path, overwrite: true);
     }

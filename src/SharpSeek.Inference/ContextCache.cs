@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Security.Cryptography;
 using System.Text;
+using System.Threading.Channels;
 using SharpSeek.Model;
 
 namespace SharpSeek.Inference;
@@ -16,13 +17,17 @@ public sealed record ContextCacheOptions
     public long DiskBytes { get; init; } = 4L << 30;
     /// <summary>A block unused for this long is deleted.</summary>
     public TimeSpan Expiry { get; init; } = TimeSpan.FromHours(24);
+    /// <summary>Blocks waiting to be written to disk at most; a block stored while the queue is full is not persisted.</summary>
+    public int DiskQueueBlocks { get; init; } = 1024;
 }
 
 /// <summary>
 /// DeepSeek-style context caching on whole blocks of <see cref="BlockTokens"/> tokens, which are exactly the pages of
 /// the engine's <see cref="KvPagePool"/>. A block's key is a chained SHA-256: the hash of the previous block's key and
-/// this block's token ids, rooted in the model's identity, so a key names the model and every token up to and including
-/// the block. In memory the cache is a prefix index over live pages: a hit hands the very same pages to the new
+/// this block's token ids, rooted in the model's identity and the request's partition, so a key names the model, the
+/// partition and every token up to and including the block. Partitions (one per account, or per operator-named group of
+/// accounts on the server) never see each other's blocks, in memory or on disk: a hit, its length and its timing depend
+/// only on what the same partition sent before. In memory the cache is a prefix index over live pages: a hit hands the very same pages to the new
 /// sequence (reference-counted, no copy), and the index keeps up to <see cref="ContextCacheOptions.MemoryBytes"/> of
 /// pages alive after their sequences end, giving them back to the pool (least recently used first) when it runs out.
 /// When a folder is given, every block is also written there in the background (atomically) and read back into a page
@@ -50,6 +55,8 @@ public sealed partial class ContextCache : IDisposable
     {
         _options = options ?? new ContextCacheOptions();
         if (_options.MemoryBytes < 0) throw new ArgumentOutOfRangeException(nameof(options), _options.MemoryBytes, "the context cache's memory must not be negative");
+        if (_options.DiskQueueBlocks < 1) throw new ArgumentOutOfRangeException(nameof(options), _options.DiskQueueBlocks, "the context cache's disk queue must hold at least one block");
+        _diskWrites = Channel.CreateBounded<PendingWrite>(new BoundedChannelOptions(_options.DiskQueueBlocks) { FullMode = BoundedChannelFullMode.Wait, SingleReader = true });
         if (_options.Directory is { } dir)
         {
             System.IO.Directory.CreateDirectory(dir);
@@ -98,14 +105,14 @@ public sealed partial class ContextCache : IDisposable
     /// Starts the empty <paramref name="kv"/> on the longest cached prefix of <paramref name="tokens"/> and returns its
     /// length in tokens (a multiple of <see cref="BlockTokens"/>, possibly 0).
     /// </summary>
-    public int Restore(SequenceKv kv, string modelIdentity, ReadOnlySpan<int> tokens)
+    public int Restore(SequenceKv kv, string modelIdentity, string partition, ReadOnlySpan<int> tokens)
     {
         if (kv.Length != 0) throw new InvalidOperationException("restore needs an empty sequence");
         var pool = Pool;
         if (kv.Pool != pool) throw new ArgumentException("the sequence lives in another page pool", nameof(kv));
         int blocks = CacheablePrefix(tokens.Length) / BlockTokens;
         Span<byte> key = stackalloc byte[32];
-        RootKey(modelIdentity, key);
+        RootKey(modelIdentity, partition, key);
         _found.Clear();
         bool mtpRows = pool.HasMtpLayers;
         int lastNextToken = -1;
@@ -138,7 +145,7 @@ public sealed partial class ContextCache : IDisposable
     /// Indexes every whole block of <paramref name="tokens"/> that <paramref name="kv"/> holds (and, with MTP layers,
     /// whose MTP rows are complete and whose next token is known), from <paramref name="firstUncached"/> on.
     /// </summary>
-    public void Store(SequenceKv kv, string modelIdentity, ReadOnlySpan<int> tokens, int firstUncached)
+    public void Store(SequenceKv kv, string modelIdentity, string partition, ReadOnlySpan<int> tokens, int firstUncached)
     {
         var pool = Pool;
         if (kv.Pool != pool) throw new ArgumentException("the sequence lives in another page pool", nameof(kv));
@@ -147,7 +154,7 @@ public sealed partial class ContextCache : IDisposable
         if (blocks == 0) return;
         Span<byte> key = stackalloc byte[32];
         Span<byte> previous = stackalloc byte[32];
-        RootKey(modelIdentity, key);
+        RootKey(modelIdentity, partition, key);
         for (int b = 0; b < blocks; b++)
         {
             var blockTokens = tokens.Slice(b * BlockTokens, BlockTokens);
@@ -232,9 +239,9 @@ public sealed partial class ContextCache : IDisposable
         return entry;
     }
 
-    private static void RootKey(string modelIdentity, Span<byte> key)
+    private static void RootKey(string modelIdentity, string partition, Span<byte> key)
     {
-        var bytes = Encoding.UTF8.GetBytes("sharpseek-context-cache-v2\0" + modelIdentity);
+        var bytes = Encoding.UTF8.GetBytes("sharpseek-context-cache-v3\0" + modelIdentity + "\0" + partition);
         SHA256.HashData(bytes, key);
     }
 

@@ -49,6 +49,8 @@ public sealed record GenerationRequest
     public bool IgnoreEndOfSequence { get; init; }
     /// <summary>Use the context cache for this request (lookup and store).</summary>
     public bool UseContextCache { get; init; } = true;
+    /// <summary>Context-cache partition (the server's account or sharing group): hits come only from the same partition.</summary>
+    public string CachePartition { get; init; } = "";
     /// <summary>Report the chosen token's log-probability and this many alternatives per token (0–20); null = no logprobs.</summary>
     public int? TopLogprobs { get; init; }
     /// <summary>

@@ -302,7 +302,7 @@ public sealed class InferenceEngine : IDisposable
 
     private void StorePrefix(SequenceRun run)
     {
-        if (Cache is not null && run.Request.UseContextCache) Cache.Store(run.Kv, ModelIdentity, run.Feed, run.CachedTokens);
+        if (Cache is not null && run.Request.UseContextCache) Cache.Store(run.Kv, ModelIdentity, run.Request.CachePartition, run.Feed, run.CachedTokens);
     }
 
     // ---- Admission, preemption, finishing ------------------------------------------------------------------
@@ -395,7 +395,7 @@ public sealed class InferenceEngine : IDisposable
     {
         int cached = 0;
         if (Cache is not null && run.Request.UseContextCache)
-            cached = Cache.Restore(run.Kv, ModelIdentity, run.Feed);
+            cached = Cache.Restore(run.Kv, ModelIdentity, run.Request.CachePartition, run.Feed);
         // A prefix adopted without MTP rows leaves the MTP cache behind with no hidden states to catch up from.
         if (run.Speculating && run.Kv.MtpDepth > 0 && run.Kv.MtpLength(0) < run.Kv.Length) run.Speculating = false;
         if (!countUsage) return;

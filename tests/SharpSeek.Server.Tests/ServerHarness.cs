@@ -30,6 +30,11 @@ public static class ServerHarness
         KeepAliveInterval = TimeSpan.FromMilliseconds(200),
         RequestsPerSecondPerKey = 1000,
         BurstPerKey = 1000,
+        // One key drives these tests: per-key gates are lifted like the rate limit (TenantIsolationTests sets them).
+        MaxRunningPerKey = 1000,
+        MaxQueuedPerKey = 1000,
+        // A test that fails with a request in flight should not wait the production drain time on dispose.
+        ShutdownTimeout = TimeSpan.FromSeconds(3),
     };
 
     public static Task<SharpSeekServer> StartAsync(ServerOptions? options = null) => SharpSeekServer.StartAsync(options ?? Options(), TinyModel);

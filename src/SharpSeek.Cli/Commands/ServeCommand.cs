@@ -6,7 +6,7 @@ using SharpSeek.Server.Hosting;
 namespace SharpSeek.Cli.Commands;
 
 /// <summary>
-/// <c>sharpseek serve</c>: the DeepSeek-compatible API and the web chat UI on 127.0.0.1, over <c>--model</c>, else the
+/// <c>sharpseek serve</c>: the DeepSeek-compatible API and the web chat UI (on 127.0.0.1 unless --host), over <c>--model</c>, else the
 /// bundled model (models/sharpseek-r1-tiny), else — saying so — a deterministic random-weight DeepSeek-V3-shaped model.
 /// </summary>
 internal static class ServeCommand
@@ -20,28 +20,38 @@ internal static class ServeCommand
 
     public static Command Create()
     {
-        var port = new Option<int>("--port", "-p") { Description = "port on 127.0.0.1 (0 picks a free one)", DefaultValueFactory = _ => 8000 };
+        var host = new Option<string>("--host") { Description = "IP address to listen on; beyond loopback (0.0.0.0, ::, a LAN address) only with --api-key", DefaultValueFactory = _ => "127.0.0.1" };
+        var port = new Option<int>("--port", "-p") { Description = "port to listen on (0 picks a free one)", DefaultValueFactory = _ => 8000 };
         var data = new Option<string>("--data") { Description = "data folder (context cache); the SQLite accounts file goes next to it", DefaultValueFactory = _ => DefaultDataDirectory() };
         var postgres = new Option<string?>("--postgres") { Description = "PostgreSQL connection string for keys, balances and the ledger (default: SQLite)" };
         var keys = new Option<string[]>("--api-key") { Description = "API key to accept (created with the initial grant when new); repeatable", AllowMultipleArgumentsPerToken = false };
         var slots = new Option<int>("--slots") { Description = "sequences generating at once", DefaultValueFactory = _ => 4 };
         var queue = new Option<int>("--queue") { Description = "requests that may wait for a slot (past it: 503)", DefaultValueFactory = _ => 32 };
         var rate = new Option<double>("--rate") { Description = "requests per second per key (past it: 429)", DefaultValueFactory = _ => 20 };
+        var runningPerKey = new Option<int?>("--max-running-per-key") { Description = "requests of one key in the engine at once (default: slots - 1, at least 1)" };
+        var queuedPerKey = new Option<int?>("--max-queued-per-key") { Description = "requests of one key waiting for its turn (past it: 429; default: half of --queue)" };
+        var shareGroups = new Option<string[]>("--cache-share-group") { Description = "NAME=ACCOUNT,ACCOUNT…: accounts that share one context cache (default: each account its own); repeatable", AllowMultipleArgumentsPerToken = false };
+        var shutdown = new Option<double>("--shutdown-timeout") { Description = "seconds in-flight requests may run on at shutdown before they are cancelled", DefaultValueFactory = _ => 30 };
         var noMtp = new Option<bool>("--no-speculative") { Description = "turn off MTP self-speculative decoding" };
         var kvMemory = new Option<string?>("--kv-memory") { Description = "memory for KV-cache pages, e.g. 4G or 512M (default: every slot at the full context, plus the context cache); when it runs out the newest sequence is preempted and recomputed" };
         var kvType = new Option<string>("--kv-cache-type") { Description = "element type of cached keys/values: f16 (default, as llama.cpp), bf16 or f32 (exact, twice the memory)", DefaultValueFactory = _ => "f16" };
         var batchTokens = new Option<int>("--batch-tokens") { Description = "rows per forward pass: every running sequence's decode tokens, then prefill chunks", DefaultValueFactory = _ => 512 };
 
-        var command = new Command("serve", "Serve the DeepSeek-compatible API (/chat/completions, /v1/..., /models, /user/balance, /beta/completions, /metrics) and the web chat on 127.0.0.1")
+        var command = new Command("serve", "Serve the DeepSeek-compatible API (/chat/completions, /v1/..., /models, /user/balance, /beta/completions, /metrics) and the web chat, on 127.0.0.1 unless --host")
         {
-            port, data, postgres, keys, slots, queue, rate, noMtp, kvMemory, kvType, batchTokens, ModelOption, TokenizerOption, RandomOption, SizeOption, SeedOption, ContextOption,
+            host, port, data, postgres, keys, slots, queue, rate, runningPerKey, queuedPerKey, shareGroups, shutdown, noMtp, kvMemory, kvType, batchTokens, ModelOption, TokenizerOption, RandomOption, SizeOption, SeedOption, ContextOption,
         };
         command.SetAction(async (parse, ct) =>
         {
             ModelChoice model;
             EngineOptions engine;
+            IReadOnlyDictionary<string, IReadOnlyList<string>> groups;
             try
             {
+                groups = ShareGroups(parse.GetValue(shareGroups) ?? []);
+                if (parse.GetValue(runningPerKey) is < 1) throw new ArgumentException("--max-running-per-key must be at least 1");
+                if (parse.GetValue(queuedPerKey) is < 0) throw new ArgumentException("--max-queued-per-key must not be negative");
+                if (!(parse.GetValue(shutdown) >= 0)) throw new ArgumentException("--shutdown-timeout must not be negative");
                 model = Choice(parse);
                 engine = new EngineOptions
                 {
@@ -62,7 +72,13 @@ internal static class ServeCommand
             }
             var options = new ServerOptions
             {
+                Host = parse.GetValue(host)!,
                 Port = parse.GetValue(port),
+                MaxRunningPerKey = parse.GetValue(runningPerKey),
+                MaxQueuedPerKey = parse.GetValue(queuedPerKey),
+                CacheShareGroups = groups,
+                ShutdownTimeout = TimeSpan.FromSeconds(parse.GetValue(shutdown)),
+                ConsoleLog = true,
                 DataDirectory = parse.GetValue(data)!,
                 PostgresConnectionString = parse.GetValue(postgres),
                 ApiKeys = parse.GetValue(keys) ?? [],
@@ -73,6 +89,21 @@ internal static class ServeCommand
             return await ServeHost.RunAsync(model, options, Console.Out, Console.Error, ct);
         });
         return command;
+    }
+
+    /// <summary>The --cache-share-group values (NAME=ACCOUNT,ACCOUNT…) as group → accounts.</summary>
+    internal static IReadOnlyDictionary<string, IReadOnlyList<string>> ShareGroups(IEnumerable<string> values)
+    {
+        var groups = new Dictionary<string, IReadOnlyList<string>>(StringComparer.Ordinal);
+        foreach (string value in values)
+        {
+            int eq = value.IndexOf('=');
+            string name = eq > 0 ? value[..eq].Trim() : "";
+            var accounts = eq > 0 ? value[(eq + 1)..].Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) : [];
+            if (name.Length == 0 || accounts.Length == 0) throw new ArgumentException($"--cache-share-group: '{value}' is not NAME=ACCOUNT,ACCOUNT…");
+            if (!groups.TryAdd(name, accounts)) throw new ArgumentException($"--cache-share-group: group '{name}' is given twice");
+        }
+        return groups;
     }
 
     /// <summary>The --kv-cache-type value as a dtype.</summary>

@@ -31,10 +31,10 @@ public sealed record UsageRecord
 
 /// <summary>
 /// API keys (stored as SHA-256 hashes), balances and the per-request usage ledger, in SQLite (a file) or PostgreSQL
-/// (a connection string). Recording a request inserts its ledger row and charges its cost (granted balance first,
-/// then topped-up) in one transaction.
+/// (a connection string). Billing (AccountStore.Billing.cs) reserves a request's worst-case cost at admission and
+/// settles it to the ledger row's cost at the end (granted balance first, then topped-up), each in one transaction.
 /// </summary>
-public sealed class AccountStore : IDisposable
+public sealed partial class AccountStore : IDisposable
 {
     private readonly string _connectionString;
     private readonly bool _postgres;
@@ -129,6 +129,16 @@ public sealed class AccountStore : IDisposable
             );
             """);
         Execute(c, "CREATE INDEX IF NOT EXISTS usage_ledger_account ON usage_ledger(account_id);");
+        Execute(c, """
+            CREATE TABLE IF NOT EXISTS balance_reservations (
+                request_id TEXT PRIMARY KEY,
+                account_id BIGINT NOT NULL REFERENCES accounts(id),
+                amount_nano BIGINT NOT NULL,
+                instance TEXT NOT NULL,
+                created_unix BIGINT NOT NULL
+            );
+            """);
+        Execute(c, "CREATE INDEX IF NOT EXISTS balance_reservations_account ON balance_reservations(account_id);");
     }
 
     private static void Execute(DbConnection c, string sql)
@@ -227,59 +237,6 @@ public sealed class AccountStore : IDisposable
         Add(cmd, "@n", nano);
         Add(cmd, "@a", accountId);
         await cmd.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
-    }
-
-    /// <summary>Inserts the ledger row and charges its cost, atomically. Never cancelled: a finished request is always recorded.</summary>
-    public async Task RecordAsync(UsageRecord u)
-    {
-        if (!_postgres) await _sqliteWrites.WaitAsync().ConfigureAwait(false);
-        try
-        {
-            await using var c = await OpenAsync(CancellationToken.None).ConfigureAwait(false);
-            await using var tx = await c.BeginTransactionAsync().ConfigureAwait(false);
-            await using (var insert = c.CreateCommand())
-            {
-                insert.Transaction = tx;
-                insert.CommandText = """
-                    INSERT INTO usage_ledger (request_id, account_id, model, endpoint, outcome, created_unix, prompt_tokens,
-                        cache_hit_tokens, cache_miss_tokens, completion_tokens, reasoning_tokens, cost_nano)
-                    VALUES (@r, @a, @m, @e, @o, @t, @p, @h, @x, @c, @rt, @cost)
-                    """;
-                Add(insert, "@r", u.RequestId);
-                Add(insert, "@a", u.AccountId);
-                Add(insert, "@m", u.Model);
-                Add(insert, "@e", u.Endpoint);
-                Add(insert, "@o", u.Outcome);
-                Add(insert, "@t", DateTimeOffset.UtcNow.ToUnixTimeSeconds());
-                Add(insert, "@p", u.PromptTokens);
-                Add(insert, "@h", u.CacheHitTokens);
-                Add(insert, "@x", u.CacheMissTokens);
-                Add(insert, "@c", u.CompletionTokens);
-                Add(insert, "@rt", u.ReasoningTokens);
-                Add(insert, "@cost", u.CostNano);
-                await insert.ExecuteNonQueryAsync().ConfigureAwait(false);
-            }
-            if (u.CostNano > 0)
-            {
-                // Granted balance pays first; what it cannot cover comes off the topped-up balance.
-                await using var charge = c.CreateCommand();
-                charge.Transaction = tx;
-                charge.CommandText = """
-                    UPDATE accounts SET
-                        topped_up_nano = topped_up_nano - (CASE WHEN granted_nano >= @cost THEN 0 WHEN granted_nano > 0 THEN @cost - granted_nano ELSE @cost END),
-                        granted_nano = CASE WHEN granted_nano >= @cost THEN granted_nano - @cost WHEN granted_nano > 0 THEN 0 ELSE granted_nano END
-                    WHERE id = @a
-                    """;
-                Add(charge, "@cost", u.CostNano);
-                Add(charge, "@a", u.AccountId);
-                await charge.ExecuteNonQueryAsync().ConfigureAwait(false);
-            }
-            await tx.CommitAsync().ConfigureAwait(false);
-        }
-        finally
-        {
-            if (!_postgres) _sqliteWrites.Release();
-        }
     }
 
     /// <summary>Ledger rows, oldest first (optionally of one account).</summary>

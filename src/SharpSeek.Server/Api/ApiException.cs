@@ -16,6 +16,9 @@ public sealed class ApiException(int status, string message, string type, string
     public static ApiException Unauthorized(string message) => new(401, message, "authentication_error", "invalid_api_key");
     public static ApiException InsufficientBalance() => new(402, "Insufficient Balance", "insufficient_balance_error", "insufficient_balance");
     public static ApiException RateLimited() => new(429, "Rate limit reached for requests with this API key; slow down.", "rate_limit_error", "rate_limit_exceeded");
+    public static ApiException TooManyConcurrent(int running, int queued) =>
+        new(429, $"Too many concurrent requests for this API key (at most {running} running and {queued} waiting); retry when one finishes.", "rate_limit_error", "too_many_concurrent_requests");
+    public static ApiException ShuttingDown() => new(503, "The server is shutting down; retry on another instance or later.", "service_unavailable_error", "shutting_down");
     public static ApiException Busy() => new(503, "Server busy: every inference slot and queue place is taken; retry later.", "service_unavailable_error", "server_busy");
 
     public static void WriteBody(Utf8JsonWriter w, int status, string message, string type, string? code, string? param)

@@ -207,7 +207,7 @@ public sealed record ChatCompletionRequest
     private static string? Content(JsonElement m, string path)
     {
         if (!m.TryGetProperty("content", out var c) || c.ValueKind == JsonValueKind.Null) return null;
-        if (c.ValueKind == JsonValueKind.String) return c.GetString();
+        if (c.ValueKind == JsonValueKind.String) return Text(c, path + ".content");
         if (c.ValueKind == JsonValueKind.Array)
         {
             var sb = new System.Text.StringBuilder();
@@ -225,13 +225,13 @@ public sealed record ChatCompletionRequest
     private static List<string> Stops(JsonElement root)
     {
         if (!root.TryGetProperty("stop", out var s) || s.ValueKind == JsonValueKind.Null) return [];
-        if (s.ValueKind == JsonValueKind.String) return [s.GetString()!];
+        if (s.ValueKind == JsonValueKind.String) return [Text(s, "stop")];
         if (s.ValueKind != JsonValueKind.Array) throw ApiException.BadRequest("stop must be a string or an array of strings.", "stop");
         var list = new List<string>();
         foreach (var e in s.EnumerateArray())
         {
             if (e.ValueKind != JsonValueKind.String) throw ApiException.BadRequest("stop must be a string or an array of strings.", "stop");
-            list.Add(e.GetString()!);
+            list.Add(Text(e, "stop"));
         }
         if (list.Count > 16) throw ApiException.InvalidParameter("stop holds at most 16 strings.", "stop");
         return list;
@@ -241,14 +241,24 @@ public sealed record ChatCompletionRequest
     {
         if (!o.TryGetProperty(name, out var v) || v.ValueKind == JsonValueKind.Null) throw ApiException.BadRequest($"Missing required parameter: '{path ?? name}'.", path ?? name);
         if (v.ValueKind != JsonValueKind.String) throw ApiException.BadRequest($"'{path ?? name}' must be a string.", path ?? name);
-        return v.GetString()!;
+        return Text(v, path ?? name);
+    }
+
+    /// <summary>
+    /// A JSON string's text. JSON may escape a lone UTF-16 surrogate ("\ud800"), which is no text at all: reading it
+    /// throws, so it is a 400 naming the field, like any other malformed value.
+    /// </summary>
+    internal static string Text(JsonElement v, string path)
+    {
+        try { return v.GetString()!; }
+        catch (InvalidOperationException) { throw ApiException.BadRequest($"'{path}' holds an unpaired UTF-16 surrogate escape (such as \\ud800); strings must be valid Unicode.", path); }
     }
 
     internal static string? OptionalString(JsonElement o, string name, string? path = null)
     {
         if (!o.TryGetProperty(name, out var v) || v.ValueKind == JsonValueKind.Null) return null;
         if (v.ValueKind != JsonValueKind.String) throw ApiException.BadRequest($"'{path ?? name}' must be a string.", path ?? name);
-        return v.GetString();
+        return Text(v, path ?? name);
     }
 
     internal static bool? Bool(JsonElement o, string name, string? path = null)
@@ -268,8 +278,11 @@ public sealed record ChatCompletionRequest
         if (!o.TryGetProperty(name, out var v) || v.ValueKind == JsonValueKind.Null) return null;
         if (v.ValueKind != JsonValueKind.Number) throw ApiException.BadRequest($"'{path}' must be a number.", path);
         double d = v.GetDouble();
-        if (!(minExclusive ? d > min : d >= min) || !(d <= max) || double.IsNaN(d))
-            throw ApiException.InvalidParameter($"'{path}' must be in {(minExclusive ? "(" : "[")}{min}, {max}], got {d}.", path);
+        // The sampler works in single precision: a value that passes as a double but rounds past the bound as a float
+        // (top_p 1e-46 becomes 0) is out of range too.
+        float f = (float)d;
+        if (!(minExclusive ? d > min && f > min : d >= min) || !(d <= max) || double.IsNaN(d))
+            throw ApiException.InvalidParameter($"'{path}' must be in {(minExclusive ? "(" : "[")}{min}, {max}], got {d}{(d > min && !(f > min) ? $" ({f} in single precision)" : "")}.", path);
         return d;
     }
 

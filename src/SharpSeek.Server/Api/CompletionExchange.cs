@@ -1,18 +1,16 @@
 using System.Buffers;
-using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
 using SharpSeek.Inference;
-using SharpSeek.Server.Accounts;
 using SharpSeek.Server.Hosting;
 
 namespace SharpSeek.Server.Api;
 
 /// <summary>
-/// One /chat/completions or /beta/completions request from authentication to ledger row: validation, balance and
-/// rate checks, admission into the engine (503 past capacity), keep-alive lines while queued, the response (JSON or
-/// SSE), cancellation when the client goes away, and exactly one ledger row for every admitted request.
+/// One /chat/completions or /beta/completions request in the OpenAI/DeepSeek wire format: parsing, the prompt, keep-alive
+/// lines while queued, the response (JSON or SSE) and error bodies. Admission, billing (one ledger row for every request
+/// that reached the engine), cancellation, logging and metrics are <see cref="RequestLifecycle"/>'s.
 /// </summary>
 internal sealed class CompletionExchange
 {
@@ -28,6 +26,7 @@ internal sealed class CompletionExchange
     private readonly bool _fim;
     private readonly ArrayBufferWriter<byte> _buffer = new(1024);
     private readonly Utf8JsonWriter _json;
+    private RequestLifecycle _life = null!;
 
     private CompletionExchange(ServerState state, HttpContext http, bool fim)
     {
@@ -42,16 +41,18 @@ internal sealed class CompletionExchange
 
     private string Endpoint => _fim ? "/beta/completions" : "/chat/completions";
 
-    private async Task RunAsync()
+    /// <summary>Parses and formats the request, then hands admission, billing, errors and logging to <see cref="RequestLifecycle"/>.</summary>
+    private Task RunAsync()
     {
-        int status = 200;
-        try
+        string id = (_fim ? "cmpl-" : "chatcmpl-") + Guid.NewGuid().ToString("N");
+        _life = new RequestLifecycle(_state, _http, Endpoint, id) { WriteError = WriteErrorAsync };
+        return _life.RunAsync(async () =>
         {
             var account = await _state.AuthenticateAsync(_http);
+            _life.Account = account;
             var body = await ReadBodyAsync();
             var request = ChatCompletionRequest.Parse(body, _fim, _state.Served.Name);
             if (account.TotalNano <= 0) throw ApiException.InsufficientBalance();
-            if (!_state.RateLimiter.TryAcquire(account.Id)) throw ApiException.RateLimited();
 
             var engine = _state.Engine;
             if (request.ThinkingRequested && !engine.Prompts.SupportsReasoning)
@@ -90,22 +91,11 @@ internal sealed class CompletionExchange
                 IgnoreEndOfSequence = request.IgnoreEos,
                 MaxReasoningTokens = request.ReasoningBudget,
             };
-            if (!engine.TrySubmit(generation, _http.RequestAborted, out var stream)) throw ApiException.Busy();
-            status = await RunAdmittedAsync(account, request, stream);
-        }
-        catch (ApiException e)
-        {
-            status = e.Status;
-            if (!_http.Response.HasStarted) await e.WriteAsync(_http.Response);
-        }
-        catch (Exception) when (_http.RequestAborted.IsCancellationRequested)
-        {
-            status = 499;
-        }
-        finally
-        {
-            _state.Metrics.CountRequest(Endpoint, status);
-        }
+            var price = request.Mode == ChatMode.Reasoner ? _state.Options.ReasonerPrice : _state.Options.ChatPrice;
+            _life.KeepAlive = () => SendKeepAliveAsync(request.Stream);
+            var stream = await _life.AdmitAsync(account, generation, price, request.Model, request.Stream, maxTokensGiven: request.MaxTokens is not null);
+            return await RunAdmittedAsync(id, request, stream);
+        });
     }
 
     private async Task<byte[]> ReadBodyAsync()
@@ -125,74 +115,24 @@ internal sealed class CompletionExchange
         return ms.ToArray();
     }
 
-    private async Task<int> RunAdmittedAsync(Account account, ChatCompletionRequest request, GenerationStream stream)
+    /// <summary>Waits for a slot (keep-alives meanwhile), then writes the answer; billing and the log line are the lifecycle's.</summary>
+    private async Task<int> RunAdmittedAsync(string id, ChatCompletionRequest request, GenerationStream stream)
     {
-        string id = (_fim ? "cmpl-" : "chatcmpl-") + Guid.NewGuid().ToString("N");
         long created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
-        long startedAt = Stopwatch.GetTimestamp();
-        int status = 200;
-        try
+        await _life.WaitWithKeepAliveAsync(stream.Started, _http.RequestAborted);
+        if (!await stream.Started)
         {
-            bool started = await WaitWithKeepAliveAsync(stream, request.Stream);
-            if (!started)
-            {
-                var ended = await stream.Completion;
-                if (ended.FinishReason == FinishReason.Expired) status = await WriteErrorAsync(ApiException.Busy());
-                else status = 499;
-            }
-            else if (request.Stream) status = await StreamAsync(id, created, request, stream);
-            else status = await CompleteAsync(id, created, request, stream);
+            var ended = await _life.SettleAsync();
+            return ended.FinishReason == FinishReason.Expired ? await WriteErrorAsync(ApiException.Busy()) : 499;
         }
-        catch (Exception e) when (e is OperationCanceledException or IOException || _http.RequestAborted.IsCancellationRequested)
-        {
-            stream.Cancel();
-            status = 499;
-        }
-        finally
-        {
-            stream.Cancel(); // no-op when already finished; stops generation when the response failed mid-way
-            var result = await stream.Completion;
-            var u = result.Usage;
-            var price = request.Mode == ChatMode.Reasoner ? _state.Options.ReasonerPrice : _state.Options.ChatPrice;
-            await _state.Store.RecordAsync(new UsageRecord
-            {
-                RequestId = id,
-                AccountId = account.Id,
-                Model = request.Model,
-                Endpoint = Endpoint,
-                Outcome = result.FinishReason switch
-                {
-                    FinishReason.Stop => "stop", FinishReason.Length => "length", FinishReason.Cancelled => "cancelled",
-                    FinishReason.Expired => "expired", _ => "error",
-                },
-                PromptTokens = u.PromptTokens,
-                CacheHitTokens = u.CachedPromptTokens,
-                CacheMissTokens = result.FinishReason == FinishReason.Expired ? 0 : u.PromptCacheMissTokens,
-                CompletionTokens = u.CompletionTokens,
-                ReasoningTokens = u.ReasoningTokens,
-                CostNano = result.FinishReason == FinishReason.Expired ? 0 : price.CostNano(u.CachedPromptTokens, u.PromptCacheMissTokens, u.CompletionTokens),
-            });
-            if (result.FirstTokenObserved()) _state.Metrics.ObserveTimeToFirstToken(result.TimeToFirstToken);
-            _state.Metrics.ObserveQueueTime(result.QueueTime);
-            _state.Metrics.ObserveDuration(Stopwatch.GetElapsedTime(startedAt));
-        }
-        return status;
+        return request.Stream ? await StreamAsync(id, created, request, stream) : await CompleteAsync(id, created, request, stream);
     }
 
-    /// <summary>Waits for a slot; every keep-alive interval sends a blank line (JSON) or an SSE comment (stream).</summary>
-    private async Task<bool> WaitWithKeepAliveAsync(GenerationStream stream, bool streaming)
+    private async Task SendKeepAliveAsync(bool streaming)
     {
-        var started = stream.Started;
-        while (true)
-        {
-            var delay = Task.Delay(_state.Options.KeepAliveInterval, _http.RequestAborted);
-            if (await Task.WhenAny(started, delay) == started) return await started;
-            _http.RequestAborted.ThrowIfCancellationRequested();
-            StartResponse(streaming);
-            await _http.Response.Body.WriteAsync(streaming ? s_sseKeepAlive : s_blankLine, _http.RequestAborted);
-            await _http.Response.Body.FlushAsync(_http.RequestAborted);
-            _state.Metrics.CountKeepAlive();
-        }
+        StartResponse(streaming);
+        await _http.Response.Body.WriteAsync(streaming ? s_sseKeepAlive : s_blankLine, _http.RequestAborted);
+        await _http.Response.Body.FlushAsync(_http.RequestAborted);
     }
 
     private void StartResponse(bool streaming)
@@ -231,7 +171,7 @@ internal sealed class CompletionExchange
         List<GenerationDelta>? logprobs = request.Logprobs ? [] : null;
         await foreach (var d in stream.Deltas.ReadAllAsync(_http.RequestAborted))
             if (logprobs is not null && d.Chosen is not null && d.Channel == OutputChannel.Content) logprobs.Add(d);
-        var result = await stream.Completion;
+        var result = await _life.SettleAsync(); // the ledger row is written before the last bytes go out
         if (result.FinishReason == FinishReason.Cancelled) return 499;
         if (result.FinishReason == FinishReason.Error)
             return await WriteErrorAsync(new ApiException(500, "Inference failed: " + result.Error, "server_error", "inference_error"));
@@ -276,7 +216,7 @@ internal sealed class CompletionExchange
             }
             await FlushChunksAsync(body, ct);
         }
-        var result = await stream.Completion;
+        var result = await _life.SettleAsync(); // the ledger row is written before the last bytes go out
         if (result.FinishReason == FinishReason.Cancelled) return 499;
         if (result.FinishReason == FinishReason.Error)
         {
@@ -325,9 +265,4 @@ internal sealed class CompletionExchange
         await body.FlushAsync(ct);
         _buffer.Clear();
     }
-}
-
-internal static class GenerationResultExtensions
-{
-    public static bool FirstTokenObserved(this GenerationResult r) => r.Usage.CompletionTokens > 0;
 }

@@ -56,6 +56,8 @@ public static class ServeHost
                 await output.WriteLineAsync($"Web chat: {server.BaseAddress}#key={printedKey}");
             }
             else await output.WriteLineAsync($"Web chat: {server.BaseAddress}");
+            foreach (string key in options.ApiKeys.Distinct())
+                await output.WriteLineAsync($"Account of key …{key[^Math.Min(4, key.Length)..]}: {SharpSeekServer.AccountNameOf(key)} (the name --cache-share-group takes)");
             if (whileServing is not null)
             {
                 await whileServing(server);

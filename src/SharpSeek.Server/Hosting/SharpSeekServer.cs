@@ -12,12 +12,13 @@ using Microsoft.Extensions.Logging;
 using SharpSeek.Inference;
 using SharpSeek.Server.Accounts;
 using SharpSeek.Server.Api;
+using SharpSeek.Server.Monitoring;
 
 namespace SharpSeek.Server.Hosting;
 
 /// <summary>
-/// The DeepSeek-compatible HTTP server: API + web chat UI in one Kestrel process on a loopback address. Start with
-/// <see cref="StartAsync"/>; dispose to stop (the engine, the context cache's disk writer and the store close too).
+/// The DeepSeek-compatible HTTP server: API + web chat UI in one Kestrel process (loopback unless keys are given). Start
+/// with <see cref="StartAsync"/>; dispose to stop (draining requests; the engine, the cache's writer and the store close too).
 /// </summary>
 public sealed class SharpSeekServer : IAsyncDisposable
 {
@@ -40,46 +41,93 @@ public sealed class SharpSeekServer : IAsyncDisposable
     public AccountStore Store => State.Store;
     public ContextCache ContextCache => _cache;
 
-    /// <summary>Binds the listener, opens the store (creating <see cref="ServerOptions.ApiKeys"/>), starts the engine.</summary>
+    /// <summary>
+    /// Binds the listener, opens the store (creating <see cref="ServerOptions.ApiKeys"/>, writing ledger rows a
+    /// previous run left pending and dropping its open reservations), starts the engine. <paramref name="logging"/>
+    /// receives every log line (tests capture them; <see cref="ServerOptions.ConsoleLog"/> adds the console).
+    /// </summary>
     public static async Task<SharpSeekServer> StartAsync(ServerOptions options, ServedModel served, ILoggerProvider? logging = null)
     {
-        if (!IPAddress.TryParse(options.Host, out var address) || !IPAddress.IsLoopback(address))
-            throw new ArgumentException($"the server listens on loopback addresses only, not '{options.Host}'");
+        var address = ListenAddress(options);
         Directory.CreateDirectory(options.DataDirectory);
         var store = options.PostgresConnectionString is { } pg ? AccountStore.OpenPostgres(pg) : AccountStore.OpenSqlite(options.AccountsDatabasePath);
-        long grant = (long)(options.InitialGrant * 1_000_000_000m);
-        foreach (string key in options.ApiKeys) store.EnsureKey(key, "key-" + AccountStore.HashKey(key)[..8], grant);
-
-        var cacheOptions = (options.ContextCache ?? new ContextCacheOptions()) with { Directory = (options.ContextCache?.Directory) ?? Path.Combine(options.DataDirectory, "context-cache") };
-        var cache = new ContextCache(cacheOptions);
-        var engine = new InferenceEngine(served.Model, served.Tokenizer, served.Identity, options.Engine, cache);
-        var state = new ServerState(options, served, engine, store);
-
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        if (logging is not null) builder.Logging.AddProvider(logging);
-        builder.WebHost.ConfigureKestrel(k =>
-        {
-            k.Listen(address, options.Port);
-            k.Limits.MaxRequestBodySize = 16 << 20;
-            k.AddServerHeader = false;
-        });
-        var app = builder.Build();
-        MapEndpoints(app, state);
+        ContextCache? cache = null;
+        InferenceEngine? engine = null;
         try
         {
+            long grant = (long)(options.InitialGrant * 1_000_000_000m);
+            foreach (string key in options.ApiKeys) store.EnsureKey(key, AccountNameOf(key), grant);
+
+            var builder = WebApplication.CreateSlimBuilder();
+            builder.Logging.ClearProviders();
+            if (logging is not null) builder.Logging.AddProvider(logging);
+            if (options.ConsoleLog)
+                builder.Logging.AddSimpleConsole(o =>
+                {
+                    o.SingleLine = true;
+                    o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ";
+                    o.UseUtcTimestamp = true;
+                });
+            // Kestrel's own per-connection chatter stays out; requests are logged once, by the lifecycle.
+            builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
+            builder.WebHost.ConfigureKestrel(k =>
+            {
+                k.Listen(address, options.Port);
+                k.Limits.MaxRequestBodySize = 16 << 20;
+                k.AddServerHeader = false;
+            });
+            builder.WebHost.UseShutdownTimeout(options.ShutdownTimeout);
+            var app = builder.Build();
+            var logs = app.Services.GetRequiredService<ILoggerFactory>();
+
+            var cacheOptions = (options.ContextCache ?? new ContextCacheOptions()) with { Directory = (options.ContextCache?.Directory) ?? Path.Combine(options.DataDirectory, "context-cache") };
+            cache = new ContextCache(cacheOptions);
+            engine = new InferenceEngine(served.Model, served.Tokenizer, served.Identity, options.Engine, cache);
+            var state = new ServerState(options, served, engine, store, logs);
+            await state.Ledger.ReplayPendingAsync();
+            int dropped = store.DropReservations(options.Instance);
+            if (dropped > 0) RequestLog.DroppedReservations(state.Log, dropped, options.Instance);
+
+            app.Use(async (http, next) =>
+            {
+                // The last net: an exception nothing else answered gets DeepSeek's error body and a log line, never a bare 500.
+                try { await next(http); }
+                catch (Exception e) when (!http.RequestAborted.IsCancellationRequested)
+                {
+                    RequestLog.Unexpected(state.Log, e, http.TraceIdentifier, http.Request.Method, http.Request.Path);
+                    if (!http.Response.HasStarted)
+                        await new ApiException(500, "Internal server error; the request id is " + http.TraceIdentifier + ".", "server_error", "internal_error").WriteAsync(http.Response);
+                }
+            });
+            MapEndpoints(app, state);
             await app.StartAsync();
+            var bound = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+            var uri = new Uri(bound.Replace("[::]", "127.0.0.1", StringComparison.Ordinal).Replace("0.0.0.0", "127.0.0.1", StringComparison.Ordinal).TrimEnd('/') + "/");
+            return new SharpSeekServer(app, state, cache, uri);
         }
         catch
         {
-            engine.Dispose();
-            cache.Dispose();
+            engine?.Dispose();
+            cache?.Dispose();
             store.Dispose();
             throw;
         }
-        var bound = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        var uri = new Uri(bound.Replace("[::]", "127.0.0.1", StringComparison.Ordinal).TrimEnd('/') + "/");
-        return new SharpSeekServer(app, state, cache, uri);
+    }
+
+    /// <summary>The account name a key given with --api-key gets: "key-" and the first 8 hex digits of the key's SHA-256 (what cache share groups name).</summary>
+    public static string AccountNameOf(string apiKey) => "key-" + AccountStore.HashKey(apiKey)[..8];
+
+    /// <summary>
+    /// The address to bind. Beyond loopback only with API keys given: the web UI, /health and /metrics need no key,
+    /// and a server on the network must not run on a key only its console has seen.
+    /// </summary>
+    private static IPAddress ListenAddress(ServerOptions options)
+    {
+        if (!IPAddress.TryParse(options.Host, out var address))
+            throw new ArgumentException($"--host must be an IP address (such as 127.0.0.1, 0.0.0.0 or ::), not '{options.Host}'");
+        if (!IPAddress.IsLoopback(address) && options.ApiKeys.Count == 0)
+            throw new ArgumentException($"listening on {options.Host} (beyond loopback) needs API keys: give at least one --api-key");
+        return address;
     }
 
     private static void MapEndpoints(WebApplication app, ServerState state)
@@ -107,7 +155,7 @@ public sealed class SharpSeekServer : IAsyncDisposable
         app.MapGet("/metrics", async (HttpContext http) =>
         {
             http.Response.ContentType = "text/plain; version=0.0.4; charset=utf-8";
-            await http.Response.WriteAsync(state.Metrics.Render(state.Engine));
+            await http.Response.WriteAsync(state.Metrics.Render(state.Engine, state));
         });
         app.MapGet("/", (HttpContext http) => StaticFile(http, "index.html"));
         app.MapGet("/ui/pricing.json", async (HttpContext http) =>
@@ -132,6 +180,7 @@ public sealed class SharpSeekServer : IAsyncDisposable
     private static async Task Guarded(HttpContext http, ServerState state, string endpoint, Func<Task> handler)
     {
         int status = 200;
+        long started = System.Diagnostics.Stopwatch.GetTimestamp();
         try
         {
             await handler();
@@ -141,7 +190,22 @@ public sealed class SharpSeekServer : IAsyncDisposable
             status = e.Status;
             if (!http.Response.HasStarted) await e.WriteAsync(http.Response);
         }
-        finally { state.Metrics.CountRequest(endpoint, status); }
+        catch (Exception) when (http.RequestAborted.IsCancellationRequested)
+        {
+            status = 499;
+        }
+        catch (Exception e)
+        {
+            status = 500;
+            RequestLog.Unexpected(state.Log, e, http.TraceIdentifier, http.Request.Method, endpoint);
+            if (!http.Response.HasStarted) await new ApiException(500, "Internal server error.", "server_error", "internal_error").WriteAsync(http.Response);
+        }
+        finally
+        {
+            state.Metrics.CountRequest(endpoint, status);
+            RequestLog.Request(state.Log, http.TraceIdentifier, http.Request.Method, endpoint, null, status, status == 200 ? "ok" : "rejected",
+                0, 0, 0, "none", 0, 0, -1, (long)System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+        }
     }
 
     private static async Task ModelsAsync(HttpContext http, ServerState state)
@@ -196,15 +260,47 @@ public sealed class SharpSeekServer : IAsyncDisposable
         await resource.CopyToAsync(http.Response.Body);
     }
 
+    /// <summary>
+    /// Stops cleanly: new requests get 503 while in-flight ones run on for up to
+    /// <see cref="ServerOptions.ShutdownTimeout"/>; what is still running then is cancelled (each still gets its ledger
+    /// row and log line), the listener closes, the engine stops, the context cache's queued disk writes get a bounded
+    /// wait, and the store closes.
+    /// </summary>
     public async ValueTask DisposeAsync()
     {
         if (_disposed) return;
         _disposed = true;
+        var log = State.Log;
+        State.BeginDrain();
+        var timeout = State.Options.ShutdownTimeout;
+        if (State.InFlight > 0) RequestLog.Draining(log, State.InFlight, timeout.TotalSeconds);
+        if (!await WaitAsync(() => State.InFlight == 0, timeout))
+        {
+            RequestLog.CancellingInFlight(log, State.InFlight);
+            State.CancelInFlight();
+            await WaitAsync(() => State.InFlight == 0, TimeSpan.FromSeconds(10));
+        }
         using (var stopping = new CancellationTokenSource(TimeSpan.FromSeconds(5))) await _app.StopAsync(stopping.Token);
         await _app.DisposeAsync();
         State.Engine.Dispose();
-        await _cache.FlushAsync();
+        var flushLimit = TimeSpan.FromSeconds(10);
+        using (var flushing = new CancellationTokenSource(flushLimit))
+        {
+            try { await _cache.FlushAsync(flushing.Token); }
+            catch (OperationCanceledException) { RequestLog.CacheFlushTimedOut(log, flushLimit.TotalSeconds); }
+        }
         _cache.Dispose();
         State.Store.Dispose();
+    }
+
+    private static async Task<bool> WaitAsync(Func<bool> condition, TimeSpan limit)
+    {
+        var sw = System.Diagnostics.Stopwatch.StartNew();
+        while (!condition())
+        {
+            if (sw.Elapsed >= limit) return false;
+            await Task.Delay(20);
+        }
+        return true;
     }
 }

@@ -21,7 +21,8 @@ public sealed class ServerMetrics
     public void ObserveQueueTime(TimeSpan t) => _queue.Observe(t.TotalSeconds);
     public void CountKeepAlive() => Interlocked.Increment(ref _keepAlives);
 
-    public string Render(InferenceEngine engine)
+    /// <param name="state">The server's admission and ledger state (their gauges are left out without it).</param>
+    public string Render(InferenceEngine engine, Hosting.ServerState? state = null)
     {
         var sb = new StringBuilder();
         sb.Append("# HELP sharpseek_requests_total HTTP requests by endpoint and status code.\n# TYPE sharpseek_requests_total counter\n");
@@ -41,8 +42,16 @@ public sealed class ServerMetrics
         Gauge(sb, "sharpseek_kv_pages_used", "KV-cache pages (64 positions each) in use by sequences and the context cache.", engine.KvPagesUsed);
         Gauge(sb, "sharpseek_kv_pages", "KV-cache pages in the pool.", engine.KvPages);
         Counter(sb, "sharpseek_keepalives_total", "Keep-alive lines sent to waiting requests.", Interlocked.Read(ref _keepAlives));
+        if (state is not null)
+        {
+            Gauge(sb, "sharpseek_in_flight_requests", "API requests being handled now.", state.InFlight);
+            Gauge(sb, "sharpseek_key_gate_waiting", "Requests waiting at their key's gate (per-key running limit).", state.KeyLimiter.Waiting);
+            Counter(sb, "sharpseek_ledger_pending_rows_total", "Ledger rows the store refused after every retry (kept in ledger-pending.jsonl, logged as errors).", state.Ledger.PendingRows);
+        }
         if (engine.Cache is { } cache)
         {
+            Counter(sb, "sharpseek_context_cache_dropped_disk_writes_total", "Blocks not written to disk because the write queue was full.", cache.DroppedDiskWrites);
+            Counter(sb, "sharpseek_context_cache_corrupt_blocks_total", "Block files found damaged (checksum or length) and deleted.", cache.CorruptBlocks);
             Counter(sb, "sharpseek_context_cache_stored_blocks_total", "64-token blocks stored in the context cache.", cache.StoredBlocks);
             Counter(sb, "sharpseek_context_cache_disk_reads_total", "Blocks read back from disk.", cache.DiskReads);
             Gauge(sb, "sharpseek_context_cache_memory_bytes", "Bytes of KV pages the context cache keeps alive in RAM.", cache.MemoryBytesUsed);
