@@ -61,6 +61,7 @@ if (sections.Contains("throughput"))
 await using (var server = await SharpSeekServer.StartAsync(new ServerOptions
 {
     Port = 0, DataDirectory = data + "-tp", ApiKeys = [key], RequestsPerSecondPerKey = 1e6, BurstPerKey = 1_000_000,
+    MaxRunningPerKey = 16, MaxQueuedPerKey = 16, // one key plays every user here
     Engine = new EngineOptions { MaxContext = 4096, MaxConcurrentSequences = 16, MaxQueuedRequests = 16, SpeculativeDecoding = false },
 }, served))
 {
