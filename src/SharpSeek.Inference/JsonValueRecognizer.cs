@@ -170,6 +170,7 @@ internal sealed class JsonValueRecognizer
                 top.KeyHi = top.Node.PropertyNames.Length;
                 top.KeyLength = 0;
                 c.Utf8Need = 0;
+                c.Chars = 0;
                 c.Mode = Phase.Key;
                 return true;
             case Phase.Colon:
@@ -251,9 +252,7 @@ internal sealed class JsonValueRecognizer
             if ((top.Seen & (1UL << i)) == 0) { declaredAlive = true; break; }
         if (!declaredAlive)
         {
-            if (node.Additional is null || k >= JsonSchema.MaxFreeKeyBytes) return false;
-            // Undeclared keys are plain text: ASCII or a whole UTF-8 sequence is checked by the code-point rule below.
-            if (!FreeKeyByte(ref c, b)) return false;
+            if (node.Additional is null || !FreeKeyByte(ref c, b)) return false;
         }
         else if (node.Additional is not null && !FreeKeyByte(ref c, b)) return false;
         top.KeyLo = lo;
@@ -262,7 +261,7 @@ internal sealed class JsonValueRecognizer
         return true;
     }
 
-    // Keys of undeclared members must stay well-formed UTF-8 (declared names are, by construction).
+    // Keys of undeclared members must stay well-formed UTF-8 (declared names are, by construction) and short.
     private static bool FreeKeyByte(ref Cursor c, byte b)
     {
         if (c.Utf8Need > 0)
@@ -273,7 +272,9 @@ internal sealed class JsonValueRecognizer
             c.Utf8Hi = 0xBF;
             return true;
         }
-        return Utf8Lead(ref c, b);
+        if (c.Chars >= JsonSchema.MaxFreeKeyLength || !Utf8Lead(ref c, b)) return false;
+        c.Chars++;
+        return true;
     }
 
     private bool StartValue(ref Cursor c, byte b)

@@ -34,8 +34,8 @@ public sealed class JsonSchema
     public const int DefaultMaxStringLength = 256;
     /// <summary>Most items of an array without <c>maxItems</c>.</summary>
     public const int DefaultMaxItems = 64;
-    /// <summary>Most members of an object that admits undeclared keys, and longest such key in bytes.</summary>
-    public const int MaxFreeMembers = 64, MaxFreeKeyBytes = 64;
+    /// <summary>Most members of an object that admits undeclared keys, and longest such key (code points).</summary>
+    public const int MaxFreeMembers = 64, MaxFreeKeyLength = 64;
     /// <summary>Digits of an integer part, of a fraction, of an exponent.</summary>
     public const int MaxIntegerDigits = 15, MaxFractionDigits = 15, MaxExponentDigits = 2;
     /// <summary>Deepest nesting of objects and arrays.</summary>

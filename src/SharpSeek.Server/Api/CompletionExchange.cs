@@ -49,7 +49,7 @@ internal sealed class CompletionExchange
         {
             var account = await _state.AuthenticateAsync(_http);
             var body = await ReadBodyAsync();
-            var request = ChatCompletionRequest.Parse(body, _fim, _state.Served.Name);
+            var request = ChatCompletionRequest.Parse(body, _fim, _state.Served.Name, beta: _http.Request.Path.StartsWithSegments("/beta"));
             if (account.TotalNano <= 0) throw ApiException.InsufficientBalance();
             if (!_state.RateLimiter.TryAcquire(account.Id)) throw ApiException.RateLimited();
 
@@ -61,7 +61,7 @@ internal sealed class CompletionExchange
                 if (_fim) promptTokens = engine.Prompts.FormatFillInTheMiddle(request.Prompt!, request.Suffix);
                 else
                 {
-                    var formatted = engine.Prompts.Format(request.Messages, request.Mode);
+                    var formatted = engine.Prompts.Format(request.Messages, request.Mode, request.Tools);
                     promptTokens = formatted.Tokens;
                     startsInReasoning = formatted.StartsInReasoning;
                 }
@@ -86,6 +86,7 @@ internal sealed class CompletionExchange
                 JsonContent = request.JsonObject,
                 TopLogprobs = request.Logprobs ? request.TopLogprobs : null,
                 IgnoreEndOfSequence = request.IgnoreEos,
+                Tools = request.Tools,
             };
             if (!engine.TrySubmit(generation, _http.RequestAborted, out var stream)) throw ApiException.Busy();
             status = await RunAdmittedAsync(account, request, stream);
@@ -265,10 +266,10 @@ internal sealed class CompletionExchange
         {
             while (reader.TryRead(out var d))
             {
-                if (d.Text.Length == 0 && d.Chosen is null) continue;
+                if (d.Text.Length == 0 && d.Chosen is null && d.ToolCall is null) continue;
                 if (_fim) WriteFimChunk(request, id, created, d.Text, null, null, d.Chosen is null ? null : [d]);
                 else WriteChunk(request, id, created, first, d.Channel, d.Text, null, null, usageOnly: false,
-                    d.Chosen is not null && d.Channel == OutputChannel.Content && request.Logprobs ? d : null);
+                    d.Chosen is not null && d.Channel == OutputChannel.Content && request.Logprobs ? d : null, d.ToolCall);
                 first = false;
             }
             await FlushChunksAsync(body, ct);
@@ -280,7 +281,7 @@ internal sealed class CompletionExchange
             await WriteErrorAsync(new ApiException(500, "Inference failed: " + result.Error, "server_error", "inference_error"));
             return 500;
         }
-        string finish = ResponseJson.FinishReasonText(result.FinishReason);
+        string finish = ResponseJson.FinishReasonText(result);
         if (_fim)
         {
             WriteFimChunk(request, id, created, "", finish, null, null);
@@ -297,11 +298,11 @@ internal sealed class CompletionExchange
     }
 
     private void WriteChunk(ChatCompletionRequest request, string id, long created, bool first, OutputChannel? channel, string? text,
-        string? finish, GenerationUsage? usage, bool usageOnly, GenerationDelta? logprobs)
+        string? finish, GenerationUsage? usage, bool usageOnly, GenerationDelta? logprobs, Inference.Tools.ToolCallDelta? toolCall = null)
     {
         _buffer.Write(s_sseData);
         _json.Reset(_buffer);
-        ResponseJson.WriteChatChunk(_json, id, created, request.Model, _state.Fingerprint, first, channel, text, finish, usage, usageOnly, logprobs);
+        ResponseJson.WriteChatChunk(_json, id, created, request.Model, _state.Fingerprint, first, channel, text, finish, usage, usageOnly, logprobs, toolCall);
         _json.Flush();
         _buffer.Write(s_sseEnd);
     }
