@@ -88,11 +88,7 @@ public sealed class JsonSchema
     /// With <paramref name="strict"/>, every object must list all its properties in <c>required</c> and set
     /// <c>additionalProperties: false</c> (DeepSeek's strict mode).
     /// </summary>
-    public static JsonSchema Compile(JsonElement schema, bool strict = false, string path = "")
-    {
-        var compiled = Node(schema, strict, path, depth: 0);
-        return compiled;
-    }
+    public static JsonSchema Compile(JsonElement schema, bool strict = false) => Node(schema, strict, path: "", depth: 0);
 
     /// <summary>Parses and compiles a schema given as JSON text.</summary>
     public static JsonSchema Compile(string json, bool strict = false)

@@ -66,9 +66,6 @@ internal sealed class ToolCallRecognizer
     /// <summary>In free text, whether <paramref name="token"/> stays text (it is not the marker that opens calls).</summary>
     public bool IsTextToken(int token) => token != _ids.CallsBegin;
 
-    /// <summary>The sequence may end (end-of-sequence) now.</summary>
-    public bool MayEnd => _state.Phase is Phase.Text or Phase.Done;
-
     /// <summary>Whether <paramref name="token"/> is allowed next; changes nothing.</summary>
     public bool CanFeed(int token)
     {
