@@ -224,7 +224,7 @@ internal sealed partial class JsonValueRecognizer
             }
             else
             {
-                if (node.Additional is null) return false;
+                if (node.Additional is null || top.Count >= JsonSchema.MaxFreeMembers) return false;
                 child = node.Additional;
             }
             top.Count++;
@@ -249,7 +249,7 @@ internal sealed partial class JsonValueRecognizer
             if ((top.Seen & (1UL << i)) == 0) { declaredAlive = true; break; }
         if (!declaredAlive)
         {
-            if (node.Additional is null || !FreeKeyByte(ref c, b)) return false;
+            if (node.Additional is null || top.Count >= JsonSchema.MaxFreeMembers || !FreeKeyByte(ref c, b)) return false;
         }
         else if (node.Additional is not null && !FreeKeyByte(ref c, b)) return false;
         top.KeyLo = lo;

@@ -110,6 +110,23 @@ public sealed class JsonSchemaGrammarTests
     }
 
     [Fact]
+    public void Undeclared_members_are_bounded_even_while_optional_ones_are_missing()
+    {
+        var r = new JsonValueRecognizer(JsonSchema.Compile("""{"type":"object","properties":{"opt":{"type":"null"}},"additionalProperties":true}"""));
+        Assert.True(r.TryFeed("{"u8));
+        for (int i = 0; i < JsonSchema.MaxFreeMembers; i++)
+            Assert.True(r.TryFeed(Encoding.UTF8.GetBytes((i > 0 ? "," : "") + $"\"k{i}\":{i}")));
+        Assert.True(r.TryFeed(",\"o"u8));     // only the declared "opt" may still come
+        Assert.False(r.CanFeed("x"u8));
+        Assert.True(r.TryFeed("pt\":null}"u8));
+        Assert.True(r.IsComplete);
+        var deep = new StringBuilder();
+        for (int i = 0; i < JsonSchema.MaxDepth; i++) deep.Append("{\"type\":\"array\",\"items\":");
+        deep.Append("{\"type\":\"string\"}").Append('}', JsonSchema.MaxDepth);
+        Assert.Throws<JsonSchemaException>(() => JsonSchema.Compile(deep.ToString()));
+    }
+
+    [Fact]
     public void Response_format_json_object_still_accepts_any_object()
     {
         var (bad, complete) = Feed(JsonSchema.AnyObject, """{"a": [1, -2.5e+3, true, null, "x\u00e9"], "b": {"c": false}}""");

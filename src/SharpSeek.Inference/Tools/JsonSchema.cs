@@ -102,7 +102,7 @@ public sealed class JsonSchema
     private static JsonSchema Node(JsonElement e, bool strict, string path, int depth)
     {
         string at = path.Length == 0 ? "the schema" : path;
-        if (depth > MaxDepth) throw new JsonSchemaException($"{at} nests deeper than {MaxDepth} levels", path);
+        if (depth >= MaxDepth) throw new JsonSchemaException($"{at} nests {MaxDepth} or more levels deep", path);
         if (e.ValueKind == JsonValueKind.True) return Any;
         if (e.ValueKind != JsonValueKind.Object) throw new JsonSchemaException($"{at} must be a JSON object (a schema)", path);
         var node = new JsonSchema();
