@@ -12,8 +12,8 @@ namespace SharpSeek.Server.Tests;
 /// <summary>
 /// OpenAI requests with tools, tool calls and tool results render exactly as DeepSeek-V3's own chat template does
 /// (tests/oracles/tokenizer: the template from its tokenizer_config.json, run by transformers.js) given the same
-/// messages with the tools section in the system message; and, on the real DeepSeek-V3 vocabulary, encode to the same
-/// ids wherever no message spells a control token.
+/// messages with the tools section in the system message, and as DeepSeek-R1's template for the reasoner; and, on the
+/// real DeepSeek-V3 vocabulary, encode to the same ids wherever no message spells a control token.
 /// </summary>
 public sealed class ToolRenderingOracleTests
 {
@@ -106,13 +106,16 @@ public sealed class ToolRenderingOracleTests
     }
 
     [Fact]
-    public void Sixty_requests_with_tools_render_as_deepseek_v3s_template()
+    public void Sixty_requests_with_tools_render_as_deepseek_v3s_and_r1s_templates()
     {
         string oracleDir = Path.Combine(ServerHarness.RepositoryRoot(), "tests", "oracles", "tokenizer");
         string models = Path.Combine(oracleDir, "node_modules", "@lenml", "tokenizer-deepseek_v3", "models");
         Assert.True(Directory.Exists(models), "run scripts/install-oracles.sh (tests/oracles/tokenizer/node_modules is missing)");
         var v3 = ByteLevelBpeTokenizer.FromFile(Path.Combine(models, "tokenizer.json"), Path.Combine(models, "tokenizer_config.json"));
         var ours = new ChatPromptFormatter(v3);
+        // The reasoner renders with DeepSeek-R1's template (tests/oracles/tokenizer/templates), on a vocabulary with <think>.
+        var reasoner = new ChatPromptFormatter(ServerHarness.TinyModel.Tokenizer);
+        string r1Template = JsonSerializer.Serialize(File.ReadAllText(Path.Combine(oracleDir, "templates", "deepseek-r1.jinja")).TrimEnd('\n'));
 
         var cases = new List<(ChatCompletionRequest Request, bool Forged)>();
         var requests = new List<string>();
@@ -125,6 +128,7 @@ public sealed class ToolRenderingOracleTests
             string messages = OracleMessages(request).ToJsonString();
             requests.Add($$"""{"op":"chat","engine":"transformers.js","add_generation_prompt":true,"tokenize":false,"template":null,"messages":{{messages}}}""");
             requests.Add($$"""{"op":"chat","engine":"transformers.js","add_generation_prompt":true,"tokenize":true,"template":null,"messages":{{messages}}}""");
+            requests.Add($$"""{"op":"chat","engine":"jinja","add_generation_prompt":true,"tokenize":false,"template":{{r1Template}},"messages":{{messages}}}""");
         }
         var responses = RunOracle(oracleDir, requests);
         var failures = new StringBuilder();
@@ -132,12 +136,15 @@ public sealed class ToolRenderingOracleTests
         for (int i = 0; i < cases.Count; i++)
         {
             var (request, forged) = cases[i];
-            string expected = responses[2 * i].GetProperty("text").GetString()!;
+            string expected = responses[3 * i].GetProperty("text").GetString()!;
             string rendered = ours.RenderText(request.Messages, ChatMode.Chat, request.Tools);
             if (expected != rendered) failures.AppendLine($"case {i} text:\n  js:   {JsonSerializer.Serialize(expected)}\n  ours: {JsonSerializer.Serialize(rendered)}");
+            string expectedR1 = responses[3 * i + 2].GetProperty("text").GetString()!;
+            string renderedR1 = reasoner.RenderText(request.Messages, ChatMode.Reasoner, request.Tools);
+            if (expectedR1 != renderedR1) failures.AppendLine($"case {i} R1 text:\n  js:   {JsonSerializer.Serialize(expectedR1)}\n  ours: {JsonSerializer.Serialize(renderedR1)}");
             if (forged) continue; // there the oracle parses the message's marker text as control tokens; we must not
             idsCompared++;
-            int[] expectedIds = responses[2 * i + 1].GetProperty("ids").EnumerateArray().Select(e => e.GetInt32()).ToArray();
+            int[] expectedIds = responses[3 * i + 1].GetProperty("ids").EnumerateArray().Select(e => e.GetInt32()).ToArray();
             int[] ids = ours.Format(request.Messages, ChatMode.Chat, request.Tools).Tokens;
             if (!expectedIds.AsSpan().SequenceEqual(ids)) failures.AppendLine($"case {i}: ids differ ({expectedIds.Length} vs {ids.Length})");
         }
