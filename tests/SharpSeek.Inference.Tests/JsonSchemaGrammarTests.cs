@@ -127,6 +127,46 @@ public sealed class JsonSchemaGrammarTests
     }
 
     [Fact]
+    public void Every_mutant_the_grammar_accepts_is_valid_for_an_independent_validator()
+    {
+        // Soundness, differentially: mutate valid documents at random; whatever the grammar still accepts as a whole
+        // value must validate under JsonSchema.Net, and the unmutated documents must be accepted.
+        var validator = Json.Schema.JsonSchema.FromText(Weather);
+        var schema = JsonSchema.Compile(Weather);
+        string[] seeds =
+        [
+            """{"city":"Paris","unit":"celsius"}""",
+            """{"unit": "fahrenheit", "city": "Zürich", "days": -3, "scale": 2.5e+3}""",
+            """{"city":"","unit":"celsius","scale":null,"tags":["a","b\n\u00e9"],"ok":false,"where":{"lat":1,"lon":-2.5}}""",
+        ];
+        byte[] alphabet = "{}[]\",: -+.0123456789eEtrufalsn\\ucityunitdaysscaletagswhereoklatlonkindforecastcelsiusfahrenheit"u8.ToArray();
+        var rng = new Random(1234);
+        int accepted = 0;
+        for (int trial = 0; trial < 20000; trial++)
+        {
+            var doc = Encoding.UTF8.GetBytes(seeds[trial % seeds.Length]).ToList();
+            for (int m = rng.Next(1, 4); m > 0 && doc.Count > 0; m--)
+            {
+                int at = rng.Next(doc.Count);
+                switch (rng.Next(3))
+                {
+                    case 0: doc[at] = alphabet[rng.Next(alphabet.Length)]; break;
+                    case 1: doc.RemoveAt(at); break;
+                    default: doc.Insert(at, alphabet[rng.Next(alphabet.Length)]); break;
+                }
+            }
+            var r = new JsonValueRecognizer(schema);
+            if (!r.TryFeed(doc.ToArray()) || !r.IsComplete) continue;
+            accepted++;
+            string text = Encoding.UTF8.GetString(doc.ToArray());
+            using var parsed = System.Text.Json.JsonDocument.Parse(text);
+            Assert.True(validator.Evaluate(parsed.RootElement).IsValid, text);
+        }
+        Assert.True(accepted > 500, $"only {accepted} mutants were accepted: the test would prove little");
+        foreach (string s in seeds) Assert.True(new JsonValueRecognizer(schema).TryFeed(Encoding.UTF8.GetBytes(s)));
+    }
+
+    [Fact]
     public void Response_format_json_object_still_accepts_any_object()
     {
         var (bad, complete) = Feed(JsonSchema.AnyObject, """{"a": [1, -2.5e+3, true, null, "x\u00e9"], "b": {"c": false}}""");
