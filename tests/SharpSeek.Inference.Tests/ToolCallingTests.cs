@@ -90,6 +90,35 @@ public sealed class ToolCallingTests
     }
 
     [Fact]
+    public async Task Auto_keeps_text_before_a_call_as_content_and_constrains_the_call()
+    {
+        // A random-weight model opens a call now and then on its own; among these seeds some do, after some text.
+        using var engine = fixture.CreateEngine();
+        var tools = ToolSet.Create([Weather, Time], ToolChoice.Auto);
+        int withCalls = 0, afterText = 0;
+        for (ulong seed = 1; seed <= 40 && afterText < 2; seed++)
+        {
+            var (result, deltas) = await Run(engine, Request(engine, tools, seed, maxTokens: 400));
+            if (result.ToolCalls.Count == 0) continue;
+            withCalls++;
+            if (result.Content.Length > 0) afterText++;
+            int firstCall = deltas.FindIndex(d => d.Channel == OutputChannel.ToolCall);
+            Assert.DoesNotContain(deltas.Skip(firstCall), d => d.Channel == OutputChannel.Content && d.Text.Length > 0);
+            Assert.Equal(result.Content, string.Concat(deltas.Take(firstCall).Where(d => d.Channel == OutputChannel.Content).Select(d => d.Text)));
+            if (result.FinishReason == FinishReason.Stop)
+            {
+                Assert.True(result.EndedWithToolCalls);
+                foreach (var call in result.ToolCalls)
+                {
+                    using var doc = JsonDocument.Parse(call.Arguments);
+                    Assert.Contains(call.Name, new[] { "get_weather", "get_time" });
+                }
+            }
+        }
+        Assert.True(afterText > 0, $"{withCalls} seeds opened a call, none after text: pick other seeds");
+    }
+
+    [Fact]
     public async Task Choice_none_never_draws_a_tool_marker()
     {
         using var engine = fixture.CreateEngine();
