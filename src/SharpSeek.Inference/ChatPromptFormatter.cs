@@ -1,3 +1,5 @@
+using System.Text;
+using SharpSeek.Inference.Tools;
 using SharpSeek.Tokenizer;
 using SharpSeek.Tokenizer.Chat;
 
@@ -32,7 +34,10 @@ public sealed class ChatPromptFormatter
         string bos = tokenizer.BosToken ?? DeepSeekTokens.BeginOfSentence;
         _chat = new DeepSeekChatTemplate(ChatTemplateKind.DeepSeekV3, bos);
         _reasoner = new DeepSeekChatTemplate(ChatTemplateKind.DeepSeekR1, bos);
+        _markers = tokenizer.AddedTokens.Where(t => t.Content.Length > 0).ToArray();
     }
+
+    private readonly AddedToken[] _markers;
 
     /// <summary>True when the tokenizer has the reasoning markers the reasoner needs.</summary>
     public bool SupportsReasoning => _tokenizer.TokenToId(DeepSeekTokens.ThinkBegin) is not null && _tokenizer.TokenToId(DeepSeekTokens.ThinkEnd) is not null;
@@ -44,13 +49,30 @@ public sealed class ChatPromptFormatter
     public const string FimHole = "<｜fim▁hole｜>";
     public const string FimEnd = "<｜fim▁end｜>";
 
+    /// <summary>True when the tokenizer has DeepSeek's tool-call markers (requests with tools need them).</summary>
+    public bool SupportsTools => ToolTokenIds.For(_tokenizer).Complete;
+
     /// <summary>
     /// Renders and encodes <paramref name="messages"/>; throws <see cref="ArgumentException"/> for sequences the template
-    /// rejects and for text the tokenizer cannot encode.
+    /// rejects and for text the tokenizer cannot encode, <see cref="NotSupportedException"/> for tools on a vocabulary
+    /// without tool markers. With <paramref name="tools"/>, the tools section (<see cref="ToolPrompt"/>) joins the
+    /// system prompt. Message text (and tool names, descriptions, schemas) is encoded as plain text: only the
+    /// template's own markers become control tokens, so no message can forge one.
     /// </summary>
-    public FormattedPrompt Format(IReadOnlyList<PromptMessage> messages, ChatMode mode)
+    public FormattedPrompt Format(IReadOnlyList<PromptMessage> messages, ChatMode mode, ToolSet? tools = null)
+    {
+        var (text, inReasoning) = Render(messages, mode, tools);
+        return new FormattedPrompt(Encode(text.Segments), inReasoning);
+    }
+
+    /// <summary>The prompt <see cref="Format"/> encodes, as text (for tests and diagnostics).</summary>
+    public string RenderText(IReadOnlyList<PromptMessage> messages, ChatMode mode, ToolSet? tools = null) => Render(messages, mode, tools).Text.ToString();
+
+    private (PromptText Text, bool InReasoning) Render(IReadOnlyList<PromptMessage> messages, ChatMode mode, ToolSet? tools)
     {
         if (messages.Count == 0) throw new ArgumentException("messages must not be empty");
+        if (tools is { Definitions.Count: > 0 } && !SupportsTools)
+            throw new NotSupportedException("the served model's tokenizer has no tool-call tokens (<｜tool▁calls▁begin｜> …), so it cannot call tools");
         bool reasoner = mode == ChatMode.Reasoner && SupportsReasoning;
         var template = reasoner ? _reasoner : _chat;
         var last = messages[^1];
@@ -63,19 +85,73 @@ public sealed class ChatPromptFormatter
         foreach (var m in prefix ? messages.Take(messages.Count - 1) : messages)
             turns.Add(new ChatMessage(m.Role, m.Content, m.ToolCalls));
         if (turns.Count == 0) throw new ArgumentException("a prefix completion needs at least one message before the assistant prefix");
-        string text = template.Render(turns, addGenerationPrompt: true);
+        var section = tools is { Definitions.Count: > 0 } ? ToolPrompt.Section(tools.Definitions) : null;
+        var text = template.RenderSegments(turns, addGenerationPrompt: true, section);
         bool inReasoning = reasoner;
         if (prefix)
         {
             // Continue the given assistant text as the answer (reasoning, if any, is closed first).
-            if (reasoner) text += "\n" + DeepSeekTokens.ThinkEnd + "\n\n";
-            text += last.Content ?? "";
+            if (reasoner) text.Append("\n" + DeepSeekTokens.ThinkEnd + "\n\n");
+            text.AppendContent(last.Content);
             inReasoning = false;
         }
-        return new FormattedPrompt(Encode(text), inReasoning);
+        return (text, inReasoning);
     }
 
+    // Template text is searched for added tokens (the markers); content joins the ordinary text around it unparsed, so
+    // a run of ordinary text between two markers is encoded as one piece, exactly as encoding the whole string would.
     // A vocabulary without all 256 byte tokens cannot spell every text; that is bad input for this model, not a crash.
+    private int[] Encode(IReadOnlyList<PromptSegment> segments)
+    {
+        var ids = new List<int>();
+        var ordinary = new StringBuilder();
+        try
+        {
+            foreach (var segment in segments)
+            {
+                if (segment.IsContent) { ordinary.Append(segment.Text); continue; }
+                string t = segment.Text;
+                int position = 0;
+                while (FindMarker(t, position, out int start, out AddedToken? marker))
+                {
+                    ordinary.Append(t, position, start - position);
+                    EncodeOrdinary(ordinary, ids);
+                    ids.Add(marker.Id);
+                    position = start + marker.Content.Length;
+                }
+                ordinary.Append(t, position, t.Length - position);
+            }
+            EncodeOrdinary(ordinary, ids);
+        }
+        catch (InvalidOperationException e) { throw new ArgumentException("the served model's tokenizer cannot encode this text: " + e.Message, e); }
+        return ids.ToArray();
+    }
+
+    private void EncodeOrdinary(StringBuilder text, List<int> ids)
+    {
+        if (text.Length == 0) return;
+        _tokenizer.Encode(text.ToString().AsSpan(), ids, addSpecialTokens: false, parseSpecialTokens: false);
+        text.Clear();
+    }
+
+    // Leftmost, then longest, as the tokenizer's own added-token matcher decides.
+    private bool FindMarker(string text, int from, out int start, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out AddedToken? marker)
+    {
+        start = int.MaxValue;
+        marker = null;
+        foreach (var token in _markers)
+        {
+            int i = text.IndexOf(token.Content, from, StringComparison.Ordinal);
+            if (i >= 0 && (i < start || (i == start && token.Content.Length > marker!.Content.Length)))
+            {
+                start = i;
+                marker = token;
+            }
+        }
+        return marker is not null;
+    }
+
+    // Encoding a whole string (legacy callers, FIM) still parses markers anywhere.
     private int[] Encode(string text)
     {
         try { return _tokenizer.Encode(text, addSpecialTokens: false, parseSpecialTokens: true); }

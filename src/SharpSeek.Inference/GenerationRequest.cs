@@ -1,3 +1,4 @@
+using SharpSeek.Inference.Tools;
 using SharpSeek.Tensors.Kernels;
 
 namespace SharpSeek.Inference;
@@ -60,6 +61,15 @@ public sealed record GenerationRequest
     public bool RawSampling { get; init; }
     /// <summary>Return the generated token ids in <see cref="GenerationResult.Tokens"/>.</summary>
     public bool ReturnTokens { get; init; }
+    /// <summary>
+    /// Functions the model may call and the tool choice (<see cref="ToolSet.Create"/>); null = no tools (tool markers
+    /// the model writes are then dropped from the text, as before). With tools, every call the model opens is decoded
+    /// under the tool-call grammar, calls arrive as <see cref="OutputChannel.ToolCall"/> deltas and in
+    /// <see cref="GenerationResult.ToolCalls"/>, and the sequence ends when the call list closes. The prompt must
+    /// describe the tools (<see cref="ChatPromptFormatter.Format(IReadOnlyList{PromptMessage}, ChatMode, ToolSet?)"/>).
+    /// <see cref="JsonContent"/> only applies when the choice is <see cref="ToolChoiceKind.None"/>.
+    /// </summary>
+    public ToolSet? Tools { get; init; }
 }
 
 /// <summary>Where a piece of generated text belongs.</summary>
@@ -67,18 +77,20 @@ public enum OutputChannel
 {
     Reasoning,
     Content,
+    /// <summary>A tool call's announcement or argument fragment: <see cref="GenerationDelta.ToolCall"/> holds it; Text is empty.</summary>
+    ToolCall,
 }
 
 /// <summary>A log-probability of one candidate token.</summary>
 public readonly record struct TokenLogprob(string Token, float Logprob, byte[] Bytes);
 
 /// <summary>Text that became final in one step (possibly empty when the step's bytes are held back).</summary>
-public readonly record struct GenerationDelta(OutputChannel Channel, string Text, TokenLogprob? Chosen = null, TokenLogprob[]? Alternatives = null);
+public readonly record struct GenerationDelta(OutputChannel Channel, string Text, TokenLogprob? Chosen = null, TokenLogprob[]? Alternatives = null, ToolCallDelta? ToolCall = null);
 
 /// <summary>Why generation ended.</summary>
 public enum FinishReason
 {
-    /// <summary>End-of-sequence token, a stop string, or a complete JSON value.</summary>
+    /// <summary>End-of-sequence token, a stop string, a complete JSON value, or a closed list of tool calls (see <see cref="GenerationResult.EndedWithToolCalls"/>).</summary>
     Stop,
     /// <summary>max_tokens or the context window was reached.</summary>
     Length,
@@ -121,4 +133,8 @@ public sealed record GenerationResult
     public int[]? Tokens { get; init; }
     /// <summary>Times the engine preempted this request for memory and recomputed it.</summary>
     public int Preemptions { get; init; }
+    /// <summary>The tool calls the model made, in order (a call cut by <see cref="FinishReason.Length"/> has partial arguments).</summary>
+    public IReadOnlyList<GeneratedToolCall> ToolCalls { get; init; } = [];
+    /// <summary>The reply ended by closing its tool calls: OpenAI's finish_reason "tool_calls", Anthropic's stop_reason "tool_use".</summary>
+    public bool EndedWithToolCalls => FinishReason == FinishReason.Stop && ToolCalls.Count > 0;
 }

@@ -1,11 +1,12 @@
 using System.Diagnostics;
+using SharpSeek.Inference.Tools;
 using SharpSeek.Tokenizer;
 
 namespace SharpSeek.Inference;
 
 /// <summary>
 /// What a drawn token becomes for the caller: reasoning or answer text (decoded incrementally, UTF-8 held back until
-/// whole), stop strings, the JSON recognizer's state, log-probabilities, and the end of the request — its result with
+/// whole), stop strings, the JSON recognizer's state, tool calls (announced, then argument fragments), log-probabilities, and the end of the request — its result with
 /// usage and timings.
 /// </summary>
 internal sealed class OutputWriter(ByteLevelBpeTokenizer? tokenizer, TokenChooser chooser, int maxContext)
@@ -32,6 +33,10 @@ internal sealed class OutputWriter(ByteLevelBpeTokenizer? tokenizer, TokenChoose
         if (token == chooser.EndOfSequence && !run.Request.IgnoreEndOfSequence) { Finish(run, FinishReason.Stop, null); return; }
 
         if (run.Decoder is null) { }
+        else if (!run.InReasoning && run.Tools is { } tools && (!tools.InText || !tools.IsTextToken(token)))
+        {
+            if (!EmitToolToken(run, tools, token)) return;
+        }
         else if (run.InReasoning && token == chooser.ThinkEnd)
         {
             run.InReasoning = false;
@@ -66,6 +71,46 @@ internal sealed class OutputWriter(ByteLevelBpeTokenizer? tokenizer, TokenChoose
     {
         (channel == OutputChannel.Reasoning ? run.Reasoning : run.Content).Append(text);
         run.Stream.Write(new GenerationDelta(channel, text, chosen, alternatives));
+    }
+
+    /// <summary>
+    /// A token of the tool-call grammar past the text: the opening marker ends the content (held-back text is
+    /// released), a completed name announces a call, argument bytes stream as fragments, and the closing marker ends
+    /// the sequence. False when the run has ended.
+    /// </summary>
+    private bool EmitToolToken(SequenceRun run, ToolCallRecognizer tools, int token)
+    {
+        if (tools.InText)
+        {
+            string held = run.Stops.Push(run.Decoder!.Flush(), out bool stopped);
+            if (!stopped) held += run.Stops.Flush();
+            if (held.Length > 0) Write(run, OutputChannel.Content, held, null, null);
+            if (stopped)
+            {
+                run.Done = true;
+                Complete(run, FinishReason.Stop, null);
+                return false;
+            }
+        }
+        if (!tools.Feed(token, out int started, out string fragment))
+        {
+            // Only a token the chooser did not vet gets here (none does): end rather than report a malformed call.
+            Finish(run, FinishReason.Error, "the model's output broke the tool-call grammar");
+            return false;
+        }
+        int index = tools.CallCount - 1;
+        if (started >= 0)
+        {
+            var (id, name) = tools.Call(started);
+            run.Stream.Write(new GenerationDelta(OutputChannel.ToolCall, "", ToolCall: new ToolCallDelta(started, id, name, "")));
+        }
+        if (fragment.Length > 0) run.Stream.Write(new GenerationDelta(OutputChannel.ToolCall, "", ToolCall: new ToolCallDelta(index, null, null, fragment)));
+        if (tools.IsDone)
+        {
+            Finish(run, FinishReason.Stop, null);
+            return false;
+        }
+        return true;
     }
 
     /// <summary>Ends <paramref name="run"/>: flushes held-back text (for normal ends) and completes its stream with the result.</summary>
@@ -113,6 +158,7 @@ internal sealed class OutputWriter(ByteLevelBpeTokenizer? tokenizer, TokenChoose
             GenerationTime = Stopwatch.GetElapsedTime(run.StartedAt, now),
             Tokens = run.GeneratedTokens?.ToArray(),
             Preemptions = run.Preemptions,
+            ToolCalls = run.Tools?.Snapshot() ?? [],
         };
         Interlocked.Increment(ref _completed);
         run.Stream.Finish(result);

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text;
+using SharpSeek.Inference.Tools;
 using SharpSeek.Model;
 using SharpSeek.Tensors.Kernels;
 using SharpSeek.Tokenizer;
@@ -28,7 +29,10 @@ internal sealed class SequenceRun
         Stops = new StopStringMatcher(r.StopStrings);
         InReasoning = r.StartsInReasoning;
         MaxReasoning = r.MaxReasoningTokens ?? maxReasoning;
-        if (r.JsonContent) Json = new JsonValueRecognizer();
+        if (r.Tools is { } tools && tokenizer is not null && !r.RawSampling && ToolTokenIds.For(tokenizer) is { Complete: true } ids
+            && (tools.Choice.Kind != ToolChoiceKind.None || !r.JsonContent))
+            Tools = new ToolCallRecognizer(tools, tokenizer, ids);
+        else if (r.JsonContent) Json = new JsonValueRecognizer();
         _feed = new int[r.PromptTokens.Length + Math.Min(r.MaxTokens, 4096) + 2];
         r.PromptTokens.CopyTo(_feed, 0);
         FeedLength = r.PromptTokens.Length;
@@ -47,6 +51,8 @@ internal sealed class SequenceRun
     public TokenStreamDecoder? Decoder { get; }
     public StopStringMatcher Stops { get; }
     public JsonValueRecognizer? Json { get; }
+    /// <summary>The tool-call grammar and parser, when the request has tools.</summary>
+    public ToolCallRecognizer? Tools { get; }
     public StringBuilder Content { get; } = new();
     public StringBuilder Reasoning { get; } = new();
     /// <summary>Generated token ids (kept for requests that want them, e.g. rollouts).</summary>

@@ -1,3 +1,4 @@
+using SharpSeek.Inference.Tools;
 using SharpSeek.Tensors.Kernels;
 using SharpSeek.Tokenizer;
 using SharpSeek.Tokenizer.Chat;
@@ -6,7 +7,8 @@ namespace SharpSeek.Inference;
 
 /// <summary>
 /// Per-sequence token choice from one row of logits: penalties, the rules that keep output well-formed (no
-/// undecodable ids, no end inside the reasoning block, the reasoning budget, a JSON value when asked), then the
+/// undecodable ids, no end inside the reasoning block, the reasoning budget, a JSON value when asked, the tool-call
+/// grammar when the request has tools), then the
 /// sequence's own sampler; and the log-probabilities a request may ask for. Stateless apart from the vocabulary facts,
 /// so one chooser serves every sequence of an engine.
 /// </summary>
@@ -58,27 +60,50 @@ internal sealed class TokenChooser
         if (run.InReasoning && ThinkEnd >= 0 && run.ReasoningTokens >= run.MaxReasoning - 1) return ThinkEnd;
         if (!run.InReasoning && ThinkEnd >= 0) logits[ThinkEnd] = float.NegativeInfinity;
 
-        if (run.Json is { } json && !run.InReasoning)
+        int token;
+        if (run.Tools is { } tools && !run.InReasoning) token = Constrained(run, logits, new ToolFilter(tools));
+        else if (run.Json is { } json && !run.InReasoning)
         {
             if (json.IsComplete) return EndOfSequence >= 0 ? EndOfSequence : Selection.Argmax(logits);
-            for (int attempt = 0; attempt < 16; attempt++)
-            {
-                int t = SampleSafely(run, logits);
-                if (t < 0) break;
-                if (AcceptsJson(json, t)) return t;
-                logits[t] = float.NegativeInfinity;
-            }
-            for (int id = 0; id < logits.Length; id++)
-                if (!float.IsNegativeInfinity(logits[id]) && !AcceptsJson(json, id)) logits[id] = float.NegativeInfinity;
-            int pick = SampleSafely(run, logits);
-            return pick >= 0 ? pick : (EndOfSequence >= 0 ? EndOfSequence : 0);
+            token = Constrained(run, logits, new JsonFilter(this, json));
         }
-        int token = SampleSafely(run, logits);
+        else token = SampleSafely(run, logits);
         return token >= 0 ? token : (EndOfSequence >= 0 ? EndOfSequence : 0);
     }
 
-    private bool AcceptsJson(JsonValueRecognizer json, int token) =>
-        token != EndOfSequence && !_tokenizer!.IsSpecial(token) && json.CanFeed(_tokenizer.TokenBytes(token));
+    /// <summary>A grammar's verdict on one candidate token.</summary>
+    private interface ITokenFilter
+    {
+        bool Allows(int token);
+    }
+
+    private readonly struct JsonFilter(TokenChooser chooser, JsonValueRecognizer json) : ITokenFilter
+    {
+        public bool Allows(int token) =>
+            token != chooser.EndOfSequence && !chooser._tokenizer!.IsSpecial(token) && json.CanFeed(chooser._tokenizer.TokenBytes(token));
+    }
+
+    private readonly struct ToolFilter(ToolCallRecognizer tools) : ITokenFilter
+    {
+        public bool Allows(int token) => tools.CanFeed(token);
+    }
+
+    // Rejection sampling first (a grammar usually allows the model's own pick), then masking every refused token and
+    // drawing from what is left: the draw is from the model's distribution restricted to the grammar either way.
+    private static int Constrained<TFilter>(SequenceRun run, Span<float> logits, TFilter filter) where TFilter : struct, ITokenFilter
+    {
+        for (int attempt = 0; attempt < 16; attempt++)
+        {
+            int t = SampleSafely(run, logits);
+            if (t < 0) break;
+            if (filter.Allows(t)) return t;
+            logits[t] = float.NegativeInfinity;
+        }
+        for (int id = 0; id < logits.Length; id++)
+            if (!float.IsNegativeInfinity(logits[id]) && !filter.Allows(id)) logits[id] = float.NegativeInfinity;
+        int pick = SampleSafely(run, logits);
+        return pick >= 0 ? pick : -1;
+    }
 
     private static int SampleSafely(SequenceRun run, Span<float> logits)
     {

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using SharpSeek.Inference;
+using SharpSeek.Inference.Tools;
 using SharpSeek.Tokenizer.Chat;
 
 namespace SharpSeek.Server.Api;
@@ -28,6 +29,8 @@ public sealed record ChatCompletionRequest
     public bool ThinkingRequested { get; init; }
     /// <summary>Reasoning-token budget from <c>reasoning_effort</c>; null = the engine's default.</summary>
     public int? ReasoningBudget { get; init; }
+    /// <summary>The request's tools and tool_choice, compiled; null when it has none.</summary>
+    public ToolSet? Tools { get; init; }
 
     public const string ChatModel = "deepseek-chat";
     public const string ReasonerModel = "deepseek-reasoner";
@@ -36,7 +39,8 @@ public sealed record ChatCompletionRequest
     /// Parses and validates; throws <see cref="ApiException"/> 400 for a malformed body, 422 for out-of-range values.
     /// <paramref name="servedModelName"/> (the served model's own name, as /models lists it) is accepted as a chat model.
     /// </summary>
-    public static ChatCompletionRequest Parse(ReadOnlySpan<byte> body, bool fillInTheMiddle, string? servedModelName = null)
+    /// <paramref name="beta"/>: the request came through the /beta base URL (strict tools are allowed there only).
+    public static ChatCompletionRequest Parse(ReadOnlySpan<byte> body, bool fillInTheMiddle, string? servedModelName = null, bool beta = false)
     {
         JsonDocument doc;
         try { doc = JsonDocument.Parse(body.ToArray(), new JsonDocumentOptions { MaxDepth = 64 }); }
@@ -102,8 +106,9 @@ public sealed record ChatCompletionRequest
             bool logprobs = !fillInTheMiddle && (Bool(root, "logprobs") ?? false);
             int topLogprobs = (int)((fillInTheMiddle ? Integer(root, "logprobs", 0, 20) : Integer(root, "top_logprobs", 0, 20)) ?? 0);
             if (!fillInTheMiddle && topLogprobs > 0 && !logprobs) throw ApiException.InvalidParameter("top_logprobs requires logprobs: true.", "top_logprobs");
-            if (root.TryGetProperty("tools", out var tools) && tools.ValueKind is not (JsonValueKind.Array or JsonValueKind.Null))
-                throw ApiException.BadRequest("tools must be an array.", "tools");
+            ToolSet? tools = fillInTheMiddle ? null : ToolRequest.Parse(root, beta);
+            if (json && tools is not null && tools.Choice.Kind != ToolChoiceKind.None)
+                throw ApiException.BadRequest("response_format json_object cannot be combined with tool calls; use tool_choice 'none' or drop response_format.", "response_format");
 
             if (fillInTheMiddle)
             {
@@ -124,6 +129,7 @@ public sealed record ChatCompletionRequest
                 MaxTokens = (int?)maxTokens, Sampling = sampling, Stop = stop, JsonObject = json,
                 Logprobs = logprobs && !reasoner, TopLogprobs = reasoner ? 0 : topLogprobs,
                 IgnoreEos = Bool(root, "ignore_eos") ?? false, ThinkingRequested = thinking == true, ReasoningBudget = reasoningBudget,
+                Tools = tools,
             };
         }
     }
@@ -189,9 +195,16 @@ public sealed record ChatCompletionRequest
                     string cp = $"{path}.tool_calls[{j++}]";
                     if (call.ValueKind != JsonValueKind.Object || !call.TryGetProperty("function", out var fn) || fn.ValueKind != JsonValueKind.Object)
                         throw ApiException.BadRequest($"{cp} must be an object with a function.", cp);
+                    string type = OptionalString(call, "type", cp + ".type") ?? "function";
+                    if (type != "function") throw ApiException.BadRequest($"{cp}.type must be 'function', got '{type}'.", cp + ".type");
                     calls.Add(new ChatToolCall(RequiredString(fn, "name", cp + ".function.name"), OptionalString(fn, "arguments", cp + ".function.arguments") ?? "{}"));
                 }
+                // An assistant turn that only calls tools often arrives with "" for content; the template needs null there
+                // to render the calls (a turn with text renders its text and drops its calls).
+                if (calls.Count > 0 && content is "") content = null;
             }
+            if (role == "tool" && (!m.TryGetProperty("tool_call_id", out var tcid) || tcid.ValueKind != JsonValueKind.String))
+                throw ApiException.BadRequest($"{path}.tool_call_id is required (a string) for role 'tool'.", path + ".tool_call_id");
             bool prefix = Bool(m, "prefix", path + ".prefix") ?? false;
             if (content is null && !(role == "assistant" && calls is { Count: > 0 }))
                 throw ApiException.BadRequest($"{path}.content is required for role '{role}'.", path + ".content");

@@ -51,7 +51,7 @@ internal sealed class CompletionExchange
             var account = await _state.AuthenticateAsync(_http);
             _life.Account = account;
             var body = await ReadBodyAsync();
-            var request = ChatCompletionRequest.Parse(body, _fim, _state.Served.Name);
+            var request = ChatCompletionRequest.Parse(body, _fim, _state.Served.Name, beta: _http.Request.Path.StartsWithSegments("/beta"));
             if (account.TotalNano <= 0) throw ApiException.InsufficientBalance();
 
             var engine = _state.Engine;
@@ -64,7 +64,7 @@ internal sealed class CompletionExchange
                 if (_fim) promptTokens = engine.Prompts.FormatFillInTheMiddle(request.Prompt!, request.Suffix);
                 else
                 {
-                    var formatted = engine.Prompts.Format(request.Messages, request.Mode);
+                    var formatted = engine.Prompts.Format(request.Messages, request.Mode, request.Tools);
                     promptTokens = formatted.Tokens;
                     startsInReasoning = formatted.StartsInReasoning;
                 }
@@ -90,6 +90,7 @@ internal sealed class CompletionExchange
                 TopLogprobs = request.Logprobs ? request.TopLogprobs : null,
                 IgnoreEndOfSequence = request.IgnoreEos,
                 MaxReasoningTokens = request.ReasoningBudget,
+                Tools = request.Tools,
             };
             var price = request.Mode == ChatMode.Reasoner ? _state.Options.ReasonerPrice : _state.Options.ChatPrice;
             _life.KeepAlive = () => SendKeepAliveAsync(request.Stream);
@@ -208,10 +209,10 @@ internal sealed class CompletionExchange
         {
             while (reader.TryRead(out var d))
             {
-                if (d.Text.Length == 0 && d.Chosen is null) continue;
+                if (d.Text.Length == 0 && d.Chosen is null && d.ToolCall is null) continue;
                 if (_fim) WriteFimChunk(request, id, created, d.Text, null, null, d.Chosen is null ? null : [d]);
                 else WriteChunk(request, id, created, first, d.Channel, d.Text, null, null, usageOnly: false,
-                    d.Chosen is not null && d.Channel == OutputChannel.Content && request.Logprobs ? d : null);
+                    d.Chosen is not null && d.Channel == OutputChannel.Content && request.Logprobs ? d : null, d.ToolCall);
                 first = false;
             }
             await FlushChunksAsync(body, ct);
@@ -223,7 +224,7 @@ internal sealed class CompletionExchange
             await WriteErrorAsync(new ApiException(500, "Inference failed: " + result.Error, "server_error", "inference_error"));
             return 500;
         }
-        string finish = ResponseJson.FinishReasonText(result.FinishReason);
+        string finish = ResponseJson.FinishReasonText(result);
         if (_fim)
         {
             WriteFimChunk(request, id, created, "", finish, null, null);
@@ -240,11 +241,11 @@ internal sealed class CompletionExchange
     }
 
     private void WriteChunk(ChatCompletionRequest request, string id, long created, bool first, OutputChannel? channel, string? text,
-        string? finish, GenerationUsage? usage, bool usageOnly, GenerationDelta? logprobs)
+        string? finish, GenerationUsage? usage, bool usageOnly, GenerationDelta? logprobs, Inference.Tools.ToolCallDelta? toolCall = null)
     {
         _buffer.Write(s_sseData);
         _json.Reset(_buffer);
-        ResponseJson.WriteChatChunk(_json, id, created, request.Model, _state.Fingerprint, first, channel, text, finish, usage, usageOnly, logprobs);
+        ResponseJson.WriteChatChunk(_json, id, created, request.Model, _state.Fingerprint, first, channel, text, finish, usage, usageOnly, logprobs, toolCall);
         _json.Flush();
         _buffer.Write(s_sseEnd);
     }

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using SharpSeek.Inference;
+using SharpSeek.Inference.Tools;
 
 namespace SharpSeek.Server.Api;
 
@@ -12,6 +13,25 @@ internal static class ResponseJson
         FinishReason.Error => "insufficient_system_resource",
         _ => "stop",
     };
+
+    /// <summary>A finished chat's finish_reason: "tool_calls" when the reply closed its tool calls.</summary>
+    public static string FinishReasonText(GenerationResult result) => result.EndedWithToolCalls ? "tool_calls" : FinishReasonText(result.FinishReason);
+
+    private static void WriteToolCall(Utf8JsonWriter w, int index, string? id, string? name, string arguments, bool withIndex)
+    {
+        w.WriteStartObject();
+        if (withIndex) w.WriteNumber("index", index);
+        if (id is not null)
+        {
+            w.WriteString("id", id);
+            w.WriteString("type", "function");
+        }
+        w.WriteStartObject("function");
+        if (name is not null) w.WriteString("name", name);
+        w.WriteString("arguments", arguments);
+        w.WriteEndObject();
+        w.WriteEndObject();
+    }
 
     public static void WriteUsage(Utf8JsonWriter w, GenerationUsage u)
     {
@@ -83,20 +103,35 @@ internal static class ResponseJson
         w.WriteNumber("index", 0);
         w.WriteStartObject("message");
         w.WriteString("role", "assistant");
-        w.WriteString("content", result.Content);
+        // A reply that only calls tools has content null, as OpenAI's and DeepSeek's do.
+        if (result.ToolCalls.Count > 0 && result.Content.Length == 0) w.WriteNull("content"); else w.WriteString("content", result.Content);
         if (reasoner) w.WriteString("reasoning_content", result.Reasoning);
+        if (result.ToolCalls.Count > 0)
+        {
+            w.WriteStartArray("tool_calls");
+            for (int i = 0; i < result.ToolCalls.Count; i++)
+            {
+                var call = result.ToolCalls[i];
+                WriteToolCall(w, i, call.Id, call.Name, call.Arguments, withIndex: false);
+            }
+            w.WriteEndArray();
+        }
         w.WriteEndObject();
         if (logprobs is null) w.WriteNull("logprobs"); else WriteChatLogprobs(w, logprobs);
-        w.WriteString("finish_reason", FinishReasonText(result.FinishReason));
+        w.WriteString("finish_reason", FinishReasonText(result));
         w.WriteEndObject();
         w.WriteEndArray();
         WriteUsage(w, result.Usage);
         w.WriteEndObject();
     }
 
-    /// <summary>One chat.completion.chunk: a delta (role on the first), a finish reason, or (with no choice) the usage.</summary>
+    /// <summary>
+    /// One chat.completion.chunk: a delta (role on the first; a tool call's id, type and name on its first delta, argument
+    /// fragments after), a finish reason, or (with no choice) the usage.
+    /// </summary>
     public static void WriteChatChunk(Utf8JsonWriter w, string id, long created, string model, string fingerprint,
-        bool first, OutputChannel? channel, string? text, string? finishReason, GenerationUsage? usage, bool usageOnly, GenerationDelta? logprobDelta)
+        bool first, OutputChannel? channel, string? text, string? finishReason, GenerationUsage? usage, bool usageOnly, GenerationDelta? logprobDelta,
+        ToolCallDelta? toolCall = null)
     {
         w.WriteStartObject();
         WriteHeader(w, id, "chat.completion.chunk", created, model, fingerprint);
@@ -113,6 +148,12 @@ internal static class ResponseJson
                 w.WriteString("reasoning_content", text);
             }
             else if (channel == OutputChannel.Content) w.WriteString("content", text);
+            else if (channel == OutputChannel.ToolCall && toolCall is not null)
+            {
+                w.WriteStartArray("tool_calls");
+                WriteToolCall(w, toolCall.Index, toolCall.Id, toolCall.Name, toolCall.ArgumentsFragment, withIndex: true);
+                w.WriteEndArray();
+            }
             w.WriteEndObject();
             if (logprobDelta is { } ld) WriteChatLogprobs(w, [ld]); else w.WriteNull("logprobs");
             if (finishReason is null) w.WriteNull("finish_reason"); else w.WriteString("finish_reason", finishReason);

@@ -70,12 +70,27 @@ public sealed class DeepSeekChatTemplate
 
     /// <summary>Renders the conversation; with <paramref name="addGenerationPrompt"/> it ends where the assistant's reply starts.</summary>
     /// <exception cref="ArgumentException">A message has an unknown role or lacks the content its role needs.</exception>
-    public string Render(IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt)
+    public string Render(IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt) =>
+        RenderSegments(messages, addGenerationPrompt).ToString();
+
+    /// <summary>
+    /// Renders as <see cref="Render"/> does, keeping apart the template's text and the messages' text (so the caller
+    /// can encode message text without parsing control tokens in it). <paramref name="systemSuffix"/> is appended to
+    /// the system prompt as if the last system message ended with "\n\n" + it (or, without a system message, as if
+    /// one held it alone): how a tools section joins the conversation.
+    /// </summary>
+    public PromptText RenderSegments(IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt, IReadOnlyList<PromptSegment>? systemSuffix = null)
     {
         ArgumentNullException.ThrowIfNull(messages);
         Validate(messages);
-        var output = new StringBuilder(BosToken);
-        output.Append(SystemPrompt(messages));
+        var output = new PromptText().Append(BosToken);
+        string system = SystemPrompt(messages);
+        output.AppendContent(system);
+        if (systemSuffix is { Count: > 0 })
+        {
+            if (messages.Any(m => m.Role == "system")) output.AppendContent("\n\n");
+            output.AppendSegments(systemSuffix);
+        }
 
         bool isFirst = false, isTool = false, isOutputFirst = true;
         foreach (ChatMessage message in messages)
@@ -84,7 +99,7 @@ public sealed class DeepSeekChatTemplate
             {
                 case "user":
                     isTool = false;
-                    output.Append(User).Append(message.Content);
+                    output.Append(User).AppendContent(message.Content);
                     break;
                 case "assistant" when Kind == ChatTemplateKind.DeepSeekR1:
                     if (message.ToolCalls is not null)
@@ -96,7 +111,7 @@ public sealed class DeepSeekChatTemplate
                             {
                                 output.Append(Assistant);
                                 if (message.Content is not null)
-                                    output.Append(message.Content);
+                                    output.AppendContent(message.Content);
                                 output.Append(ToolCallsBegin);
                                 AppendCall(output, call);
                                 isFirst = true;
@@ -144,7 +159,7 @@ public sealed class DeepSeekChatTemplate
                     isTool = true;
                     if (isOutputFirst)
                     {
-                        output.Append(ToolOutputsBegin).Append(ToolOutputBegin).Append(message.Content).Append(ToolOutputEnd);
+                        output.Append(ToolOutputsBegin).Append(ToolOutputBegin).AppendContent(message.Content).Append(ToolOutputEnd);
                         isOutputFirst = false;
                     }
                     else
@@ -152,7 +167,7 @@ public sealed class DeepSeekChatTemplate
                         // R1's template drops the newline V3 puts between tool outputs.
                         if (Kind != ChatTemplateKind.DeepSeekR1)
                             output.Append('\n');
-                        output.Append(ToolOutputBegin).Append(message.Content).Append(ToolOutputEnd);
+                        output.Append(ToolOutputBegin).AppendContent(message.Content).Append(ToolOutputEnd);
                     }
                     break;
             }
@@ -165,7 +180,7 @@ public sealed class DeepSeekChatTemplate
             if (Kind != ChatTemplateKind.DeepSeekV3)
                 output.Append(ThinkBegin).Append('\n');
         }
-        return output.ToString();
+        return output;
     }
 
     private string SystemPrompt(IReadOnlyList<ChatMessage> messages)
@@ -195,12 +210,12 @@ public sealed class DeepSeekChatTemplate
         return joined.ToString();
     }
 
-    private void AppendAssistantText(StringBuilder output, string content, ref bool isTool)
+    private void AppendAssistantText(PromptText output, string content, ref bool isTool)
     {
         if (isTool)
         {
             // The turn that answers after tool outputs closes them; its text is kept as is (no reasoning strip).
-            output.Append(ToolOutputsEnd).Append(content).Append(EndOfSentence);
+            output.Append(ToolOutputsEnd).AppendContent(content).Append(EndOfSentence);
             isTool = false;
             return;
         }
@@ -211,12 +226,12 @@ public sealed class DeepSeekChatTemplate
             if (end >= 0)
                 content = content[(end + ThinkEnd.Length)..];
         }
-        output.Append(Assistant).Append(content).Append(EndOfSentence);
+        output.Append(Assistant).AppendContent(content).Append(EndOfSentence);
     }
 
-    private static void AppendCall(StringBuilder output, ChatToolCall call) =>
-        output.Append(ToolCallBegin).Append(call.Type).Append(ToolSeparator).Append(call.Name)
-            .Append("\n```json\n").Append(call.Arguments).Append("\n```").Append(ToolCallEnd);
+    private static void AppendCall(PromptText output, ChatToolCall call) =>
+        output.Append(ToolCallBegin).AppendContent(call.Type).Append(ToolSeparator).AppendContent(call.Name)
+            .Append("\n```json\n").AppendContent(call.Arguments).Append("\n```").Append(ToolCallEnd);
 
     private void Validate(IReadOnlyList<ChatMessage> messages)
     {
