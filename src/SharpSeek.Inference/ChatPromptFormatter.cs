@@ -12,8 +12,12 @@ public enum ChatMode
     Reasoner,
 }
 
-/// <summary>A chat turn before templating; <see cref="Prefix"/> on the last assistant turn asks to continue it.</summary>
-public sealed record PromptMessage(string Role, string? Content, IReadOnlyList<ChatToolCall>? ToolCalls = null, bool Prefix = false);
+/// <summary>
+/// A chat turn before templating; <see cref="Prefix"/> on the last assistant turn asks to continue it.
+/// <see cref="Reasoning"/>: the reasoning of an assistant turn that called tools within the running tool loop, which a
+/// reasoner sees again (other reasoning is dropped, as the template drops it).
+/// </summary>
+public sealed record PromptMessage(string Role, string? Content, IReadOnlyList<ChatToolCall>? ToolCalls = null, bool Prefix = false, string? Reasoning = null);
 
 /// <summary>A rendered prompt: token ids and whether generation begins inside a reasoning block.</summary>
 public sealed record FormattedPrompt(int[] Tokens, bool StartsInReasoning);
@@ -83,7 +87,7 @@ public sealed class ChatPromptFormatter
 
         var turns = new List<ChatMessage>(messages.Count);
         foreach (var m in prefix ? messages.Take(messages.Count - 1) : messages)
-            turns.Add(new ChatMessage(m.Role, m.Content, m.ToolCalls));
+            turns.Add(new ChatMessage(m.Role, m.Content, m.ToolCalls) { Reasoning = reasoner ? m.Reasoning : null });
         if (turns.Count == 0) throw new ArgumentException("a prefix completion needs at least one message before the assistant prefix");
         var section = tools is { Definitions.Count: > 0 } ? ToolPrompt.Section(tools.Definitions) : null;
         var text = template.RenderSegments(turns, addGenerationPrompt: true, section);

@@ -98,4 +98,38 @@ public sealed class ThinkingControlTests : IAsyncLifetime
         using var doc = JsonDocument.Parse(await r.Content.ReadAsStringAsync());
         Assert.Equal("thinking", doc.RootElement.GetProperty("error").GetProperty("param").GetString());
     }
+    private const string LoopTools = """
+        "tools":[{"type":"function","function":{"name":"get_weather","parameters":{"type":"object","properties":{"city":{"type":"string"}}}}}]
+        """;
+
+    [Fact]
+    public async Task Reasoning_sent_back_inside_a_running_tool_loop_is_accepted_and_rendered()
+    {
+        string body = $$$"""
+            {"model":"deepseek-reasoner","max_tokens":8,"seed":3,{{{LoopTools}}},"messages":[
+              {"role":"user","content":"weather in Oslo?"},
+              {"role":"assistant","content":null,"reasoning_content":"I should look it up.",
+               "tool_calls":[{"id":"call_1","type":"function","function":{"name":"get_weather","arguments":"{\"city\":\"Oslo\"}"}}]},
+              {"role":"tool","tool_call_id":"call_1","content":"{\"c\":3}"}]}
+            """;
+        var request = ChatCompletionRequest.Parse(System.Text.Encoding.UTF8.GetBytes(body), fillInTheMiddle: false);
+        Assert.Equal("I should look it up.", request.Messages[1].Reasoning);
+        string rendered = _server.Engine.Prompts.RenderText(request.Messages, request.Mode, request.Tools);
+        Assert.Contains("<think>\nI should look it up.\n</think>", rendered);
+        await CompleteAsync(body);
+    }
+
+    [Theory]
+    // An answered turn (no tool calls) never carries its reasoning back.
+    [InlineData("""[{"role":"user","content":"x"},{"role":"assistant","content":"y","reasoning_content":"z"}]""")]
+    // A tool-calling turn before the latest user message belongs to a finished loop.
+    [InlineData("""[{"role":"user","content":"x"},{"role":"assistant","content":null,"reasoning_content":"z","tool_calls":[{"id":"c","type":"function","function":{"name":"get_weather","arguments":"{}"}}]},{"role":"tool","tool_call_id":"c","content":"1"},{"role":"user","content":"w"}]""")]
+    public async Task Reasoning_outside_a_running_tool_loop_is_refused(string messages)
+    {
+        using var http = ServerHarness.Http(_server);
+        var r = await http.PostAsync("chat/completions", ServerHarness.Json($$$"""{"model":"deepseek-reasoner",{{{LoopTools}}},"messages":{{{messages}}}}"""));
+        Assert.Equal(HttpStatusCode.BadRequest, r.StatusCode);
+        using var doc = JsonDocument.Parse(await r.Content.ReadAsStringAsync());
+        Assert.Equal("messages[1].reasoning_content", doc.RootElement.GetProperty("error").GetProperty("param").GetString());
+    }
 }

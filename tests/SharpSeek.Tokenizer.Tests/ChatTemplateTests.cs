@@ -188,6 +188,24 @@ public sealed class ChatTemplateTests
     }
 
     [Fact]
+    public void ReasoningOfAToolCallingTurnRendersInsideThinkMarkersOnlyWhenGiven()
+    {
+        var r1 = new DeepSeekChatTemplate(ChatTemplateKind.DeepSeekR1);
+        var call = new ChatToolCall("get_weather", "{\"city\":\"Oslo\"}");
+        ChatMessage[] loop =
+        [
+            ChatMessage.User("weather?"),
+            new ChatMessage("assistant", null, [call]) { Reasoning = "I should look it up." },
+            new ChatMessage("tool", "{\"c\":3}"),
+        ];
+        string with = r1.Render(loop, addGenerationPrompt: true);
+        Assert.Contains("<｜Assistant｜><think>\nI should look it up.\n</think>\n\n<｜tool▁calls▁begin｜>", with);
+        // Without reasoning the output is the reference template's, byte for byte.
+        string without = r1.Render([loop[0], new ChatMessage("assistant", null, [call]), loop[2]], addGenerationPrompt: true);
+        Assert.Equal(without, with.Replace("<think>\nI should look it up.\n</think>\n\n", ""));
+    }
+
+    [Fact]
     public void MessagesTheTemplatesCannotRenderAreRejected()
     {
         var template = new DeepSeekChatTemplate(ChatTemplateKind.DeepSeekV3);

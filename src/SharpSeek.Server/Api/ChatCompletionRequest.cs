@@ -172,6 +172,14 @@ public sealed record ChatCompletionRequest
         if (messages.ValueKind != JsonValueKind.Array) throw ApiException.BadRequest("messages must be an array.", "messages");
         if (messages.GetArrayLength() == 0) throw ApiException.BadRequest("messages must not be empty.", "messages");
         var list = new List<PromptMessage>();
+        // DeepSeek's tool-loop rule: the reasoning of an assistant turn that called tools after the last user message
+        // (the loop still running) comes back with it; reasoning anywhere else is refused.
+        int lastUser = -1, index = 0;
+        foreach (var m in messages.EnumerateArray())
+        {
+            if (m.ValueKind == JsonValueKind.Object && m.TryGetProperty("role", out var r) && r.ValueKind == JsonValueKind.String && r.ValueEquals("user")) lastUser = index;
+            index++;
+        }
         int i = 0;
         foreach (var m in messages.EnumerateArray())
         {
@@ -181,8 +189,10 @@ public sealed record ChatCompletionRequest
             if (role is not ("system" or "user" or "assistant" or "tool"))
                 throw ApiException.BadRequest($"{path}.role must be system, user, assistant or tool, got '{role}'.", path + ".role");
             string? content = Content(m, path);
-            if (reasoner && m.TryGetProperty("reasoning_content", out var rc) && rc.ValueKind != JsonValueKind.Null)
-                throw ApiException.BadRequest($"{path}.reasoning_content must not be sent back: earlier reasoning is not part of the input.", path + ".reasoning_content");
+            string? reasoning = reasoner ? OptionalString(m, "reasoning_content", path + ".reasoning_content") : null;
+            bool inToolLoop = role == "assistant" && i > lastUser && m.TryGetProperty("tool_calls", out var loopCalls) && loopCalls.ValueKind == JsonValueKind.Array && loopCalls.GetArrayLength() > 0;
+            if (reasoning is not null && !inToolLoop)
+                throw ApiException.BadRequest($"{path}.reasoning_content must not be sent back: earlier reasoning is not part of the input (only an assistant turn that called tools after the last user message carries it).", path + ".reasoning_content");
             List<ChatToolCall>? calls = null;
             if (m.TryGetProperty("tool_calls", out var tc) && tc.ValueKind != JsonValueKind.Null)
             {
@@ -208,7 +218,7 @@ public sealed record ChatCompletionRequest
             bool prefix = Bool(m, "prefix", path + ".prefix") ?? false;
             if (content is null && !(role == "assistant" && calls is { Count: > 0 }))
                 throw ApiException.BadRequest($"{path}.content is required for role '{role}'.", path + ".content");
-            list.Add(new PromptMessage(role, content, calls, prefix));
+            list.Add(new PromptMessage(role, content, calls, prefix, reasoning));
             i++;
         }
         if (list[^1].Prefix && list[^1].Role != "assistant") throw ApiException.BadRequest("prefix: true is only allowed on a final assistant message.", "messages");

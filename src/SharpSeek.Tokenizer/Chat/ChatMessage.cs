@@ -16,6 +16,13 @@ public sealed record ChatToolCall(string Name, string Arguments, string Type = "
 /// <param name="ToolCalls">The assistant's tool calls; null when the message has no <c>tool_calls</c> key.</param>
 public sealed record ChatMessage(string Role, string? Content, IReadOnlyList<ChatToolCall>? ToolCalls = null)
 {
+    /// <summary>
+    /// Our extension for DeepSeek's tool-loop rule (no published template has it): the reasoning of an R1 assistant turn
+    /// that calls tools, rendered inside <c>&lt;think&gt;…&lt;/think&gt;</c> before the turn's text. Null (the default)
+    /// renders exactly as the reference template.
+    /// </summary>
+    public string? Reasoning { get; init; }
+
     public static ChatMessage System(string content) => new("system", content);
 
     public static ChatMessage User(string content) => new("user", content);

@@ -110,6 +110,8 @@ public sealed class DeepSeekChatTemplate
                             if (!isFirst)
                             {
                                 output.Append(Assistant);
+                                if (message.Reasoning is not null)
+                                    output.Append(ThinkBegin + "\n").AppendContent(message.Reasoning).Append("\n" + ThinkEnd + "\n\n");
                                 if (message.Content is not null)
                                     output.AppendContent(message.Content);
                                 output.Append(ToolCallsBegin);
