@@ -135,6 +135,8 @@ public sealed record GenerationResult
     public int Preemptions { get; init; }
     /// <summary>The tool calls the model made, in order (a call cut by <see cref="FinishReason.Length"/> has partial arguments).</summary>
     public IReadOnlyList<GeneratedToolCall> ToolCalls { get; init; } = [];
+    /// <summary>The stop string that ended the reply (Anthropic's <c>stop_sequence</c>); null when another cause did.</summary>
+    public string? StopSequence { get; init; }
     /// <summary>The reply ended by closing its tool calls: OpenAI's finish_reason "tool_calls", Anthropic's stop_reason "tool_use".</summary>
     public bool EndedWithToolCalls => FinishReason == FinishReason.Stop && ToolCalls.Count > 0;
 }

@@ -159,6 +159,7 @@ internal sealed class OutputWriter(ByteLevelBpeTokenizer? tokenizer, TokenChoose
             Tokens = run.GeneratedTokens?.ToArray(),
             Preemptions = run.Preemptions,
             ToolCalls = run.Tools?.Snapshot() ?? [],
+            StopSequence = reason == FinishReason.Stop ? run.Stops.Matched : null,
         };
         Interlocked.Increment(ref _completed);
         run.Stream.Finish(result);

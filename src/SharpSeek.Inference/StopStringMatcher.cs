@@ -19,6 +19,9 @@ internal sealed class StopStringMatcher
 
     public bool IsEmpty => _stops.Length == 0;
 
+    /// <summary>The stop string that ended the text (the earliest in it), once one has.</summary>
+    public string? Matched { get; private set; }
+
     /// <summary>Adds <paramref name="text"/>; returns what can be emitted and whether a stop string was reached.</summary>
     public string Push(string text, out bool stopped)
     {
@@ -27,14 +30,16 @@ internal sealed class StopStringMatcher
         if (text.Length == 0) return "";
         string buffer = _pending.Length == 0 ? text : _pending + text;
         int earliest = -1;
+        string? matched = null;
         foreach (string stop in _stops)
         {
             int i = buffer.IndexOf(stop, StringComparison.Ordinal);
-            if (i >= 0 && (earliest < 0 || i < earliest)) earliest = i;
+            if (i >= 0 && (earliest < 0 || i < earliest)) (earliest, matched) = (i, stop);
         }
         if (earliest >= 0)
         {
             stopped = true;
+            Matched = matched;
             _pending = "";
             return buffer[..earliest];
         }

@@ -14,12 +14,18 @@ public sealed class TextProcessingTests
         Assert.False(s2);
         Assert.Equal("EN", m.Push("x", out bool s3)); // "ENx" is no stop, but "x" may start "xyz"
         Assert.False(s3);
+        Assert.Null(m.Matched);
         Assert.Equal("", m.Push("yz!", out bool s4));
         Assert.True(s4);
+        Assert.Equal("xyz", m.Matched);
         var k = new StopStringMatcher(["END"]);
         Assert.Equal("ab", k.Push("abEN", out _));
         Assert.Equal("", k.Push("D tail", out bool st));
         Assert.True(st);
+        Assert.Equal("END", k.Matched);
+        var both = new StopStringMatcher(["b", "a"]);
+        both.Push("xab", out _);
+        Assert.Equal("a", both.Matched); // the earliest in the text, not the first in the list
         var f = new StopStringMatcher(["END"]);
         Assert.Equal("ok", f.Push("okE", out _));
         Assert.Equal("E", f.Flush());

@@ -69,6 +69,26 @@ public sealed class AnthropicRequestTests
         Assert.True(r.Chat.Messages[^1].Prefix);
     }
 
+    [Fact]
+    public void Thinking_is_fed_back_only_inside_the_running_tool_loop_and_tools_compile_to_the_engines_choice()
+    {
+        const string loop = """
+            {"role":"assistant","content":[{"type":"thinking","thinking":"look it up","signature":"s"},{"type":"tool_use","id":"toolu_1","name":"get_weather","input":{"city":"Oslo"}}]},
+            {"role":"user","content":[{"type":"tool_result","tool_use_id":"toolu_1","content":"3 C"}]}
+            """;
+        const string tools = """
+            "tools":[{"name":"get_weather","input_schema":{"type":"object","properties":{"city":{"type":"string"}}}}],"tool_choice":{"type":"any"}
+            """;
+        var running = Parse($$"""{"model":"deepseek-reasoner","max_tokens":50,{{tools}},"messages":[{"role":"user","content":"weather?"},{{loop}}]}""");
+        Assert.Equal("look it up", running.Chat.Messages[1].Reasoning);
+        Assert.Equal(SharpSeek.Inference.Tools.ToolChoiceKind.Required, running.Chat.Tools!.Choice.Kind);
+        var finished = Parse($$"""{"model":"deepseek-reasoner","max_tokens":50,"messages":[{"role":"user","content":"weather?"},{{loop}},{"role":"user","content":"and tomorrow?"}]}""");
+        Assert.Null(finished.Chat.Messages[1].Reasoning);
+        Assert.Null(finished.Chat.Tools);
+        var chat = Parse($$"""{"model":"deepseek-chat","max_tokens":50,"messages":[{"role":"user","content":"weather?"},{{loop}}]}""");
+        Assert.Null(chat.Chat.Messages[1].Reasoning); // the chat model has no reasoning to see again
+    }
+
     [Theory]
     [InlineData("""{"model":"deepseek-chat","messages":[{"role":"user","content":"x"}]}""", "max_tokens")]
     [InlineData("""{"model":"deepseek-chat","max_tokens":10,"messages":[]}""", "messages")]

@@ -77,6 +77,11 @@ public sealed class OperationsTests
     [InlineData("""{"model":"deepseek-chat","messages":[{"role":"user","content":"a\ud800b"}]}""", 400, "invalid_request")]
     [InlineData("""{"model":"deepseek-chat","messages":[{"role":"user","content":"x"}],"stop":"\udc00"}""", 400, "invalid_request")]
     [InlineData("""{"model":"deepseek-chat","messages":[{"role":"user\udfff","content":"x"}]}""", 400, "invalid_request")]
+    [InlineData("""{"model":"deepseek-chat","messages":[{"role":"user","content":"x"}],"tools":[{"type":"function","function":{"name":"f\ud800"}}]}""", 400, "invalid_request")]
+    [InlineData("""{"model":"deepseek-chat","messages":[{"role":"user","content":"x"}],"tools":[{"type":"function\ud800","function":{"name":"f"}}]}""", 400, "invalid_request")]
+    [InlineData("""{"model":"deepseek-chat","messages":[{"role":"user","content":"x"}],"tool_choice":"auto\ud800","tools":[{"type":"function","function":{"name":"f"}}]}""", 400, "invalid_request")]
+    [InlineData("""{"model":"deepseek-chat","messages":[{"role":"user","content":"x"}],"tool_choice":"required","tools":[{"type":"function","function":{"name":"f","parameters":{"type":"object","properties":{"a":{"enum":["\ud800"]}}}}}]}""", 400, "invalid_request")]
+    [InlineData("""{"model":"deepseek-chat","messages":[{"role":"user","content":"x"}],"tool_choice":"required","tools":[{"type":"function","function":{"name":"f","parameters":{"type":"object","properties":{"\udc00":{"type":"string"}},"required":["\udc00"]}}}]}""", 400, "invalid_request")]
     public async Task Values_that_used_to_escape_as_bare_500s_are_error_json(string body, int status, string code)
     {
         var logs = new LogCapture();

@@ -88,7 +88,13 @@ public sealed class JsonSchema
     /// With <paramref name="strict"/>, every object must list all its properties in <c>required</c> and set
     /// <c>additionalProperties: false</c> (DeepSeek's strict mode).
     /// </summary>
-    public static JsonSchema Compile(JsonElement schema, bool strict = false) => Node(schema, strict, path: "", depth: 0);
+    public static JsonSchema Compile(JsonElement schema, bool strict = false)
+    {
+        // JSON may escape a lone UTF-16 surrogate (a property name or enum string "\ud800"); System.Text.Json refuses to
+        // read such a string as text (InvalidOperationException), which here is a schema error, not a server fault.
+        try { return Node(schema, strict, path: "", depth: 0); }
+        catch (InvalidOperationException) { throw new JsonSchemaException("the schema holds a string that is not valid Unicode (an unpaired UTF-16 surrogate escape)", ""); }
+    }
 
     /// <summary>Parses and compiles a schema given as JSON text.</summary>
     public static JsonSchema Compile(string json, bool strict = false)

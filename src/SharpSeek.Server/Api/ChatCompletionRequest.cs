@@ -177,7 +177,7 @@ public sealed record ChatCompletionRequest
         int lastUser = -1, index = 0;
         foreach (var m in messages.EnumerateArray())
         {
-            if (m.ValueKind == JsonValueKind.Object && m.TryGetProperty("role", out var r) && r.ValueKind == JsonValueKind.String && r.ValueEquals("user")) lastUser = index;
+            if (m.ValueKind == JsonValueKind.Object && m.TryGetProperty("role", out var r) && TextIs(r, "user")) lastUser = index;
             index++;
         }
         int i = 0;
@@ -275,6 +275,14 @@ public sealed record ChatCompletionRequest
     {
         try { return v.GetString()!; }
         catch (InvalidOperationException) { throw ApiException.BadRequest($"'{path}' holds an unpaired UTF-16 surrogate escape (such as \\ud800); strings must be valid Unicode.", path); }
+    }
+
+    /// <summary>Whether <paramref name="v"/> is the string <paramref name="expected"/>; a value that is no valid text is not.</summary>
+    internal static bool TextIs(JsonElement v, string expected)
+    {
+        if (v.ValueKind != JsonValueKind.String) return false;
+        try { return v.ValueEquals(expected); }
+        catch (InvalidOperationException) { return false; }
     }
 
     internal static string? OptionalString(JsonElement o, string name, string? path = null)

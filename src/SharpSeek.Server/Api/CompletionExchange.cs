@@ -19,7 +19,6 @@ internal sealed class CompletionExchange
     private static readonly byte[] s_sseData = "data: "u8.ToArray();
     private static readonly byte[] s_sseEnd = "\n\n"u8.ToArray();
     private static readonly byte[] s_sseDone = "data: [DONE]\n\n"u8.ToArray();
-    private const int MaxBodyBytes = 16 << 20;
 
     private readonly ServerState _state;
     private readonly HttpContext _http;
@@ -50,70 +49,15 @@ internal sealed class CompletionExchange
         {
             var account = await _state.AuthenticateAsync(_http);
             _life.Account = account;
-            var body = await ReadBodyAsync();
+            var body = await ChatGeneration.ReadBodyAsync(_http);
             var request = ChatCompletionRequest.Parse(body, _fim, _state.Served.Name, beta: _http.Request.Path.StartsWithSegments("/beta"));
             if (account.TotalNano <= 0) throw ApiException.InsufficientBalance();
 
-            var engine = _state.Engine;
-            if (request.ThinkingRequested && !engine.Prompts.SupportsReasoning)
-                throw ApiException.BadRequest("The served model has no reasoning markers (<think>, </think>), so thinking cannot be enabled.", "thinking");
-            int[] promptTokens;
-            bool startsInReasoning = false;
-            try
-            {
-                if (_fim) promptTokens = engine.Prompts.FormatFillInTheMiddle(request.Prompt!, request.Suffix);
-                else
-                {
-                    var formatted = engine.Prompts.Format(request.Messages, request.Mode, request.Tools);
-                    promptTokens = formatted.Tokens;
-                    startsInReasoning = formatted.StartsInReasoning;
-                }
-            }
-            catch (ArgumentException e) { throw ApiException.BadRequest("Invalid message sequence: " + e.Message, "messages"); }
-            catch (NotSupportedException e) { throw ApiException.BadRequest(e.Message); }
-
-            int context = engine.Options.MaxContext;
-            if (promptTokens.Length >= context)
-                throw ApiException.BadRequest($"This model's maximum context length is {context} tokens; the messages hold {promptTokens.Length} tokens.", "messages", "context_length_exceeded");
-            if (request.MaxTokens is int asked && asked > context - 1)
-                throw ApiException.InvalidParameter($"max_tokens must be at most {context - 1}.", "max_tokens");
-            int maxTokens = Math.Min(request.MaxTokens ?? _state.Options.DefaultMaxTokens, context - promptTokens.Length);
-
-            var generation = new GenerationRequest
-            {
-                PromptTokens = promptTokens,
-                StartsInReasoning = startsInReasoning,
-                Sampling = request.Sampling,
-                MaxTokens = Math.Max(1, maxTokens),
-                StopStrings = request.Stop,
-                JsonContent = request.JsonObject,
-                TopLogprobs = request.Logprobs ? request.TopLogprobs : null,
-                IgnoreEndOfSequence = request.IgnoreEos,
-                MaxReasoningTokens = request.ReasoningBudget,
-                Tools = request.Tools,
-            };
-            var price = request.Mode == ChatMode.Reasoner ? _state.Options.ReasonerPrice : _state.Options.ChatPrice;
+            var (generation, price) = ChatGeneration.Prepare(_state, request, _fim);
             _life.KeepAlive = () => SendKeepAliveAsync(request.Stream);
             var stream = await _life.AdmitAsync(account, generation, price, request.Model, request.Stream, maxTokensGiven: request.MaxTokens is not null);
             return await RunAdmittedAsync(id, request, stream);
         });
-    }
-
-    private async Task<byte[]> ReadBodyAsync()
-    {
-        using var ms = new MemoryStream();
-        var buffer = ArrayPool<byte>.Shared.Rent(16384);
-        try
-        {
-            int n;
-            while ((n = await _http.Request.Body.ReadAsync(buffer, _http.RequestAborted)) > 0)
-            {
-                ms.Write(buffer, 0, n);
-                if (ms.Length > MaxBodyBytes) throw new ApiException(413, "Request body too large.", "invalid_request_error", "body_too_large");
-            }
-        }
-        finally { ArrayPool<byte>.Shared.Return(buffer); }
-        return ms.ToArray();
     }
 
     /// <summary>Waits for a slot (keep-alives meanwhile), then writes the answer; billing and the log line are the lifecycle's.</summary>

@@ -22,15 +22,14 @@ internal static class ToolRequest
             {
                 string at = $"tools[{i++}]";
                 if (t.ValueKind != JsonValueKind.Object) throw ApiException.BadRequest($"{at} must be an object.", at);
-                string type = t.TryGetProperty("type", out var ty) && ty.ValueKind == JsonValueKind.String ? ty.GetString()! : "";
-                if (type != "function") throw ApiException.BadRequest($"{at}.type must be 'function'.", at + ".type");
+                if (!t.TryGetProperty("type", out var ty) || !ChatCompletionRequest.TextIs(ty, "function")) throw ApiException.BadRequest($"{at}.type must be 'function'.", at + ".type");
                 if (!t.TryGetProperty("function", out var fn) || fn.ValueKind != JsonValueKind.Object)
                     throw ApiException.BadRequest($"{at}.function must be an object.", at + ".function");
                 string name = fn.TryGetProperty("name", out var n) && n.ValueKind == JsonValueKind.String
-                    ? n.GetString()! : throw ApiException.BadRequest($"Missing required parameter: '{at}.function.name'.", at + ".function.name");
+                    ? ChatCompletionRequest.Text(n, at + ".function.name") : throw ApiException.BadRequest($"Missing required parameter: '{at}.function.name'.", at + ".function.name");
                 string? description = null;
                 if (fn.TryGetProperty("description", out var d) && d.ValueKind != JsonValueKind.Null)
-                    description = d.ValueKind == JsonValueKind.String ? d.GetString() : throw ApiException.BadRequest($"'{at}.function.description' must be a string.", at + ".function.description");
+                    description = d.ValueKind == JsonValueKind.String ? ChatCompletionRequest.Text(d, at + ".function.description") : throw ApiException.BadRequest($"'{at}.function.description' must be a string.", at + ".function.description");
                 string? parameters = null;
                 if (fn.TryGetProperty("parameters", out var p) && p.ValueKind != JsonValueKind.Null)
                 {
@@ -68,7 +67,7 @@ internal static class ToolRequest
         if (!root.TryGetProperty("tool_choice", out var c) || c.ValueKind == JsonValueKind.Null) return hasTools ? ToolChoice.Auto : ToolChoice.None;
         if (c.ValueKind == JsonValueKind.String)
         {
-            return c.GetString() switch
+            return ChatCompletionRequest.Text(c, "tool_choice") switch
             {
                 "none" => ToolChoice.None,
                 "auto" => ToolChoice.Auto,
@@ -77,11 +76,11 @@ internal static class ToolRequest
             };
         }
         if (c.ValueKind != JsonValueKind.Object) throw ApiException.BadRequest("tool_choice must be a string or an object.", "tool_choice");
-        if (!c.TryGetProperty("type", out var type) || type.ValueKind != JsonValueKind.String || type.GetString() != "function")
+        if (!c.TryGetProperty("type", out var type) || !ChatCompletionRequest.TextIs(type, "function"))
             throw ApiException.BadRequest("tool_choice.type must be 'function'.", "tool_choice.type");
         if (!c.TryGetProperty("function", out var fn) || fn.ValueKind != JsonValueKind.Object
             || !fn.TryGetProperty("name", out var name) || name.ValueKind != JsonValueKind.String)
             throw ApiException.BadRequest("tool_choice.function.name is required.", "tool_choice.function.name");
-        return ToolChoice.Function(name.GetString()!);
+        return ToolChoice.Function(ChatCompletionRequest.Text(name, "tool_choice.function.name"));
     }
 }

@@ -59,14 +59,28 @@ public sealed class ServerState
     public string CachePartition(Account account) =>
         _shareGroupOf.TryGetValue(account.Name, out var group) ? "group:" + group : "account:" + account.Id.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
-    /// <summary>The account of the request's bearer key; throws 401 when the key is missing or unknown.</summary>
-    public async Task<Account> AuthenticateAsync(HttpContext http)
+    /// <summary>
+    /// The account of the request's key; throws 401 when the key is missing or unknown. The key comes as
+    /// <c>Authorization: Bearer &lt;key&gt;</c>, or, where <paramref name="apiKeyHeader"/> (the Anthropic format), as
+    /// <c>x-api-key: &lt;key&gt;</c>.
+    /// </summary>
+    public async Task<Account> AuthenticateAsync(HttpContext http, bool apiKeyHeader = false)
     {
+        string? key = null;
         string? header = http.Request.Headers.Authorization;
-        if (string.IsNullOrEmpty(header)) throw ApiException.Unauthorized("Authentication Fails: no API key given (Authorization: Bearer <key>).");
-        const string scheme = "Bearer ";
-        if (!header.StartsWith(scheme, StringComparison.OrdinalIgnoreCase)) throw ApiException.Unauthorized("Authentication Fails: the Authorization header must be 'Bearer <key>'.");
-        string key = header[scheme.Length..].Trim();
+        if (apiKeyHeader && string.IsNullOrEmpty(header))
+        {
+            key = http.Request.Headers["x-api-key"];
+            if (string.IsNullOrEmpty(key)) throw ApiException.Unauthorized("Authentication Fails: no API key given (x-api-key: <key> or Authorization: Bearer <key>).");
+        }
+        else
+        {
+            if (string.IsNullOrEmpty(header)) throw ApiException.Unauthorized("Authentication Fails: no API key given (Authorization: Bearer <key>).");
+            const string scheme = "Bearer ";
+            if (!header.StartsWith(scheme, StringComparison.OrdinalIgnoreCase)) throw ApiException.Unauthorized("Authentication Fails: the Authorization header must be 'Bearer <key>'.");
+            key = header[scheme.Length..];
+        }
+        key = key.Trim();
         if (key.Length == 0 || key.Length > 256) throw ApiException.Unauthorized("Authentication Fails: your api key is invalid.");
         return await Store.FindAccountAsync(key, http.RequestAborted) ?? throw ApiException.Unauthorized("Authentication Fails: your api key is invalid.");
     }

@@ -140,6 +140,7 @@ public sealed class SharpSeekServer : IAsyncDisposable
         }
         app.MapPost("/beta/completions", (HttpContext http) => CompletionExchange.HandleFimAsync(http, state));
         app.MapPost("/beta/chat/completions", (HttpContext http) => CompletionExchange.HandleChatAsync(http, state));
+        app.MapPost(Api.Anthropic.AnthropicExchange.Endpoint, (HttpContext http) => Api.Anthropic.AnthropicExchange.HandleAsync(http, state));
         app.MapGet("/health", async (HttpContext http) =>
         {
             http.Response.ContentType = "application/json";

@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using SharpSeek.Inference;
+using SharpSeek.Inference.Tools;
 using static SharpSeek.Server.Api.ChatCompletionRequest;
 
 namespace SharpSeek.Server.Api.Anthropic;
@@ -88,7 +89,7 @@ internal sealed record AnthropicRequest
                 {
                     Model = chatModel, Mode = mode, Messages = messages, Stream = Bool(root, "stream") ?? false,
                     MaxTokens = (int)maxTokens, Sampling = sampling, Stop = StopSequences(root),
-                    ThinkingRequested = thinkingRequested, ReasoningBudget = budget,
+                    ThinkingRequested = thinkingRequested, ReasoningBudget = budget, Tools = CompileTools(tools, choice, choiceName),
                 },
                 Tools = tools, ToolChoice = choice, ToolChoiceName = choiceName,
             };
@@ -98,7 +99,7 @@ internal sealed record AnthropicRequest
     private static string? SystemText(JsonElement root)
     {
         if (!root.TryGetProperty("system", out var s) || s.ValueKind == JsonValueKind.Null) return null;
-        if (s.ValueKind == JsonValueKind.String) return s.GetString();
+        if (s.ValueKind == JsonValueKind.String) return Text(s, "system");
         if (s.ValueKind != JsonValueKind.Array) throw ApiException.BadRequest("system must be a string or an array of text blocks.", "system");
         var sb = new StringBuilder();
         int i = 0;
@@ -124,8 +125,7 @@ internal sealed record AnthropicRequest
         int index = 0;
         foreach (var m in messages.EnumerateArray())
         {
-            if (m.ValueKind == JsonValueKind.Object && m.TryGetProperty("role", out var r) && r.ValueKind == JsonValueKind.String
-                && r.GetString() == "user" && !IsOnlyToolResults(m))
+            if (m.ValueKind == JsonValueKind.Object && m.TryGetProperty("role", out var r) && TextIs(r, "user") && !IsOnlyToolResults(m))
                 loopStart = index;
             index++;
         }
@@ -152,7 +152,7 @@ internal sealed record AnthropicRequest
     {
         if (!message.TryGetProperty("content", out var c) || c.ValueKind != JsonValueKind.Array || c.GetArrayLength() == 0) return false;
         foreach (var block in c.EnumerateArray())
-            if (block.ValueKind != JsonValueKind.Object || !block.TryGetProperty("type", out var t) || t.ValueKind != JsonValueKind.String || t.GetString() != "tool_result")
+            if (block.ValueKind != JsonValueKind.Object || !block.TryGetProperty("type", out var t) || !TextIs(t, "tool_result"))
                 return false;
         return true;
     }
@@ -162,7 +162,7 @@ internal sealed record AnthropicRequest
         var content = Content(m, path);
         if (content.ValueKind == JsonValueKind.String)
         {
-            output.Add(new PromptMessage("user", content.GetString()));
+            output.Add(new PromptMessage("user", Text(content, path + ".content")));
             return;
         }
         var text = new StringBuilder();
@@ -193,7 +193,7 @@ internal sealed record AnthropicRequest
     private static string ToolResultText(JsonElement block, string path)
     {
         if (!block.TryGetProperty("content", out var c) || c.ValueKind == JsonValueKind.Null) return "";
-        if (c.ValueKind == JsonValueKind.String) return c.GetString()!;
+        if (c.ValueKind == JsonValueKind.String) return Text(c, path + ".content");
         if (c.ValueKind != JsonValueKind.Array) throw ApiException.BadRequest($"{path}.content must be a string or text blocks.", path + ".content");
         var sb = new StringBuilder();
         int i = 0;
@@ -211,7 +211,7 @@ internal sealed record AnthropicRequest
         var content = Content(m, path);
         if (content.ValueKind == JsonValueKind.String)
         {
-            output.Add(new PromptMessage("assistant", content.GetString(), Prefix: last));
+            output.Add(new PromptMessage("assistant", Text(content, path + ".content"), Prefix: last));
             return;
         }
         var text = new StringBuilder();
@@ -262,7 +262,7 @@ internal sealed record AnthropicRequest
         foreach (var e in s.EnumerateArray())
         {
             if (e.ValueKind != JsonValueKind.String) throw ApiException.BadRequest("stop_sequences must be an array of strings.", "stop_sequences");
-            list.Add(e.GetString()!);
+            list.Add(Text(e, "stop_sequences"));
         }
         if (list.Count > 16) throw ApiException.BadRequest("stop_sequences holds at most 16 strings.", "stop_sequences");
         return list;
@@ -306,6 +306,31 @@ internal sealed record AnthropicRequest
         }
         return (tools, choice, choiceName);
     }
+
+    /// <summary>
+    /// The engine's tool set for the request's tools: <c>any</c> is a required call, <c>tool</c> a named one (both decode
+    /// under the input schema's grammar), <c>none</c> and <c>auto</c> as in the OpenAI format. Anthropic has no strict flag:
+    /// an unforced tool with a schema the grammar cannot express is offered unconstrained.
+    /// </summary>
+    private static ToolSet? CompileTools(List<AnthropicTool> tools, string? choice, string? choiceName)
+    {
+        if (tools.Count == 0) return null;
+        var kind = choice switch
+        {
+            "any" => Inference.Tools.ToolChoice.Required,
+            "tool" => Inference.Tools.ToolChoice.Function(choiceName!),
+            "none" => Inference.Tools.ToolChoice.None,
+            _ => Inference.Tools.ToolChoice.Auto,
+        };
+        try { return ToolSet.Create(tools.Select(t => new ToolDefinition(t.Name, t.Description, t.InputSchema)).ToList(), kind); }
+        catch (ToolDefinitionException e)
+        {
+            // The engine names OpenAI's paths (tools[i].function.parameters); say them the Anthropic way.
+            string? param = e.Param?.Replace("].function.parameters", "].input_schema", StringComparison.Ordinal).Replace("].function", "]", StringComparison.Ordinal);
+            string message = e.Message.Replace("].function.parameters", "].input_schema", StringComparison.Ordinal).Replace("].function", "]", StringComparison.Ordinal);
+            throw ApiException.BadRequest(message, param);
+        }
+    }
 }
 
 /// <summary>A client tool: name, description and the JSON Schema of its input (raw JSON).</summary>
@@ -315,5 +340,6 @@ internal sealed record AnthropicTool(string Name, string? Description, string In
 internal sealed record AnthropicToolUse(string Id, string Name, string Input)
 {
     public static PromptMessage ToMessage(string? text, string? reasoning, List<AnthropicToolUse> calls, bool prefix) =>
-        new("assistant", text, calls.Count == 0 ? null : calls.Select(c => new SharpSeek.Tokenizer.Chat.ChatToolCall(c.Name, c.Input)).ToList(), prefix);
+        new("assistant", text, calls.Count == 0 ? null : calls.Select(c => new SharpSeek.Tokenizer.Chat.ChatToolCall(c.Name, c.Input)).ToList(), prefix,
+            Reasoning: calls.Count == 0 ? null : reasoning);
 }

@@ -13,11 +13,16 @@ namespace SharpSeek.Server.Api.Anthropic;
 /// </summary>
 internal static class AnthropicResponse
 {
-    public static string StopReason(FinishReason reason, bool toolUse, string? stopSequence) =>
-        toolUse ? "tool_use"
-        : reason == FinishReason.Length ? "max_tokens"
-        : stopSequence is not null ? "stop_sequence"
+    /// <summary>Anthropic's stop_reason: a closed list of tool calls, the token limit, a stop string, or the model's own end.</summary>
+    public static string StopReason(GenerationResult result) =>
+        result.EndedWithToolCalls ? "tool_use"
+        : result.FinishReason == FinishReason.Length ? "max_tokens"
+        : result.StopSequence is not null ? "stop_sequence"
         : "end_turn";
+
+    /// <summary>Anthropic's id form for one of our tool-call ids (<c>call_…</c> becomes <c>toolu_…</c>).</summary>
+    public static string ToolUseId(string callId) =>
+        "toolu_" + (callId.StartsWith("call_", StringComparison.Ordinal) ? callId["call_".Length..] : callId);
 
     /// <summary>
     /// A thinking block's signature. Anthropic's clients carry it back unread; ours is a digest of the thinking text,
@@ -37,8 +42,7 @@ internal static class AnthropicResponse
     }
 
     /// <summary>The whole message: thinking, text and tool_use blocks in the order the model produced them.</summary>
-    public static void WriteMessage(Utf8JsonWriter w, string id, string model, GenerationResult result, IReadOnlyList<AnthropicToolCallOutput> toolCalls,
-        string? stopSequence)
+    public static void WriteMessage(Utf8JsonWriter w, string id, string model, GenerationResult result)
     {
         w.WriteStartObject();
         w.WriteString("id", id);
@@ -61,19 +65,19 @@ internal static class AnthropicResponse
             w.WriteString("text", result.Content);
             w.WriteEndObject();
         }
-        foreach (var call in toolCalls)
+        foreach (var call in result.ToolCalls)
         {
             w.WriteStartObject();
             w.WriteString("type", "tool_use");
-            w.WriteString("id", call.Id);
+            w.WriteString("id", ToolUseId(call.Id));
             w.WriteString("name", call.Name);
             w.WritePropertyName("input");
             WriteInput(w, call.Arguments);
             w.WriteEndObject();
         }
         w.WriteEndArray();
-        w.WriteString("stop_reason", StopReason(result.FinishReason, toolCalls.Count > 0, stopSequence));
-        if (stopSequence is null) w.WriteNull("stop_sequence"); else w.WriteString("stop_sequence", stopSequence);
+        w.WriteString("stop_reason", StopReason(result));
+        if (result.StopSequence is null) w.WriteNull("stop_sequence"); else w.WriteString("stop_sequence", result.StopSequence);
         WriteUsage(w, result.Usage);
         w.WriteEndObject();
     }
@@ -123,9 +127,6 @@ internal static class AnthropicResponse
         w.WriteEndObject();
     }
 }
-
-/// <summary>A tool call the model made, as the Anthropic writers need it.</summary>
-internal sealed record AnthropicToolCallOutput(string Id, string Name, string Arguments);
 
 /// <summary>
 /// The event stream of one streamed message: <c>message_start</c>, then per content block <c>content_block_start</c>,
@@ -284,15 +285,15 @@ internal sealed class AnthropicEventWriter
     }
 
     /// <summary>Closes the open block, then <c>message_delta</c> (stop reason, usage) and <c>message_stop</c>.</summary>
-    public void Finish(string stopReason, string? stopSequence, GenerationUsage usage)
+    public void Finish(GenerationResult result)
     {
         Close();
         var w = Begin("message_delta");
         w.WriteStartObject("delta");
-        w.WriteString("stop_reason", stopReason);
-        if (stopSequence is null) w.WriteNull("stop_sequence"); else w.WriteString("stop_sequence", stopSequence);
+        w.WriteString("stop_reason", AnthropicResponse.StopReason(result));
+        if (result.StopSequence is null) w.WriteNull("stop_sequence"); else w.WriteString("stop_sequence", result.StopSequence);
         w.WriteEndObject();
-        AnthropicResponse.WriteUsage(w, usage);
+        AnthropicResponse.WriteUsage(w, result.Usage);
         End();
         Begin("message_stop");
         End();
