@@ -23,8 +23,9 @@ public sealed record PromptMessage(string Role, string? Content, IReadOnlyList<C
 public sealed record FormattedPrompt(int[] Tokens, bool StartsInReasoning);
 
 /// <summary>
-/// Renders conversations with DeepSeek's chat templates (V3 for chat, R1 for the reasoner; earlier turns' reasoning is
-/// dropped by the template) and FIM prompts, and encodes them with the served tokenizer.
+/// Renders conversations with DeepSeek's chat templates (the model's own when it is R1 or R1-Distill, else V3 for chat
+/// and R1 for the reasoner; earlier turns' reasoning is dropped by the template) and FIM prompts, and encodes them
+/// with the served tokenizer.
 /// </summary>
 public sealed class ChatPromptFormatter
 {
@@ -36,12 +37,34 @@ public sealed class ChatPromptFormatter
     {
         _tokenizer = tokenizer;
         string bos = tokenizer.BosToken ?? DeepSeekTokens.BeginOfSentence;
-        _chat = new DeepSeekChatTemplate(ChatTemplateKind.DeepSeekV3, bos);
-        _reasoner = new DeepSeekChatTemplate(ChatTemplateKind.DeepSeekR1, bos);
         _markers = tokenizer.AddedTokens.Where(t => t.Content.Length > 0).ToArray();
+        // The model's own template (tokenizer_config.json or GGUF tokenizer.chat_template) decides when it is one of
+        // DeepSeek's: a reasoning model (R1, R1-Distill) renders both modes with its template, and "thinking disabled"
+        // closes the think block the generation prompt opens, so the model answers at once in the format it was
+        // trained on. A V3 template, none, or one we do not implement keeps V3 for chat and R1 for the reasoner.
+        var own = tokenizer.ChatTemplate?.Kind;
+        if (own is ChatTemplateKind.DeepSeekR1 or ChatTemplateKind.DeepSeekR1Distill && SupportsReasoning)
+        {
+            _chat = _reasoner = new DeepSeekChatTemplate(own.Value, bos);
+            _chatClosesThinking = true;
+            TemplateDescription = (own == ChatTemplateKind.DeepSeekR1 ? "DeepSeek-R1" : "DeepSeek-R1-Distill") + " (the model's own; thinking disabled closes the think block)";
+        }
+        else
+        {
+            _chat = new DeepSeekChatTemplate(ChatTemplateKind.DeepSeekV3, bos);
+            _reasoner = new DeepSeekChatTemplate(ChatTemplateKind.DeepSeekR1, bos);
+            TemplateDescription = (own == ChatTemplateKind.DeepSeekV3 ? "DeepSeek-V3 (the model's own)"
+                : tokenizer.ChatTemplateSource is null ? "DeepSeek-V3 (the model has none)"
+                : "DeepSeek-V3 (the model's template is not one of DeepSeek's V3/R1/R1-Distill; rendered as V3)")
+                + (SupportsReasoning ? ", DeepSeek-R1 for reasoning" : "");
+        }
     }
 
     private readonly AddedToken[] _markers;
+    private readonly bool _chatClosesThinking;
+
+    /// <summary>Which templates render prompts and where they came from, for the operator's startup line.</summary>
+    public string TemplateDescription { get; }
 
     /// <summary>True when the tokenizer has the reasoning markers the reasoner needs.</summary>
     public bool SupportsReasoning => _tokenizer.TokenToId(DeepSeekTokens.ThinkBegin) is not null && _tokenizer.TokenToId(DeepSeekTokens.ThinkEnd) is not null;
@@ -92,6 +115,7 @@ public sealed class ChatPromptFormatter
         var section = tools is { Definitions.Count: > 0 } ? ToolPrompt.Section(tools.Definitions) : null;
         var text = template.RenderSegments(turns, addGenerationPrompt: true, section);
         bool inReasoning = reasoner;
+        if (!reasoner && _chatClosesThinking) text.Append("\n" + DeepSeekTokens.ThinkEnd + "\n\n"); // an empty reasoning block
         if (prefix)
         {
             // Continue the given assistant text as the answer (reasoning, if any, is closed first).

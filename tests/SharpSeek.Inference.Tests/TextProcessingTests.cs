@@ -1,3 +1,5 @@
+using SharpSeek.Tokenizer;
+using SharpSeek.Tokenizer.Chat;
 using System.Text;
 
 namespace SharpSeek.Inference.Tests;
@@ -93,5 +95,40 @@ public sealed class TextProcessingTests
         Assert.Throws<ArgumentException>(() => f.Format([], ChatMode.Chat));
         var fim = f.FormatFillInTheMiddle("def f(", ")");
         Assert.Equal("<｜begin▁of▁sentence｜><｜fim▁begin｜>def f(<｜fim▁hole｜>)<｜fim▁end｜>", tok.Decode(fim));
+    }
+    private static string Bundled(string file) => Path.Combine(AppContext.BaseDirectory, "..", "..", "..", "..", "..", "models", "sharpseek-r1-tiny", file);
+
+    [Fact]
+    public void A_reasoning_models_own_template_renders_both_modes_and_chat_closes_the_think_block()
+    {
+        byte[] json = File.ReadAllBytes(Bundled("tokenizer.json"));
+        byte[] config = File.ReadAllBytes(Bundled("tokenizer_config.json"));
+        var r1 = ByteLevelBpeTokenizer.FromHuggingFaceJson(json, config);
+        Assert.Equal(ChatTemplateKind.DeepSeekR1, r1.ChatTemplate!.Kind);
+        var f = new ChatPromptFormatter(r1);
+        Assert.StartsWith("DeepSeek-R1 ", f.TemplateDescription);
+        var chat = f.Format([new PromptMessage("user", "hi")], ChatMode.Chat);
+        Assert.EndsWith("<｜Assistant｜><think>\n\n</think>\n\n", r1.Decode(chat.Tokens));
+        Assert.False(chat.StartsInReasoning);
+        var reasoner = f.Format([new PromptMessage("user", "hi")], ChatMode.Reasoner);
+        Assert.EndsWith("<｜Assistant｜><think>\n", r1.Decode(reasoner.Tokens));
+        Assert.True(reasoner.StartsInReasoning);
+        var prefix = f.Format([new PromptMessage("user", "hi"), new PromptMessage("assistant", "Sure", Prefix: true)], ChatMode.Chat);
+        Assert.EndsWith("<think>\n\n</think>\n\nSure", r1.Decode(prefix.Tokens));
+
+        // An R1-Distill template (its quirk: only the last system message is kept) is followed as the model's own.
+        string distillTemplate = File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "..", "..", "..", "..", "oracles", "tokenizer", "templates", "deepseek-r1-distill.jinja"));
+        var distillConfig = System.Text.Json.Nodes.JsonNode.Parse(config)!.AsObject();
+        distillConfig["chat_template"] = distillTemplate;
+        var distill = ByteLevelBpeTokenizer.FromHuggingFaceJson(json, Encoding.UTF8.GetBytes(distillConfig.ToJsonString()));
+        var d = new ChatPromptFormatter(distill);
+        PromptMessage[] twoSystems = [new("system", "first"), new("system", "second"), new("user", "hi")];
+        string expected = new DeepSeekChatTemplate(ChatTemplateKind.DeepSeekR1Distill, distill.BosToken!)
+            .Render([ChatMessage.System("first"), ChatMessage.System("second"), ChatMessage.User("hi")], addGenerationPrompt: true);
+        Assert.Equal(expected, d.RenderText(twoSystems, ChatMode.Reasoner));
+        Assert.Equal(expected + "\n</think>\n\n", d.RenderText(twoSystems, ChatMode.Chat));
+
+        // Without a template of its own (the byte tokenizer), V3 renders chat and R1 the reasoner, as before.
+        Assert.StartsWith("DeepSeek-V3 (the model has none)", new ChatPromptFormatter(ServedModel.CreateByteTokenizer()).TemplateDescription);
     }
 }

@@ -50,6 +50,7 @@ public static class ServeHost
             await output.WriteLineAsync($"Engine: {e.Options.MaxConcurrentSequences} slots, {e.Options.MaxBatchTokens} rows per step, KV cache {e.KvPages} pages of 64 tokens " +
                                         $"({e.KvMemoryBytes / (1 << 20):N0} MiB, {e.Options.KvCacheType}, {e.KvBytesPerToken:N0} bytes/token)" +
                                         (e.SupportsSpeculation ? ", MTP speculation on" : ""));
+            await output.WriteLineAsync($"Chat template: {e.Prompts.TemplateDescription}" + (e.Prompts.SupportsTools ? "; tool calls in DeepSeek's format" : "; no tool-call tokens, requests with tools get 400"));
             if (printedKey is not null)
             {
                 await output.WriteLineAsync($"API key: {printedKey}");
