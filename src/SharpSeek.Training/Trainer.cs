@@ -18,6 +18,10 @@ namespace SharpSeek.Training;
 ///   clip by global norm; AdamW step at the scheduled learning rate
 ///   aux-loss-free balancing: per MoE layer, b_e += γ·sign(mean load − load_e)   (no gradient involved)
 /// </code>
+/// The step's mechanics (backward, clip, AdamW, cache invalidation, balancing) are <see cref="TrainingStep"/>'s, shared
+/// with the R1 pipeline's fine-tuning and GRPO.
+/// <code>
+/// </code>
 /// Master weights, gradients and optimizer state are f32 in every precision mode; the mode only decides how GEMM
 /// inputs are rounded. Everything is deterministic for a given thread count, so a run resumed from a checkpoint
 /// reproduces the uninterrupted run bit for bit.
@@ -25,7 +29,7 @@ namespace SharpSeek.Training;
 public sealed class Trainer : IDisposable
 {
     private readonly Tape<float> _tape;
-    private readonly List<Parameter<float>> _trainable;
+    private readonly TrainingStep _step;
 
     public Trainer(ModelConfig config, TrainingOptions options, PackedDataset data, ComputePool? pool = null)
         : this(config, options, data, pool, initialize: true)
@@ -43,10 +47,9 @@ public sealed class Trainer : IDisposable
         Pool = pool ?? ComputePool.Shared;
         Model = new TrainableModel<float>(config);
         if (initialize) Model.Initialize(options.Seed);
-        _trainable = Model.Parameters.Where(p => p.Trainable).ToList();
-        Optimizer = new AdamW(_trainable, options.AdamW);
         Loader = new BatchLoader(data, options.BatchSequences, options.Seed);
         _tape = new Tape<float>(Pool, PrecisionPolicy.For(options.Precision));
+        _step = new TrainingStep(Model, _tape, Pool, options.AdamW);
     }
 
     /// <summary>Continues the run saved in <paramref name="checkpointDirectory"/>: weights, optimizer moments, step and data position.</summary>
@@ -75,7 +78,7 @@ public sealed class Trainer : IDisposable
     public TrainingOptions Options { get; }
     public ComputePool Pool { get; }
     public TrainableModel<float> Model { get; }
-    public AdamW Optimizer { get; }
+    public AdamW Optimizer => _step.Optimizer;
     public BatchLoader Loader { get; private set; }
     /// <summary>Optimizer steps completed.</summary>
     public long Step { get; private set; }
@@ -87,8 +90,7 @@ public sealed class Trainer : IDisposable
     {
         long t0 = Stopwatch.GetTimestamp();
         var objective = new ObjectiveSettings(Options.MtpWeight, Options.BalanceAlpha);
-        Model.ZeroGradients();
-        Model.ResetExpertLoad();
+        _step.Begin();
         int accumulation = Options.GradientAccumulation;
         double loss = 0, main = 0, balance = 0;
         var mtp = new double[Config.NumNextnPredictLayers];
@@ -96,24 +98,16 @@ public sealed class Trainer : IDisposable
         {
             var batch = Loader.Next();
             var r = Model.Loss(_tape, batch, objective);
-            double value = r.Loss.Scalar;
-            if (!double.IsFinite(value)) throw new InvalidOperationException($"the loss became {value} at step {Step + 1}; lower the learning rate");
-            _tape.Backward(r.Loss, 1f / accumulation);
-            _tape.Reset();
-            loss += value / accumulation;
+            loss += _step.Accumulate(r.Loss, 1f / accumulation, $"at step {Step + 1}") / accumulation;
             main += r.MainLoss / accumulation;
             balance += r.BalanceLoss / accumulation;
             for (int k = 0; k < mtp.Length; k++) mtp[k] += r.MtpLosses[k] / accumulation;
         }
 
-        double norm = GradientClipping.ClipByGlobalNorm(_trainable, Options.ClipNorm, Pool);
-        double lr = Options.LearningRates.At(Step);
-        Optimizer.Update(lr, Pool);
-        _tape.WeightOperands.Invalidate();
-
         var load = Model.MoeLayers.ToDictionary(l => l, l => (long[])Model.ExpertLoad(l).Clone());
-        if (Options.BiasUpdateSpeed > 0 && (Options.BiasFreezeStep is not long freeze || Step < freeze))
-            UpdateSelectionBiases(load);
+        double lr = Options.LearningRates.At(Step);
+        bool balancing = Options.BiasFreezeStep is not long freeze || Step < freeze;
+        double norm = _step.Finish(lr, Options.ClipNorm, balancing ? Options.BiasUpdateSpeed : 0);
 
         Step++;
         long tokens = (long)Options.TokensPerStep;
@@ -123,23 +117,6 @@ public sealed class Trainer : IDisposable
             Step = Step, Loss = loss, MainLoss = main, MtpLosses = mtp, BalanceLoss = balance, LearningRate = lr,
             GradientNorm = norm, Tokens = tokens, Seconds = Stopwatch.GetElapsedTime(t0).TotalSeconds, ExpertLoad = load,
         };
-    }
-
-    /// <summary>
-    /// Auxiliary-loss-free balancing (DeepSeek-V3 §2.1.2): an expert that took more than the mean load this step has its
-    /// selection bias lowered by γ, one that took less has it raised by γ. The bias only affects which experts are
-    /// chosen, never the combine weights, so balance is steered without a loss term pulling against the objective.
-    /// </summary>
-    private void UpdateSelectionBiases(Dictionary<int, long[]> load)
-    {
-        float gamma = (float)Options.BiasUpdateSpeed;
-        foreach (var (layer, counts) in load)
-        {
-            if (Model.SelectionBias(layer) is not { } bias) continue;
-            double mean = counts.Average();
-            var b = bias.Values;
-            for (int e = 0; e < counts.Length; e++) b[e] += gamma * Math.Sign(mean - counts[e]);
-        }
     }
 
     /// <summary>Mean main and MTP cross-entropy over <paramref name="batches"/> (no gradients, no balancing side effects).</summary>

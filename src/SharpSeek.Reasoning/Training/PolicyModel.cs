@@ -13,26 +13,25 @@ namespace SharpSeek.Reasoning.Training;
 /// <summary>
 /// A trainable DeepSeek-V3 model with its optimizer, for every stage of the R1 pipeline: plain next-token training
 /// (pretraining), masked supervised fine-tuning, and policy-gradient steps from an arbitrary per-token objective.
-/// Each optimizer step also runs aux-loss-free expert balancing, as <see cref="Trainer"/> does. F32 throughout and
-/// deterministic for a fixed thread count.
+/// Every optimizer step is <see cref="TrainingStep"/>'s (the one <see cref="Trainer"/> runs), aux-loss-free expert
+/// balancing included. F32 throughout and deterministic for a fixed thread count.
 /// </summary>
 public sealed class PolicyModel : IDisposable
 {
     private readonly Tape<float> _tape;
-    private readonly List<Parameter<float>> _trainable;
+    private readonly TrainingStep _step;
 
     public PolicyModel(ModelConfig config, ulong seed, ComputePool pool, AdamWSettings? adamW = null)
     {
         Pool = pool;
         Model = new TrainableModel<float>(config);
         Model.Initialize(seed);
-        _trainable = Model.Parameters.Where(p => p.Trainable).ToList();
-        Optimizer = new AdamW(_trainable, adamW ?? new AdamWSettings(WeightDecay: 0.01));
         _tape = new Tape<float>(pool, PrecisionPolicy.F32);
+        _step = new TrainingStep(Model, _tape, pool, adamW ?? new AdamWSettings(WeightDecay: 0.01));
     }
 
     public TrainableModel<float> Model { get; }
-    public AdamW Optimizer { get; }
+    public AdamW Optimizer => _step.Optimizer;
     public ComputePool Pool { get; }
     public ModelConfig Config => Model.Config;
     public double ClipNorm { get; set; } = 1.0;
@@ -60,19 +59,15 @@ public sealed class PolicyModel : IDisposable
     /// <summary>One optimizer step of the V3 objective (main + MTP + balance) over <paramref name="microBatches"/>; returns the mean main loss.</summary>
     public double SupervisedStep(IReadOnlyList<TokenBatch> microBatches, double learningRate)
     {
-        Model.ZeroGradients();
-        Model.ResetExpertLoad();
+        _step.Begin();
         double main = 0;
         foreach (var batch in microBatches)
         {
             var r = Model.Loss(_tape, batch, Objective);
-            double value = r.Loss.Scalar;
-            if (!double.IsFinite(value)) throw new InvalidOperationException($"the loss became {value}; lower the learning rate");
-            _tape.Backward(r.Loss, 1f / microBatches.Count);
-            _tape.Reset();
+            _step.Accumulate(r.Loss, 1f / microBatches.Count, "in supervised training");
             main += r.MainLoss / microBatches.Count;
         }
-        FinishStep(learningRate);
+        _step.Finish(learningRate, ClipNorm, BiasUpdateSpeed);
         return main;
     }
 
@@ -109,36 +104,15 @@ public sealed class PolicyModel : IDisposable
     /// </summary>
     public double PolicyStep(TokenBatch batch, Func<double[], TokenObjective> objective, double learningRate)
     {
-        Model.ZeroGradients();
-        Model.ResetExpertLoad();
+        _step.Begin();
         var hidden = Model.MainHidden(_tape, batch);
         var loss = _tape.TokenLogProbLoss(hidden, _tape.Leaf(HeadParameter), batch.MainTargets(), GemmPrecision.F32, objective, out _);
-        double value = loss.Scalar;
-        if (!double.IsFinite(value)) throw new InvalidOperationException($"the policy loss became {value}; lower the learning rate");
-        if (loss.RequiresGrad) _tape.Backward(loss, 1f);
-        _tape.Reset();
-        FinishStep(learningRate);
+        double value = _step.Accumulate(loss, 1f, "in a policy step");
+        _step.Finish(learningRate, ClipNorm, BiasUpdateSpeed);
         return value;
     }
 
     private Parameter<float> HeadParameter => Model[Config.TieWordEmbeddings ? WeightNames.Embedding : WeightNames.OutputHead];
-
-    private void FinishStep(double learningRate)
-    {
-        GradientClipping.ClipByGlobalNorm(_trainable, ClipNorm, Pool);
-        Optimizer.Update(learningRate, Pool);
-        if (BiasUpdateSpeed <= 0) return;
-        // Aux-loss-free balancing (DeepSeek-V3 §2.1.2): overloaded experts' selection bias goes down by γ, underloaded up.
-        float gamma = (float)BiasUpdateSpeed;
-        foreach (int layer in Model.MoeLayers)
-        {
-            if (Model.SelectionBias(layer) is not { } bias) continue;
-            var counts = Model.ExpertLoad(layer);
-            double mean = counts.Average();
-            var b = bias.Values;
-            for (int e = 0; e < counts.Length; e++) b[e] += gamma * Math.Sign(mean - counts[e]);
-        }
-    }
 
     /// <summary>A frozen copy of the current weights (the GRPO reference policy), with fresh optimizer state.</summary>
     public PolicyModel Snapshot()
