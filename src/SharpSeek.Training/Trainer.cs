@@ -20,8 +20,6 @@ namespace SharpSeek.Training;
 /// </code>
 /// The step's mechanics (backward, clip, AdamW, cache invalidation, balancing) are <see cref="TrainingStep"/>'s, shared
 /// with the R1 pipeline's fine-tuning and GRPO.
-/// <code>
-/// </code>
 /// Master weights, gradients and optimizer state are f32 in every precision mode; the mode only decides how GEMM
 /// inputs are rounded. Everything is deterministic for a given thread count, so a run resumed from a checkpoint
 /// reproduces the uninterrupted run bit for bit.
