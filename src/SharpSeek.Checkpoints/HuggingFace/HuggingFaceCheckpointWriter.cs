@@ -2,6 +2,7 @@ using System.Text.Json.Nodes;
 using SharpSeek.Formats.Safetensors;
 using SharpSeek.Model;
 using SharpSeek.Tensors;
+using SharpSeek.Formats;
 
 namespace SharpSeek.Checkpoints.HuggingFace;
 
@@ -84,8 +85,6 @@ public static class HuggingFaceCheckpointWriter
                 ["weight_block_size"] = new JsonArray(Tensor.Fp8BlockSize, Tensor.Fp8BlockSize),
             };
         json["torch_dtype"] = weightType switch { DType.F32 => "float32", DType.F16 => "float16", _ => "bfloat16" };
-        string tmp = path + ".tmp";
-        File.WriteAllText(tmp, json.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
-        File.Move(tmp, path, overwrite: true);
+        AtomicFile.WriteAllText(path, json.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
     }
 }

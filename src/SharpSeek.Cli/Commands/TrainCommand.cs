@@ -189,7 +189,7 @@ internal static class TrainCommand
         string SaveCheckpoint()
         {
             string path = trainer.SaveCheckpoint(outDir);
-            log.WriteChart(chart, firstMtpLayer: trainer.Config.NumHiddenLayers);
+            SharpSeek.Reporting.TrainingChart.Write(log.Path, chart, firstMtpLayer: trainer.Config.NumHiddenLayers);
             return path;
         }
 

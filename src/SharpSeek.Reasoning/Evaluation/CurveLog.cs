@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using SharpSeek.Reporting;
 
 namespace SharpSeek.Reasoning.Evaluation;
 
@@ -56,16 +57,7 @@ public sealed class CurveLog : IDisposable
             plots.Add(plot);
         }
         if (plots.Count == 0) throw new ArgumentException("no panels to draw");
-        var chart = new ScottPlot.Multiplot(plots[0]);
-        foreach (var p in plots.Skip(1)) chart.Subplots.Add(p);
-        chart.Layout = new ScottPlot.MultiplotLayouts.Rows();
-        using var surface = SkiaSharp.SKSurface.Create(new SkiaSharp.SKImageInfo(width, height));
-        chart.Render(surface.Canvas, new ScottPlot.PixelRect(0, width, height, 0));
-        using var image = surface.Snapshot();
-        using var png = image.Encode(SkiaSharp.SKEncodedImageFormat.Png, 100);
-        string temp = path + $".{Guid.NewGuid():N}.tmp";
-        File.WriteAllBytes(temp, png.ToArray());
-        File.Move(temp, path, overwrite: true);
+        ChartFile.Save(ChartFile.Rows(plots), path, width, height);
     }
 
     private static double[] Smooth(double[] y, int window)

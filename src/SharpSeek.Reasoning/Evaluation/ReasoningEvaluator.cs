@@ -4,7 +4,7 @@ using System.Text;
 using SharpSeek.Reasoning.Generation;
 using SharpSeek.Reasoning.Tasks;
 using SharpSeek.Training;
-using SkiaSharp;
+using SharpSeek.Reporting;
 
 namespace SharpSeek.Reasoning.Evaluation;
 
@@ -153,21 +153,6 @@ public static class ReasoningEvaluator
         plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericManual(ticks);
         plot.Axes.SetLimitsY(0, 100);
         plot.ShowLegend(ScottPlot.Alignment.UpperRight);
-        PngOutput.Save(plot, path, width, height);
-    }
-}
-
-/// <summary>Renders a ScottPlot plot to a PNG through SkiaSharp, written under a temporary name and renamed.</summary>
-public static class PngOutput
-{
-    public static void Save(ScottPlot.Plot plot, string path, int width, int height)
-    {
-        using var surface = SKSurface.Create(new SKImageInfo(width, height));
-        plot.Render(surface.Canvas, width, height);
-        using var image = surface.Snapshot();
-        using var png = image.Encode(SKEncodedImageFormat.Png, 100);
-        string temp = path + $".{Guid.NewGuid():N}.tmp";
-        File.WriteAllBytes(temp, png.ToArray());
-        File.Move(temp, path, overwrite: true);
+        ChartFile.Save(plot, path, width, height);
     }
 }

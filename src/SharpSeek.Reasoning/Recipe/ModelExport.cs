@@ -3,6 +3,7 @@ using SharpSeek.Model;
 using SharpSeek.Reasoning.Generation;
 using SharpSeek.Tokenizer.Training;
 using SharpSeek.Training;
+using SharpSeek.Formats;
 
 namespace SharpSeek.Reasoning.Recipe;
 
@@ -16,7 +17,7 @@ public static class ModelExport
     public static void Save(TrainableModel<float> model, TrainedBpeVocabulary tokenizer, string directory)
     {
         Directory.CreateDirectory(directory);
-        File.WriteAllText(Path.Combine(directory, "config.json"), ModelConfigJson.Write(model.Config));
+        AtomicFile.WriteAllText(Path.Combine(directory, "config.json"), ModelConfigJson.Write(model.Config));
         using (var weights = InferenceWeights.From(model))
         {
             var writer = new SafetensorsWriter();

@@ -13,6 +13,7 @@ using SharpSeek.Tokenizer.Training;
 using SharpSeek.Training;
 using SharpSeek.Training.Checkpoints;
 using SharpSeek.Training.Data;
+using SharpSeek.Formats;
 
 namespace SharpSeek.Reasoning.Recipe;
 
@@ -96,7 +97,7 @@ public sealed class R1Recipe(RecipeSettings settings, RecipeProgress? progress =
 
         ModelExport.Save(rl.Model, vocabulary, outputDirectory);
         string table = ReasoningEvaluator.MarkdownTable(cells, _s.Evaluation.Samples);
-        File.WriteAllText(Path.Combine(outputDirectory, "eval.md"), table);
+        AtomicFile.WriteAllText(Path.Combine(outputDirectory, "eval.md"), table);
         ReasoningEvaluator.WriteChart(cells, Path.Combine(outputDirectory, "eval.png"));
 
         // Calibration runs may skip distillation (no problems): it does not touch the policy.
@@ -117,14 +118,15 @@ public sealed class R1Recipe(RecipeSettings settings, RecipeProgress? progress =
     private static void SaveValues(PolicyModel model, string path)
     {
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
-        string temporary = path + ".tmp";
-        using (var writer = new BinaryWriter(File.Create(temporary)))
+        AtomicFile.Write(path, stream =>
+        {
+            using var writer = new BinaryWriter(stream, System.Text.Encoding.UTF8, leaveOpen: true);
             foreach (var p in model.Model.Parameters)
             {
                 writer.Write(p.Name);
                 writer.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes<float>(p.Values));
             }
-        File.Move(temporary, path, overwrite: true);
+        });
     }
 
     private static void LoadValues(PolicyModel model, string path)
@@ -482,6 +484,6 @@ public sealed class R1Recipe(RecipeSettings settings, RecipeProgress? progress =
                 ["pass_at_1"] = Math.Round(c.PassAt1, 4), ["maj_at_k"] = Math.Round(c.MajorityAtK, 4), ["mean_tokens"] = Math.Round(c.MeanTokens, 2),
             }).ToList(),
         };
-        File.WriteAllText(path, JsonSerializer.Serialize(summary, new JsonSerializerOptions { WriteIndented = true }));
+        AtomicFile.WriteAllText(path, JsonSerializer.Serialize(summary, new JsonSerializerOptions { WriteIndented = true }));
     }
 }
