@@ -7,7 +7,7 @@ namespace SharpSeek.Checkpoints.Gguf;
 public sealed record GgufWriteOptions
 {
     /// <summary>
-    /// Type of the linear weights, embedding and head: F32, F16, BF16, Q8_0, Q4_0 or Q4_K. Norms, router and biases
+    /// Type of the linear weights, embedding and head: F32, F16, BF16, Q8_0, Q4_0, Q4_K or Q6_K. Norms, router and biases
     /// stay F32 (as llama.cpp's converter keeps them). A tensor whose rows do not split into whole blocks falls back:
     /// Q4_K → Q8_0 (llama.cpp's quantizer picks Q5_0, which SharpSeek does not implement), then → F16.
     /// </summary>

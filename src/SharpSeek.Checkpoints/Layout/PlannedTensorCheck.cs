@@ -6,7 +6,11 @@ namespace SharpSeek.Checkpoints;
 /// <summary>Model-level validation shared by the readers: the tensors a config needs, present and shaped as it implies.</summary>
 internal static class PlannedTensorCheck
 {
-    /// <summary>Tensors a file may leave out: the model falls back (MTP head norm → final norm) or the reader fills them (zero selection bias).</summary>
+    /// <summary>
+    /// Tensors a file may leave out: the model falls back (MTP head norm → final norm) or a reader fills them. The GGUF
+    /// reader fills a missing selection bias with zeros (llama.cpp's converter drops it for some models); the HF reader
+    /// still requires <c>e_score_correction_bias</c> whenever the config plans one, since DeepSeek's HF checkpoints carry it.
+    /// </summary>
     public static bool IsOptional(PlannedTensor t, ModelConfig config)
     {
         for (int l = 0; l < config.NumHiddenLayers + config.NumNextnPredictLayers; l++)

@@ -9,7 +9,7 @@ namespace SharpSeek.Cli.Commands;
 
 /// <summary>
 /// <c>sharpseek convert --input PATH --output PATH [--type T]</c>: HF safetensors directory (F32/F16/BF16/FP8) or GGUF →
-/// GGUF (deepseek2/qwen2/llama as llama.cpp lays them out; weights F32, F16, BF16, Q8_0, Q4_0 or Q4_K) or → HF directory
+/// GGUF (deepseek2/qwen2/llama as llama.cpp lays them out; weights F32, F16, BF16, Q8_0, Q4_0, Q4_K or Q6_K) or → HF directory
 /// (HF names, config.json; weights F32, F16, BF16 or F8E4M3 with 128×128 block scales). The output format follows the
 /// output name: *.gguf is GGUF, anything else a directory.
 /// </summary>
@@ -19,7 +19,7 @@ internal static class ConvertCommand
     {
         var input = new Option<string>("--input", "-i") { Description = "GGUF file or HF safetensors directory", Required = true };
         var outputPath = new Option<string>("--output", "-o") { Description = "a .gguf file, or a directory for an HF checkpoint", Required = true };
-        var type = new Option<string?>("--type") { Description = "weight type: GGUF F32|F16|BF16|Q8_0|Q4_0|Q4_K (default Q8_0); HF F32|F16|BF16|F8E4M3 (default BF16)" };
+        var type = new Option<string?>("--type") { Description = "weight type: GGUF F32|F16|BF16|Q8_0|Q4_0|Q4_K|Q6_K (default Q8_0); HF F32|F16|BF16|F8E4M3 (default BF16)" };
         var embeddingType = new Option<string?>("--embedding-type") { Description = "GGUF only: type of token embedding and output head (default: --type)" };
         var noMtp = new Option<bool>("--no-mtp") { Description = "leave out the multi-token-prediction layers" };
         var shard = new Option<long>("--shard-bytes") { Description = "HF only: largest shard", DefaultValueFactory = _ => 4L << 30 };

@@ -202,7 +202,7 @@ public sealed record ModelConfig
         _ => 2L * NumKeyValueHeads * AttentionHeadDim,
     };
 
-    /// <summary>KV-cache bytes per token over every main layer (MTP layers excluded), at <paramref name="bytesPerElement"/> (4 = F32, what sessions store).</summary>
+    /// <summary>KV-cache bytes per token over every main layer (MTP layers excluded), at <paramref name="bytesPerElement"/> (4 = F32, 2 = F16/BF16; the engine stores F16 by default, see ModelOptions.KvCacheType).</summary>
     public long KvCacheBytesPerToken(AttentionMode mode, int bytesPerElement = sizeof(float))
         => KvCacheElementsPerTokenPerLayer(mode) * NumHiddenLayers * bytesPerElement;
 
