@@ -8,7 +8,7 @@ internal static class PlannedTensorCheck
 {
     /// <summary>
     /// Tensors a file may leave out: the model falls back (MTP head norm → final norm) or a reader fills them. The GGUF
-    /// reader fills a missing selection bias with zeros (llama.cpp's converter drops it for some models); the HF reader
+    /// reader fills a missing selection bias with zeros (a zero bias selects by the affinities alone); the HF reader
     /// still requires <c>e_score_correction_bias</c> whenever the config plans one, since DeepSeek's HF checkpoints carry it.
     /// </summary>
     public static bool IsOptional(PlannedTensor t, ModelConfig config)
