@@ -27,7 +27,7 @@ public sealed partial class CheckpointLayoutAdapter(ICheckpointSource source)
         return values;
     }
 
-    private Exception Missing(string name) => new InvalidDataException($"{Source.Describe(name)}: the source has no tensor '{name}' (nor another layout of it)");
+    private InvalidDataException Missing(string name) => new InvalidDataException($"{Source.Describe(name)}: the source has no tensor '{name}' (nor another layout of it)");
 
     private TensorValues? TryValues(string name)
     {

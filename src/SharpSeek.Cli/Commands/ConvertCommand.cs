@@ -15,6 +15,9 @@ namespace SharpSeek.Cli.Commands;
 /// </summary>
 internal static class ConvertCommand
 {
+    // Files of an HF folder that travel with the weights when converting folder to folder.
+    private static readonly string[] s_sideFiles = ["tokenizer.json", "tokenizer_config.json", "generation_config.json"];
+
     public static Command Create()
     {
         var input = new Option<string>("--input", "-i") { Description = "GGUF file or HF safetensors directory", Required = true };
@@ -62,7 +65,7 @@ internal static class ConvertCommand
                     Progress = Progress,
                 });
                 if (source.Format == CheckpointFormat.HuggingFace)
-                    foreach (var name in new[] { "tokenizer.json", "tokenizer_config.json", "generation_config.json" })
+                    foreach (var name in s_sideFiles)
                         if (File.Exists(Path.Combine(source.Path, name))) File.Copy(Path.Combine(source.Path, name), Path.Combine(target, name), overwrite: true);
             }
             if (!Console.IsErrorRedirected) Console.Error.WriteLine();

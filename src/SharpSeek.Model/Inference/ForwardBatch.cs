@@ -17,7 +17,7 @@ namespace SharpSeek.Model;
 public sealed class ForwardBatch
 {
     private readonly int _vocab, _hidden;
-    private int[] _tokens;
+    private readonly int[] _tokens;
     private Segment[] _segments = new Segment[16];
     private AttentionSequence[] _attention = new AttentionSequence[16];
     private int[] _pageTable = new int[64];

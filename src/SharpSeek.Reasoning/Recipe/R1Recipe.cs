@@ -36,6 +36,7 @@ public sealed record DistillationResult(int TeacherTraces, int Problems, double 
 /// </summary>
 public sealed class R1Recipe(RecipeSettings settings, RecipeProgress? progress = null, Action<string>? log = null)
 {
+    private static readonly JsonSerializerOptions s_indented = new() { WriteIndented = true };
     private readonly RecipeSettings _s = settings;
     private readonly Dictionary<string, double> _seconds = new();
 
@@ -369,7 +370,7 @@ public sealed class R1Recipe(RecipeSettings settings, RecipeProgress? progress =
     }
 
     /// <summary>For each position of the packed batch: the index of the response whose token it predicts, or −1.</summary>
-    private static int[] RowOwners(TokenBatch batch, IReadOnlyList<SupervisedExample> examples)
+    private static int[] RowOwners(TokenBatch batch, List<SupervisedExample> examples)
     {
         int t = batch.SequenceLength;
         var owner = new int[batch.Positions];
@@ -484,6 +485,6 @@ public sealed class R1Recipe(RecipeSettings settings, RecipeProgress? progress =
                 ["pass_at_1"] = Math.Round(c.PassAt1, 4), ["maj_at_k"] = Math.Round(c.MajorityAtK, 4), ["mean_tokens"] = Math.Round(c.MeanTokens, 2),
             }).ToList(),
         };
-        AtomicFile.WriteAllText(path, JsonSerializer.Serialize(summary, new JsonSerializerOptions { WriteIndented = true }));
+        AtomicFile.WriteAllText(path, JsonSerializer.Serialize(summary, s_indented));
     }
 }

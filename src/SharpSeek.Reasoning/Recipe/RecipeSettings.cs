@@ -53,7 +53,7 @@ public sealed record RecipeSettings
     /// loads say little about the data, and ±γ steps taken from them are a random walk of the routing that moves the
     /// policy (KL) without the reward's say.
     /// </summary>
-    public double GrpoBiasUpdateSpeed { get; init; } = 0;
+    public double GrpoBiasUpdateSpeed { get; init; }
     /// <summary>Every this many GRPO steps, held-out pass@1 (thinking) per difficulty is logged as a curve; 0 = never.</summary>
     public int GrpoEvalEvery { get; init; } = 20;
     /// <summary>The monitoring evaluation's size (kept small: it is a curve, the table comes from the full evaluation).</summary>

@@ -10,7 +10,7 @@ namespace SharpSeek.Server.Accounts;
 /// next start writes to the store before serving. Settling is idempotent on the request id, so a row that did commit
 /// before its error was seen is never charged twice.
 /// </summary>
-public sealed class LedgerWriter(AccountStore store, string pendingPath, ILogger logger)
+public sealed partial class LedgerWriter(AccountStore store, string pendingPath, ILogger logger)
 {
     /// <summary>Delays before the 2nd, 3rd … tries.</summary>
     public IReadOnlyList<TimeSpan> Backoff { get; init; } =
@@ -30,19 +30,18 @@ public sealed class LedgerWriter(AccountStore store, string pendingPath, ILogger
             try
             {
                 await store.SettleAsync(row).ConfigureAwait(false);
-                if (attempt > 0) logger.LogInformation("ledger row {RequestId} written on try {Attempt}", row.RequestId, attempt + 1);
+                if (attempt > 0) WrittenOnRetry(logger, row.RequestId, attempt + 1);
                 return true;
             }
             catch (Exception e) when (e is not OutOfMemoryException)
             {
                 if (attempt >= Backoff.Count)
                 {
-                    logger.LogError(e, "ledger row {RequestId} (account {AccountId}, cost {CostNano} nano-CNY) not written after {Tries} tries; kept in {PendingPath} for the next start",
-                        row.RequestId, row.AccountId, row.CostNano, attempt + 1, pendingPath);
+                    KeptPending(logger, e, row.RequestId, row.AccountId, row.CostNano, attempt + 1, pendingPath);
                     AppendPending(row);
                     return false;
                 }
-                logger.LogWarning(e, "ledger row {RequestId}: write failed (try {Attempt}), retrying", row.RequestId, attempt + 1);
+                Retrying(logger, e, row.RequestId, attempt + 1);
                 await Task.Delay(Backoff[attempt]).ConfigureAwait(false);
             }
         }
@@ -65,7 +64,8 @@ public sealed class LedgerWriter(AccountStore store, string pendingPath, ILogger
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             // Nowhere left to keep it: the error line carries every field needed to enter it by hand.
-            logger.LogCritical(e, "ledger row LOST from the store and the pending file: {Row}", JsonSerializer.Serialize(row));
+            string whole = JsonSerializer.Serialize(row);
+            Lost(logger, e, whole);
         }
     }
 
@@ -83,7 +83,7 @@ public sealed class LedgerWriter(AccountStore store, string pendingPath, ILogger
             catch (JsonException e)
             {
                 // A line torn by a crash mid-append: its request was also logged as an error when it failed.
-                logger.LogError(e, "pending ledger line unreadable, skipped: {Line}", line);
+                UnreadablePending(logger, e, line);
                 continue;
             }
             if (row is null) continue;
@@ -91,7 +91,26 @@ public sealed class LedgerWriter(AccountStore store, string pendingPath, ILogger
             written++;
         }
         File.Delete(pendingPath);
-        logger.LogInformation("{Rows} pending ledger rows written from {PendingPath}", written, pendingPath);
+        Replayed(logger, written, pendingPath);
         return written;
     }
+
+    // The ledger's log lines (source-generated: no boxing or parsing on the way to the logger).
+    [LoggerMessage(EventId = 101, Level = LogLevel.Information, Message = "ledger row {RequestId} written on try {Attempt}")]
+    private static partial void WrittenOnRetry(ILogger logger, string requestId, int attempt);
+
+    [LoggerMessage(EventId = 102, Level = LogLevel.Error, Message = "ledger row {RequestId} (account {AccountId}, cost {CostNano} nano-CNY) not written after {Tries} tries; kept in {PendingPath} for the next start")]
+    private static partial void KeptPending(ILogger logger, Exception e, string requestId, long accountId, long costNano, int tries, string pendingPath);
+
+    [LoggerMessage(EventId = 103, Level = LogLevel.Warning, Message = "ledger row {RequestId}: write failed (try {Attempt}), retrying")]
+    private static partial void Retrying(ILogger logger, Exception e, string requestId, int attempt);
+
+    [LoggerMessage(EventId = 104, Level = LogLevel.Critical, Message = "ledger row LOST from the store and the pending file: {Row}")]
+    private static partial void Lost(ILogger logger, Exception e, string row);
+
+    [LoggerMessage(EventId = 105, Level = LogLevel.Error, Message = "pending ledger line unreadable, skipped: {Line}")]
+    private static partial void UnreadablePending(ILogger logger, Exception e, string line);
+
+    [LoggerMessage(EventId = 106, Level = LogLevel.Information, Message = "{Rows} pending ledger rows written from {PendingPath}")]
+    private static partial void Replayed(ILogger logger, int rows, string pendingPath);
 }

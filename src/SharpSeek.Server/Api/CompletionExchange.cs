@@ -12,7 +12,7 @@ namespace SharpSeek.Server.Api;
 /// lines while queued, the response (JSON or SSE) and error bodies. Admission, billing (one ledger row for every request
 /// that reached the engine), cancellation, logging and metrics are <see cref="RequestLifecycle"/>'s.
 /// </summary>
-internal sealed class CompletionExchange
+internal sealed class CompletionExchange : IDisposable
 {
     private static readonly byte[] s_blankLine = "\n"u8.ToArray();
     private static readonly byte[] s_sseKeepAlive = ": keep-alive\n\n"u8.ToArray();
@@ -35,8 +35,16 @@ internal sealed class CompletionExchange
         _json = new Utf8JsonWriter(_buffer, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
     }
 
-    public static Task HandleChatAsync(HttpContext http, ServerState state) => new CompletionExchange(state, http, fim: false).RunAsync();
-    public static Task HandleFimAsync(HttpContext http, ServerState state) => new CompletionExchange(state, http, fim: true).RunAsync();
+    public static Task HandleChatAsync(HttpContext http, ServerState state) => HandleAsync(http, state, fim: false);
+    public static Task HandleFimAsync(HttpContext http, ServerState state) => HandleAsync(http, state, fim: true);
+
+    private static async Task HandleAsync(HttpContext http, ServerState state, bool fim)
+    {
+        using var exchange = new CompletionExchange(state, http, fim);
+        await exchange.RunAsync();
+    }
+
+    public void Dispose() => _json.Dispose();
 
     private string Endpoint => _fim ? "/beta/completions" : "/chat/completions";
 

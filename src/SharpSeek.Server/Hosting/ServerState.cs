@@ -9,7 +9,7 @@ using SharpSeek.Server.Monitoring;
 namespace SharpSeek.Server.Hosting;
 
 /// <summary>What every request handler shares: the engine, the account store, admission, metrics, logs and options.</summary>
-public sealed class ServerState
+public sealed class ServerState : IDisposable
 {
     private readonly Dictionary<string, string> _shareGroupOf = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _shutdown = new();
@@ -54,6 +54,8 @@ public sealed class ServerState
     internal void Exit() => Interlocked.Decrement(ref _inFlight);
     internal void BeginDrain() => Draining = true;
     internal void CancelInFlight() => _shutdown.Cancel();
+
+    public void Dispose() => _shutdown.Dispose();
 
     /// <summary>The account's context-cache partition: its sharing group when the operator named one, else its own.</summary>
     public string CachePartition(Account account) =>

@@ -204,8 +204,9 @@ public sealed class SharpSeekServer : IAsyncDisposable
         finally
         {
             state.Metrics.CountRequest(endpoint, status);
+            long totalMs = (long)System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds;
             RequestLog.Request(state.Log, http.TraceIdentifier, http.Request.Method, endpoint, null, status, status == 200 ? "ok" : "rejected",
-                0, 0, 0, "none", 0, 0, -1, (long)System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+                0, 0, 0, "none", 0, 0, -1, totalMs);
         }
     }
 
@@ -292,6 +293,7 @@ public sealed class SharpSeekServer : IAsyncDisposable
         }
         _cache.Dispose();
         State.Store.Dispose();
+        State.Dispose();
     }
 
     private static async Task<bool> WaitAsync(Func<bool> condition, TimeSpan limit)

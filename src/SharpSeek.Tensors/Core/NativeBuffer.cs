@@ -17,8 +17,7 @@ public sealed unsafe class NativeBuffer : IDisposable
     {
         if (bytes < 0) throw new ArgumentOutOfRangeException(nameof(bytes), bytes, "size must be non-negative");
         Length = bytes;
-        _ptr = NativeMemory.AlignedAlloc((nuint)Math.Max(bytes, 1), Alignment);
-        if (_ptr == null) throw new OutOfMemoryException($"could not allocate {bytes} bytes of native memory");
+        _ptr = NativeMemory.AlignedAlloc((nuint)Math.Max(bytes, 1), Alignment); // throws OutOfMemoryException when it cannot
         if (zero) NativeMemory.Clear(_ptr, (nuint)bytes);
         if (bytes > 0) GC.AddMemoryPressure(bytes);
     }

@@ -235,7 +235,7 @@ public sealed class DeepSeekChatTemplate
         output.Append(ToolCallBegin).AppendContent(call.Type).Append(ToolSeparator).AppendContent(call.Name)
             .Append("\n```json\n").AppendContent(call.Arguments).Append("\n```").Append(ToolCallEnd);
 
-    private void Validate(IReadOnlyList<ChatMessage> messages)
+    private static void Validate(IReadOnlyList<ChatMessage> messages)
     {
         for (int i = 0; i < messages.Count; i++)
         {

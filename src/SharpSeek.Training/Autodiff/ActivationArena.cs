@@ -36,8 +36,7 @@ internal sealed unsafe class ActivationArena : IDisposable
         if (_free.TryGetValue(bytes, out var stack) && stack.Count > 0) p = (void*)stack.Pop();
         else
         {
-            p = NativeMemory.AlignedAlloc((nuint)bytes, Alignment);
-            if (p == null) throw new OutOfMemoryException($"could not allocate {bytes} bytes for activations");
+            p = NativeMemory.AlignedAlloc((nuint)bytes, Alignment); // throws OutOfMemoryException when it cannot
             _ownedBytes += bytes;
         }
         if (zero) NativeMemory.Clear(p, (nuint)requested);

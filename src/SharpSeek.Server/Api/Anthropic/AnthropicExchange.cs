@@ -14,7 +14,7 @@ namespace SharpSeek.Server.Api.Anthropic;
 /// <c>ping</c> events (after <c>message_start</c>) while a stream waits for a slot, and Anthropic's error body and
 /// status codes (a full server is 529 <c>overloaded_error</c>).
 /// </summary>
-internal sealed class AnthropicExchange
+internal sealed class AnthropicExchange : IDisposable
 {
     public const string Endpoint = "/anthropic/v1/messages";
 
@@ -36,7 +36,13 @@ internal sealed class AnthropicExchange
         _events = new AnthropicEventWriter(_buffer);
     }
 
-    public static Task HandleAsync(HttpContext http, ServerState state) => new AnthropicExchange(state, http).RunAsync();
+    public static async Task HandleAsync(HttpContext http, ServerState state)
+    {
+        using var exchange = new AnthropicExchange(state, http);
+        await exchange.RunAsync();
+    }
+
+    public void Dispose() => _events.Dispose();
 
     private Task RunAsync()
     {

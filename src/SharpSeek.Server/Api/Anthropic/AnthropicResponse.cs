@@ -133,7 +133,7 @@ internal static class AnthropicResponse
 /// deltas and <c>content_block_stop</c>, then <c>message_delta</c> and <c>message_stop</c>; <c>ping</c> while queued.
 /// Blocks open and close as the generated text moves from thinking to text to tool calls.
 /// </summary>
-internal sealed class AnthropicEventWriter
+internal sealed class AnthropicEventWriter : IDisposable
 {
     private enum Block { None, Thinking, Text, ToolUse }
 
@@ -196,6 +196,8 @@ internal sealed class AnthropicEventWriter
         w.WriteEndObject();
         End();
     }
+
+    public void Dispose() => _json.Dispose();
 
     public void Ping()
     {
