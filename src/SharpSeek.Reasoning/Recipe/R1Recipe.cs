@@ -115,32 +115,14 @@ public sealed class R1Recipe(RecipeSettings settings, RecipeProgress? progress =
         return result;
     }
 
-    /// <summary>Writes every parameter's values (the checkpoint files of calibration runs), through a temp file.</summary>
+    /// <summary>The weights of a stage (the checkpoint files of calibration runs), as one safetensors file.</summary>
     private static void SaveValues(PolicyModel model, string path)
     {
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
-        AtomicFile.Write(path, stream =>
-        {
-            using var writer = new BinaryWriter(stream, System.Text.Encoding.UTF8, leaveOpen: true);
-            foreach (var p in model.Model.Parameters)
-            {
-                writer.Write(p.Name);
-                writer.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes<float>(p.Values));
-            }
-        });
+        TrainingCheckpoint.SaveParameters(model.Model, path);
     }
 
-    private static void LoadValues(PolicyModel model, string path)
-    {
-        using var reader = new BinaryReader(File.OpenRead(path));
-        foreach (var p in model.Model.Parameters)
-        {
-            string name = reader.ReadString();
-            if (name != p.Name) throw new InvalidDataException($"{path} holds {name} where the model has {p.Name}: another config");
-            reader.BaseStream.ReadExactly(System.Runtime.InteropServices.MemoryMarshal.AsBytes(p.Values));
-        }
-        if (reader.BaseStream.Position != reader.BaseStream.Length) throw new InvalidDataException($"{path} has trailing bytes: another config");
-    }
+    private static void LoadValues(PolicyModel model, string path) => TrainingCheckpoint.RestoreParameters(path, model.Model);
 
     /// <summary>SFT continues pretraining's optimizer, so the pretraining checkpoint keeps AdamW's state beside the weights.</summary>
     private static string OptimizerPath(string checkpoint) => checkpoint + ".optimizer.safetensors";

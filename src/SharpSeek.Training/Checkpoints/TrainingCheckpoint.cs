@@ -1,6 +1,9 @@
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using SharpSeek.Checkpoints;
+using SharpSeek.Checkpoints.HuggingFace;
+using SharpSeek.Formats;
 using SharpSeek.Formats.Safetensors;
 using SharpSeek.Model;
 using SharpSeek.Tensors;
@@ -24,10 +27,11 @@ public sealed record TrainerState
 /// <summary>
 /// A checkpoint is a directory <c>checkpoint-NNNNNN/</c>:
 /// <list type="bullet">
-/// <item><c>config.json</c> and <c>model.safetensors</c>: an HF-layout DeepSeek-V3 checkpoint (F32, HF tensor names,
-/// MTP module at layer num_hidden_layers with its repeated <c>embed_tokens</c> and <c>shared_head.head</c> as in the
-/// released checkpoint, the selection bias as <c>e_score_correction_bias</c>). The inference engine loads it as is
-/// (<see cref="LoadForInference"/>), and a GGUF converter reads it like any HF checkpoint.</item>
+/// <item><c>config.json</c> and <c>model.safetensors</c>: an HF-layout DeepSeek-V3 checkpoint written by the one HF writer
+/// (<see cref="HuggingFaceCheckpointWriter"/>: F32, HF tensor names, MTP module at layer num_hidden_layers with its
+/// repeated <c>embed_tokens</c> and <c>shared_head.head</c> as in the released checkpoint, the selection bias as
+/// <c>e_score_correction_bias</c>). The inference engine loads it as is (<see cref="LoadForInference"/>), and a GGUF
+/// converter reads it like any HF checkpoint.</item>
 /// <item><c>optimizer.safetensors</c>: AdamW's first and second moments per parameter (<c>NAME.exp_avg</c>,
 /// <c>NAME.exp_avg_sq</c>, F32).</item>
 /// <item><c>trainer_state.json</c>: step, tokens seen, the data loader's epoch and cursor, and the run's options.</item>
@@ -62,8 +66,7 @@ public static class TrainingCheckpoint
         Directory.CreateDirectory(temp);
         try
         {
-            WriteText(Path.Combine(temp, ConfigFile), ModelConfigJson.Write(trainer.Config));
-            WriteModel(trainer.Model, Path.Combine(temp, ModelFile));
+            WriteModel(trainer.Model, temp, $"training step {trainer.Step}");
             SaveOptimizer(trainer.Optimizer, Path.Combine(temp, OptimizerFile));
             var state = new TrainerState
             {
@@ -74,7 +77,7 @@ public static class TrainingCheckpoint
                 LoaderCursor = trainer.Loader.Position.Cursor,
                 Options = trainer.Options,
             };
-            WriteText(Path.Combine(temp, StateFile), JsonSerializer.Serialize(state, Json));
+            AtomicFile.WriteAllText(Path.Combine(temp, StateFile), JsonSerializer.Serialize(state, Json));
             if (Directory.Exists(final))
             {
                 // Saving the same step again: move the old one aside first (a directory rename cannot overwrite).
@@ -90,7 +93,7 @@ public static class TrainingCheckpoint
             if (Directory.Exists(temp)) Directory.Delete(temp, recursive: true);
             throw;
         }
-        WriteText(Path.Combine(outputDirectory, LatestFile), DirectoryName(trainer.Step) + "\n");
+        AtomicFile.WriteAllText(Path.Combine(outputDirectory, LatestFile), DirectoryName(trainer.Step) + "\n");
         return final;
     }
 
@@ -113,11 +116,35 @@ public static class TrainingCheckpoint
     }
 
     /// <summary>Loads weights and optimizer moments into a freshly constructed model and optimizer of the same config.</summary>
-    public static unsafe void Restore(string directory, TrainableModel<float> model, AdamW optimizer)
+    public static void Restore(string directory, TrainableModel<float> model, AdamW optimizer)
     {
-        using (var file = SafetensorsFile.Open(Path.Combine(directory, ModelFile), Formats.FileLoadMode.ReadIntoMemory))
-            foreach (var p in model.Parameters) Copy(file, p.Name, p.Shape, p.Values);
+        RestoreParameters(Path.Combine(directory, ModelFile), model);
         RestoreOptimizer(Path.Combine(directory, OptimizerFile), optimizer);
+    }
+
+    /// <summary>
+    /// Writes <paramref name="model"/> as an HF checkpoint folder (config.json + model.safetensors, F32) into
+    /// <paramref name="directory"/> through <see cref="HuggingFaceCheckpointWriter"/>: the one place weights are laid out.
+    /// </summary>
+    public static void WriteModel(TrainableModel<float> model, string directory, string description) =>
+        HuggingFaceCheckpointWriter.Write(Source(model, description), directory, new HuggingFaceWriteOptions { WeightType = DType.F32, MaxShardBytes = long.MaxValue });
+
+    /// <summary>The model's parameters as a checkpoint source (F32 views of their memory, no copy).</summary>
+    public static unsafe WeightsCheckpoint Source(TrainableModel<float> model, string description)
+    {
+        var tensors = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+        foreach (var p in model.Parameters) tensors[p.Name] = View(p.Value, p.Shape, p);
+        return new WeightsCheckpoint(model.Config, tensors, description);
+    }
+
+    /// <summary>
+    /// Loads every parameter from a safetensors file holding them under their names (a checkpoint's model file, or
+    /// a stage's weights from <see cref="WriteModel"/>); a missing tensor or another shape is another config.
+    /// </summary>
+    public static void RestoreParameters(string path, TrainableModel<float> model)
+    {
+        using var file = SafetensorsFile.Open(path, FileLoadMode.ReadIntoMemory);
+        foreach (var p in model.Parameters) Copy(file, p.Name, p.Shape, p.Values);
     }
 
     /// <summary>
@@ -126,7 +153,7 @@ public static class TrainingCheckpoint
     /// </summary>
     public static void RestoreOptimizer(string path, AdamW optimizer)
     {
-        using var file = SafetensorsFile.Open(path, Formats.FileLoadMode.ReadIntoMemory);
+        using var file = SafetensorsFile.Open(path, FileLoadMode.ReadIntoMemory);
         foreach (var p in optimizer.Parameters)
         {
             Copy(file, p.Name + ".exp_avg", p.Shape, optimizer.FirstMoment(p));
@@ -157,21 +184,15 @@ public static class TrainingCheckpoint
         }
     }
 
-    private static unsafe void WriteModel(TrainableModel<float> model, string path)
+    /// <summary>
+    /// Writes every parameter under its name as one F32 safetensors file, atomically: the state of a stage that
+    /// <see cref="RestoreParameters"/> continues from (no config, no MTP repeats — for a loadable model use
+    /// <see cref="WriteModel"/>).
+    /// </summary>
+    public static unsafe void SaveParameters(TrainableModel<float> model, string path)
     {
         var writer = new SafetensorsWriter();
-        writer.Metadata["format"] = "pt";
         foreach (var p in model.Parameters) writer.AddTensor(p.Name, View(p.Value, p.Shape, p));
-        var c = model.Config;
-        var head = model[c.TieWordEmbeddings ? WeightNames.Embedding : WeightNames.OutputHead];
-        var embedding = model[WeightNames.Embedding];
-        for (int k = 0; k < c.NumNextnPredictLayers; k++)
-        {
-            // The released V3 checkpoint repeats the shared embedding and head inside the MTP layer.
-            int l = c.NumHiddenLayers + k;
-            writer.AddTensor(WeightNames.MtpEmbedding(l), View(embedding.Value, embedding.Shape, embedding));
-            writer.AddTensor(WeightNames.MtpHead(l), View(head.Value, head.Shape, head));
-        }
         writer.Write(path);
     }
 
@@ -200,17 +221,5 @@ public static class TrainingCheckpoint
         if (t.DType != DType.F32 || !t.Shape.AsSpan().SequenceEqual(shape))
             throw new InvalidDataException($"{file.Path}: '{name}' is {t.DType} [{string.Join(", ", t.Shape)}], expected F32 [{string.Join(", ", shape)}]");
         t.AsSpan<float>().CopyTo(destination);
-    }
-
-    private static void WriteText(string path, string text)
-    {
-        string temp = path + $".{Guid.NewGuid():N}.tmp";
-        using (var f = new FileStream(temp, FileMode.CreateNew, FileAccess.Write))
-        {
-            var bytes = System.Text.Encoding.UTF8.GetBytes(text);
-            f.Write(bytes);
-            f.Flush(flushToDisk: true);
-        }
-        File.Move(temp, path, overwrite: true);
     }
 }
