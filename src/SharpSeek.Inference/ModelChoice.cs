@@ -42,7 +42,21 @@ public sealed record ModelChoice
         return new(CreateRandom(), null);
     }
 
-    private ServedModel CreateRandom()
+    /// <summary>The tokenizer of the model this choice names, without its weights (for <c>sharpseek router</c>).</summary>
+    /// <exception cref="ModelLoadException">The options contradict each other or the tokenizer cannot be read.</exception>
+    public ByteLevelBpeTokenizer LoadTokenizer()
+    {
+        if (ModelPath is not null && Random) throw new ModelLoadException("--model and --random exclude each other: give one");
+        string? path = ModelPath;
+        if (path is null && !Random)
+            path = BundledModel.Find(BundledSearchRoots ?? BundledModel.SearchRoots(Environment.CurrentDirectory, AppContext.BaseDirectory));
+        if (path is not null) return ServedModel.OpenTokenizer(path, TokenizerPath);
+        return RandomTokenizer() ?? ServedModel.CreateByteTokenizer();
+    }
+
+    private ServedModel CreateRandom() => ServedModel.CreateRandom(RandomSize, RandomSeed, MaxPositions, RandomTokenizer());
+
+    private ByteLevelBpeTokenizer? RandomTokenizer()
     {
         ByteLevelBpeTokenizer? tokenizer = null;
         if (TokenizerPath is { } path)
@@ -58,6 +72,6 @@ public sealed record ModelChoice
                 throw new ModelLoadException($"cannot read the tokenizer '{path}': {e.Message}", e);
             }
         }
-        return ServedModel.CreateRandom(RandomSize, RandomSeed, MaxPositions, tokenizer);
+        return tokenizer;
     }
 }

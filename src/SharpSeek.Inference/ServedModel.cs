@@ -65,6 +65,27 @@ public sealed class ServedModel : IDisposable
     /// memory-mapped, with its tokenizer (see <see cref="CheckpointTokenizer.Resolve"/>). Sequences get
     /// <paramref name="maxPositions"/> positions, or fewer when the model was configured for fewer.
     /// </summary>
+    /// <summary>
+    /// The tokenizer (chat template included) of the model at <paramref name="modelPath"/>, without loading its weights:
+    /// what the router needs to see prompts as the replicas do.
+    /// </summary>
+    /// <exception cref="ModelLoadException">No model or no readable tokenizer there.</exception>
+    public static ByteLevelBpeTokenizer OpenTokenizer(string modelPath, string? tokenizerPath = null)
+    {
+        string full = Path.GetFullPath(modelPath);
+        if (!File.Exists(full) && !Directory.Exists(full))
+            throw new ModelLoadException($"no model at '{full}': give a GGUF file or a folder holding config.json and *.safetensors");
+        try
+        {
+            using var checkpoint = Checkpoint.Open(full);
+            return CheckpointTokenizer.Resolve(checkpoint, tokenizerPath).Tokenizer;
+        }
+        catch (Exception e) when (IsLoadFailure(e))
+        {
+            throw new ModelLoadException($"cannot load the model at '{full}': {e.Message}", e);
+        }
+    }
+
     /// <exception cref="ModelLoadException">Anything that keeps the model from loading, with a message for the user.</exception>
     public static ServedModel Open(string modelPath, string? tokenizerPath = null, int maxPositions = 8192)
     {

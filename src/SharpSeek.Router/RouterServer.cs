@@ -65,7 +65,12 @@ public sealed class RouterServer : IAsyncDisposable
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         if (logs is not null) builder.Services.AddSingleton(logs);
-        else builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
+        else
+        {
+            builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
+            // The router's own lines say what was routed where; ASP.NET's and YARP's per-request lines (and YARP's warning for a failed try) only repeat them.
+            builder.Logging.AddFilter("Microsoft", LogLevel.Warning).AddFilter("Yarp", LogLevel.Error);
+        }
         builder.Services.AddHttpForwarder();
         builder.WebHost.ConfigureKestrel(k =>
         {
@@ -123,7 +128,13 @@ public sealed class RouterServer : IAsyncDisposable
                     _replicas.MarkDown(replica, what);
                     RouterLog.Retrying(_log, http.Request.Method, path, replica.Prefix, what);
                     Interlocked.Increment(ref _retries);
-                    if (attempt < 2) continue;
+                    if (attempt < 2)
+                    {
+                        // Undo what the failed try left on the context (its 502 and error feature) so YARP forwards it afresh.
+                        http.Response.StatusCode = 200;
+                        http.Features.Set<IForwarderErrorFeature>(null);
+                        continue;
+                    }
                     await RefuseAsync(http);
                     return;
                 }

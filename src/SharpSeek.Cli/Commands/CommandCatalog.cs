@@ -9,6 +9,7 @@ internal static class CommandCatalog
     {
         yield return TokenizeCommand.Create();
         yield return ServeCommand.Create();
+        yield return RouterCommand.Create();
         yield return ChatCommand.Create();
         yield return GenerateCommand.Create();
         yield return LogitsCommand.Create();
