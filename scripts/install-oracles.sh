@@ -12,6 +12,15 @@ if [ ! -x /usr/bin/chromium ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
 fi
+# The router's failure test shares one PostgreSQL ledger between replicas; it starts its own server from Debian's binaries.
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  echo "== installing postgresql (Debian package) for the router's shared-ledger test"
+  if [ "$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq postgresql >/dev/null
+  # The package starts a cluster of its own; the tests do not use it.
+  $SUDO service postgresql stop >/dev/null 2>&1 || true
+fi
 for dir in tests/oracles/*/; do
   [ -f "$dir/package-lock.json" ] || continue
   stamp="$dir/node_modules/.sharpseek-lock-hash"

@@ -9,20 +9,20 @@ using SharpSeek.Server.Hosting;
 namespace SharpSeek.Server.Tests;
 
 /// <summary>
-/// Billing that adds up, on SQLite and on PostgreSQL (the latter when SHARPSEEK_TEST_POSTGRES names a server, as in
+/// Billing that adds up, on SQLite and on PostgreSQL (the latter on the PostgreSQL of <see cref="TestPostgres"/>, as in
 /// <see cref="PostgresStoreTests"/>): reserve the worst case at admission, settle to what was delivered, never below zero.
 /// </summary>
 public sealed class BillingTests
 {
-    private static string? Postgres => Environment.GetEnvironmentVariable("SHARPSEEK_TEST_POSTGRES");
+    private static string Postgres => TestPostgres.ConnectionString;
 
-    /// <summary>Options on the named backend with a fresh key (PostgreSQL databases outlive a test), or null when that backend is not here.</summary>
+    /// <summary>Options on the named backend with a fresh key (PostgreSQL databases outlive a test).</summary>
     private static (ServerOptions Options, string Key)? On(string backend, EngineOptions? engine = null, decimal grant = 10m)
     {
         string key = AccountStore.NewKey();
         var options = ServerHarness.Options(engine: engine) with { ApiKeys = [key], InitialGrant = grant };
         if (backend == "sqlite") return (options, key);
-        return Postgres is { } cs ? (options with { PostgresConnectionString = cs }, key) : null;
+        return (options with { PostgresConnectionString = Postgres }, key);
     }
 
     private static long Nano(decimal yuan) => (long)(yuan * 1_000_000_000m);

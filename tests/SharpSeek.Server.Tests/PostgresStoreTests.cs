@@ -4,17 +4,17 @@ using SharpSeek.Server.Accounts;
 namespace SharpSeek.Server.Tests;
 
 /// <summary>
-/// The account store on PostgreSQL. Runs against the server named by SHARPSEEK_TEST_POSTGRES (a connection string;
-/// .ci/run can install postgresql and export it); without that variable there is no PostgreSQL here to test.
+/// The account store on PostgreSQL: the server named by SHARPSEEK_TEST_POSTGRES (a connection string), else a
+/// throwaway one this test process starts (<see cref="TestPostgres"/>).
 /// </summary>
 public sealed class PostgresStoreTests
 {
-    private static string? ConnectionString => Environment.GetEnvironmentVariable("SHARPSEEK_TEST_POSTGRES");
+    private static string ConnectionString => TestPostgres.ConnectionString;
 
     [Fact]
     public async Task Keys_balances_and_ledger_work_on_postgresql_through_the_server()
     {
-        if (ConnectionString is not { } cs) return;
+        string cs = ConnectionString;
         string key = AccountStore.NewKey();
         var options = ServerHarness.Options() with { PostgresConnectionString = cs, ApiKeys = [key] };
         await using var server = await ServerHarness.StartAsync(options);
@@ -28,4 +28,21 @@ public sealed class PostgresStoreTests
         Assert.True(row.CostNano > 0);
         Assert.Equal(10_000_000_000 - row.CostNano, account.GrantedNano);
     }
+}
+
+/// <summary>
+/// The PostgreSQL the tests of this process use: SHARPSEEK_TEST_POSTGRES when set, else one started on first use
+/// (Debian's binaries, a temp folder) and stopped when the process exits.
+/// </summary>
+internal static class TestPostgres
+{
+    private static readonly Lazy<string> s_connection = new(() =>
+    {
+        if (Environment.GetEnvironmentVariable("SHARPSEEK_TEST_POSTGRES") is { Length: > 0 } given) return given;
+        var server = SharpSeek.Router.Tests.PostgresServer.Start();
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => server.Dispose();
+        return server.ConnectionString;
+    });
+
+    public static string ConnectionString => s_connection.Value;
 }
