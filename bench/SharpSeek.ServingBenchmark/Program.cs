@@ -14,7 +14,8 @@ using SharpSeek.Tensors.Diagnostics;
 //      with a chat-formatted reasoning prompt, where the acceptance rate means something.
 // Medians over repeats; ratios are measured in the same run.
 // Usage: dotnet run -c Release --project bench/SharpSeek.ServingBenchmark [-- --size small|medium --repeats N --mtp-model PATH
-//        --sections ttft,throughput,mtp]
+//        --sections ttft,throughput,mtp,router]
+//   4. (router) the router's overhead on the TTFT of a cache hit, and 12 streams over 3 replicas vs 1 replica
 
 var size = RandomModelSize.Medium;
 int repeats = 5;
@@ -79,6 +80,55 @@ await using (var server = await SharpSeekServer.StartAsync(new ServerOptions
         Console.WriteLine($"throughput, {streams,2} concurrent streams x 64 tokens: {Statistics.Median(rates):F1} tokens/s (median)");
     }
     Console.WriteLine($"  engine: {server.Engine.Steps} forward passes, {(double)server.Engine.BatchRows / Math.Max(1, server.Engine.Steps):F1} rows per pass");
+}
+
+// ---- 4. Router: overhead on a cache hit, and 3 replicas vs 1 ---------------------------------------------------
+// The box has 2 cores: three replicas share them, so their total is about the router working, not about scale.
+if (sections.Contains("router"))
+{
+    ServerOptions ReplicaOptions(string dir) => new()
+    {
+        Port = 0, DataDirectory = dir, ApiKeys = [key], RequestsPerSecondPerKey = 1e6, BurstPerKey = 1_000_000, MaxRunningPerKey = 16, MaxQueuedPerKey = 16,
+        Engine = new EngineOptions { MaxContext = 4096, MaxConcurrentSequences = 8, MaxQueuedRequests = 16, SpeculativeDecoding = false },
+    };
+    var replicas = new List<SharpSeekServer>();
+    for (int i = 0; i < 3; i++) replicas.Add(await SharpSeekServer.StartAsync(ReplicaOptions(data + "-router" + i), served));
+    try
+    {
+        await using (var one = await SharpSeek.Router.RouterServer.StartAsync(new SharpSeek.Router.RouterOptions { Port = 0, Replicas = [replicas[0].BaseAddress], Tokenizer = served.Tokenizer }, Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance))
+        {
+            using var direct = Client(replicas[0]);
+            using var routed = Client(replicas[0]);
+            routed.BaseAddress = one.BaseAddress;
+            var viaDirect = new List<double>();
+            var viaRouter = new List<double>();
+            for (int r = 0; r < 4 * repeats; r++)
+            {
+                string text = RandomText(500, 5000 + r);
+                await TimeToFirstToken(direct, text); // fills the cache: every timed request below is a hit
+                viaDirect.Add((await TimeToFirstToken(direct, text)).Ms);
+                viaRouter.Add((await TimeToFirstToken(routed, text)).Ms);
+            }
+            double d = Statistics.Median(viaDirect), rt = Statistics.Median(viaRouter);
+            Console.WriteLine($"router, TTFT of a cached 500-token prompt (median of {viaDirect.Count}): direct {d:F2} ms, through the router {rt:F2} ms, overhead {rt - d:F2} ms");
+        }
+        await using (var three = await SharpSeek.Router.RouterServer.StartAsync(new SharpSeek.Router.RouterOptions { Port = 0, Replicas = replicas.Select(x => x.BaseAddress).ToList(), Tokenizer = served.Tokenizer }, Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance))
+        {
+            using var routed = Client(replicas[0]);
+            routed.BaseAddress = three.BaseAddress;
+            using var direct = Client(replicas[0]);
+            foreach (var (label, http) in new[] { ("1 replica, direct", direct), ("3 replicas via the router", routed) })
+            {
+                var sw = Stopwatch.StartNew();
+                var counts = await Task.WhenAll(Enumerable.Range(0, 12).Select(s => StreamTokens(http, $"{label} stream {s}", 32)));
+                Console.WriteLine($"router, 12 streams x 32 tokens, {label}: {counts.Sum() / sw.Elapsed.TotalSeconds:F1} tokens/s ({Environment.ProcessorCount} cores shared by every replica)");
+            }
+        }
+    }
+    finally
+    {
+        foreach (var r in replicas) await r.DisposeAsync();
+    }
 }
 
 // ---- 3. MTP speculative vs plain ----------------------------------------------------------------------------
