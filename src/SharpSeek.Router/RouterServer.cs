@@ -117,6 +117,7 @@ public sealed class RouterServer : IAsyncDisposable
             {
                 // The replica is full: another may not be.
                 Interlocked.Increment(ref _retries);
+                Reset(http);
                 continue;
             }
             if (error != ForwarderError.None)
@@ -130,9 +131,7 @@ public sealed class RouterServer : IAsyncDisposable
                     Interlocked.Increment(ref _retries);
                     if (attempt < 2)
                     {
-                        // Undo what the failed try left on the context (its 502 and error feature) so YARP forwards it afresh.
-                        http.Response.StatusCode = 200;
-                        http.Features.Set<IForwarderErrorFeature>(null);
+                        Reset(http);
                         continue;
                     }
                     await RefuseAsync(http);
@@ -147,6 +146,14 @@ public sealed class RouterServer : IAsyncDisposable
             RouterLog.Routed(_log, http.Request.Method, path, replica.Prefix, http.Response.StatusCode, keys.Length, matchedBlocks, attempt, ms);
             return;
         }
+    }
+
+    /// <summary>Undoes what a failed or refused try left on the context (status, headers, YARP's error feature) so the next forwards afresh.</summary>
+    private static void Reset(HttpContext http)
+    {
+        http.Response.StatusCode = 200;
+        http.Response.Headers.Clear();
+        http.Features.Set<IForwarderErrorFeature>(null);
     }
 
     private static string? ApiKey(HttpRequest request)
