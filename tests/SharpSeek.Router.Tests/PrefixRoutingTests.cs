@@ -47,9 +47,9 @@ public sealed class PrefixRoutingTests(ITestOutputHelper output)
         return (double)cached / prompt;
     }
 
-    private static async Task<double> ThroughRouterAsync(RoutingPolicy policy)
+    private static async Task<double> ThroughRouterAsync(RoutingPolicy policy, string postgres)
     {
-        await using var replicas = await Replicas.StartAsync(3);
+        await using var replicas = await Replicas.StartAsync(3, postgres);
         await using var router = await RouterServer.StartAsync(new RouterOptions
         {
             Port = 0, Replicas = replicas.Addresses, Policy = policy, Tokenizer = Replicas.Model.Tokenizer,
@@ -62,10 +62,12 @@ public sealed class PrefixRoutingTests(ITestOutputHelper output)
     [Fact]
     public async Task Prefix_aware_routing_keeps_the_cache_hits_of_one_server_and_round_robin_loses_them()
     {
+        // The replicas share one PostgreSQL ledger, as a deployment's would.
+        using var pg = PostgresServer.Start();
         double single;
-        await using (var one = await Replicas.StartAsync(1)) single = await HitRateAsync(one.Servers[0].BaseAddress);
-        double prefix = await ThroughRouterAsync(RoutingPolicy.PrefixAware);
-        double roundRobin = await ThroughRouterAsync(RoutingPolicy.RoundRobin);
+        await using (var one = await Replicas.StartAsync(1, pg.ConnectionString)) single = await HitRateAsync(one.Servers[0].BaseAddress);
+        double prefix = await ThroughRouterAsync(RoutingPolicy.PrefixAware, pg.ConnectionString);
+        double roundRobin = await ThroughRouterAsync(RoutingPolicy.RoundRobin, pg.ConnectionString);
         output.WriteLine($"prompt-cache hit rate, turns 2–{Turns} of {Conversations} conversations: one server {single:P1}, " +
                          $"router (prefix-aware, 3 replicas) {prefix:P1} = {prefix / single:P0} of one server, round-robin {roundRobin:P1}");
         Assert.True(single > 0.5, $"the workload must hit the cache on one server ({single:P1})");

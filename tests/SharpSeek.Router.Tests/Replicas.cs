@@ -13,7 +13,8 @@ internal sealed class Replicas : IAsyncDisposable
 
     public List<SharpSeekServer> Servers { get; } = [];
 
-    public static async Task<Replicas> StartAsync(int count)
+    /// <param name="postgres">A shared PostgreSQL ledger for all replicas; null: each its own SQLite file.</param>
+    public static async Task<Replicas> StartAsync(int count, string? postgres = null)
     {
         var r = new Replicas();
         for (int i = 0; i < count; i++)
@@ -31,6 +32,7 @@ internal sealed class Replicas : IAsyncDisposable
                 MaxRunningPerKey = 1000,
                 MaxQueuedPerKey = 1000,
                 ShutdownTimeout = TimeSpan.FromSeconds(3),
+                PostgresConnectionString = postgres,
             }, Model));
         }
         return r;
