@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using SharpSeek.Inference;
@@ -109,9 +110,18 @@ public sealed class RouterServer : IAsyncDisposable
             http.Request.Body = new MemoryStream(body, writable: false);
             var transformer = new RetryTransformer(retryable: tried.Count < _replicas.Replicas.Count);
             ForwarderError error;
+            // YARP aborts the client's connection when the replica's body breaks off; hold that abort back so a cut
+            // stream can still end with an error event (EndCutStreamAsync), and apply it after if nothing else is sent.
+            var lifetime = http.Features.Get<IHttpRequestLifetimeFeature>()!;
+            var deferred = new DeferredAbort(lifetime);
+            http.Features.Set<IHttpRequestLifetimeFeature>(deferred);
             replica.Enter();
             try { error = await _forwarder.SendAsync(http, replica.Prefix, _invoker, ForwarderRequestConfig.Empty, transformer); }
-            finally { replica.Exit(); }
+            finally
+            {
+                replica.Exit();
+                http.Features.Set(lifetime);
+            }
 
             if (transformer.Refused)
             {
@@ -123,7 +133,14 @@ public sealed class RouterServer : IAsyncDisposable
             if (error != ForwarderError.None)
             {
                 string what = http.Features.Get<IForwarderErrorFeature>()?.Exception?.Message ?? error.ToString();
-                if (error is ForwarderError.RequestCanceled or ForwarderError.RequestBodyCanceled or ForwarderError.ResponseBodyDestination) return; // the client left
+                // YARP can name a broken replica body a destination error; the client left only if its own token says so.
+                bool clientLeft = http.RequestAborted.IsCancellationRequested
+                                  || error is ForwarderError.RequestCanceled or ForwarderError.RequestBodyCanceled;
+                if (clientLeft)
+                {
+                    if (deferred.AbortRequested) lifetime.Abort();
+                    return; // the client left
+                }
                 if (!http.Response.HasStarted && error is ForwarderError.Request or ForwarderError.RequestTimedOut or ForwarderError.NoAvailableDestinations)
                 {
                     _replicas.MarkDown(replica, what);
@@ -139,6 +156,7 @@ public sealed class RouterServer : IAsyncDisposable
                 }
                 _replicas.MarkDown(replica, what);
                 RouterLog.CutMidStream(_log, http.Request.Method, path, replica.Prefix, what);
+                if (!await EndCutStreamAsync(http) && deferred.AbortRequested) lifetime.Abort();
                 return;
             }
             if (http.Response.StatusCode == 200 && keys.Length > 0) _index.Record(keys, replica.Index);
@@ -146,6 +164,25 @@ public sealed class RouterServer : IAsyncDisposable
             RouterLog.Routed(_log, http.Request.Method, path, replica.Prefix, http.Response.StatusCode, keys.Length, matchedBlocks, attempt, ms);
             return;
         }
+    }
+
+    /// <summary>
+    /// A stream whose replica died mid-way: the tokens sent came from that replica, so no other can continue it. The
+    /// client gets the API's error as a last event (SSE) so it can tell a cut answer from a finished one; if the
+    /// connection is already gone there is nobody to tell.
+    /// </summary>
+    private static async Task<bool> EndCutStreamAsync(HttpContext http)
+    {
+        if (http.RequestAborted.IsCancellationRequested) return false;
+        if (http.Response.ContentType?.StartsWith("text/event-stream", StringComparison.Ordinal) != true) return false;
+        string error = JsonSerializer.Serialize(new { error = new { message = "The replica serving this stream stopped; the answer is incomplete. Retry the request.", type = "server_error", param = (string?)null, code = "replica_lost" } });
+        try
+        {
+            await http.Response.WriteAsync("data: " + error + "\n\n");
+            await http.Response.Body.FlushAsync();
+            return true;
+        }
+        catch (Exception e) when (e is IOException or OperationCanceledException or ObjectDisposedException or InvalidOperationException) { return false; }
     }
 
     /// <summary>Undoes what a failed or refused try left on the context (status, headers, YARP's error feature) so the next forwards afresh.</summary>
@@ -210,6 +247,16 @@ public sealed class RouterServer : IAsyncDisposable
         await _app.DisposeAsync();
         await _replicas.DisposeAsync();
         _invoker.Dispose();
+    }
+
+    /// <summary>The request's lifetime feature with <see cref="Abort"/> held back (cancellation still flows through).</summary>
+    private sealed class DeferredAbort(IHttpRequestLifetimeFeature inner) : IHttpRequestLifetimeFeature
+    {
+        public bool AbortRequested { get; private set; }
+
+        public CancellationToken RequestAborted { get => inner.RequestAborted; set => inner.RequestAborted = value; }
+
+        public void Abort() => AbortRequested = true;
     }
 
     /// <summary>YARP's default request/response copying, except that a 503 from a full replica is held back so another can answer.</summary>

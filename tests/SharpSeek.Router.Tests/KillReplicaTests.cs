@@ -71,3 +71,37 @@ public sealed class KillReplicaTests(ITestOutputHelper output)
         }
     }
 }
+
+/// <summary>A stream whose replica is killed mid-answer ends with an error event instead of hanging or stopping silently.</summary>
+public sealed class CutStreamTests
+{
+    [Fact]
+    public async Task A_stream_cut_by_a_killed_replica_ends_with_an_error_event()
+    {
+        using var pg = PostgresServer.Start();
+        string key = SharpSeek.Server.Accounts.AccountStore.NewKey();
+        var root = Directory.CreateTempSubdirectory("sharpseek-router-cut-").FullName;
+        using var replica = await ServeProcess.StartAsync(Path.Combine(root, "r"), pg.ConnectionString, key);
+        try
+        {
+            await using var router = await RouterServer.StartAsync(new RouterOptions { Port = 0, Replicas = [replica.Address], Tokenizer = Replicas.Model.Tokenizer });
+            using var http = new HttpClient { BaseAddress = router.BaseAddress, Timeout = TimeSpan.FromSeconds(60) };
+            http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", key);
+            const string body = """{"model":"deepseek-chat","messages":[{"role":"user","content":"go on"}],"max_tokens":3000,"ignore_eos":true,"stream":true}""";
+            using var response = await http.SendAsync(new HttpRequestMessage(HttpMethod.Post, "chat/completions") { Content = new StringContent(body, System.Text.Encoding.UTF8, "application/json") },
+                HttpCompletionOption.ResponseHeadersRead);
+            using var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
+            var lines = new List<string>();
+            while (lines.Count(l => l.StartsWith("data: {", StringComparison.Ordinal)) < 3) lines.Add((await reader.ReadLineAsync())!);
+            replica.Kill();
+            string rest = await reader.ReadToEndAsync().WaitAsync(TimeSpan.FromSeconds(30));
+            var last = rest.Split('\n', StringSplitOptions.RemoveEmptyEntries)[^1];
+            Assert.Contains("\"replica_lost\"", last);
+            Assert.DoesNotContain("[DONE]", rest);
+        }
+        finally
+        {
+            try { Directory.Delete(root, recursive: true); } catch (IOException) { }
+        }
+    }
+}
