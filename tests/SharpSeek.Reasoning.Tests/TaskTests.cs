@@ -74,6 +74,7 @@ public class TaskTests
     [InlineData("8 * 3 + 5 + 5", false)]   // 5 used twice
     [InlineData("8 * 4 - 3", false)]       // 4 is not given
     [InlineData("29", false)]              // the target itself is not a given number
+    [InlineData("3 * 8 + 5", true)]        // any order, every number once
     [InlineData("(8 * 3 + 5", false)]      // unbalanced
     [InlineData("8 * 3 + 5 =", false)]     // trailing junk
     [InlineData("", false)]
@@ -87,6 +88,22 @@ public class TaskTests
         Assert.Equal(correct, AnswerVerifier.IsCorrect(p, answer));
     }
 
+    [Theory]
+    [InlineData("5", false)]            // the target is one of the numbers: writing it down is not a solution
+    [InlineData("2 + 3", false)]        // reaches 5 without using 5: partial use
+    [InlineData("5 * 3 / 3", false)]    // 3 twice, 2 never
+    [InlineData("5 * (3 - 2)", true)]   // every number exactly once
+    [InlineData("(3 - 2) * 5", true)]
+    public void Countdown_needs_every_number_once_so_trivial_and_partial_answers_fail(string answer, bool correct)
+    {
+        var p = new ReasoningProblem
+        {
+            Kind = TaskKind.Countdown, Difficulty = 2, Question = "Use 2, 3, 5 to make 5.", Answer = "5 * (3 - 2)", Reasoning = "",
+            CanonicalKey = "countdown:2,3,5->5", Numbers = [2, 3, 5], Target = 5,
+        };
+        Assert.Equal(correct, AnswerVerifier.IsCorrect(p, answer));
+    }
+
     [Fact]
     public void Countdown_division_is_exact()
     {
@@ -96,43 +113,77 @@ public class TaskTests
     }
 
     [Fact]
-    public void Held_out_split_never_overlaps_training()
+    public void Train_dev_and_test_share_no_fact_across_every_family()
     {
-        // The split is a function of the canonical key alone, so disjointness holds by construction; check it on a
-        // large sample of both sides and that each side really is what the split function says.
-        var train = new HashSet<string>();
-        var heldOut = new HashSet<string>();
+        // Every fact behind a problem (commuted and inverted twins normalised, word problems and expressions included)
+        // lands on exactly one split, and a problem is drawn on a split only when all its facts are there.
+        var facts = new Dictionary<DataSplit, HashSet<string>> { [DataSplit.Train] = [], [DataSplit.Dev] = [], [DataSplit.Test] = [] };
+        var keys = new Dictionary<DataSplit, HashSet<string>> { [DataSplit.Train] = [], [DataSplit.Dev] = [], [DataSplit.Test] = [] };
         foreach (var kind in ProblemGenerator.Kinds)
             for (int d = 1; d <= ProblemGenerator.MaxDifficulty; d++)
             {
                 var rng = new DeterministicRandom(DeterministicRandom.SeedFor(3, $"{kind}{d}"));
-                for (int i = 0; i < 1500; i++)
-                {
-                    train.Add(ProblemGenerator.Generate(kind, d, DataSplit.Train, ref rng).CanonicalKey);
-                    heldOut.Add(ProblemGenerator.Generate(kind, d, DataSplit.HeldOut, ref rng).CanonicalKey);
-                }
+                foreach (var split in facts.Keys)
+                    for (int i = 0; i < 300; i++)
+                    {
+                        var p = ProblemGenerator.Generate(kind, d, split, ref rng);
+                        Assert.Equal(split, ProblemSplit.Of(p));
+                        keys[split].Add(p.CanonicalKey);
+                        foreach (string f in p.Facts.Count > 0 ? p.Facts : [p.CanonicalKey]) facts[split].Add(f);
+                    }
             }
-        Assert.Empty(train.Intersect(heldOut));
-        Assert.All(train, k => Assert.Equal(DataSplit.Train, ProblemSplit.Of(k)));
-        Assert.All(heldOut, k => Assert.Equal(DataSplit.HeldOut, ProblemSplit.Of(k)));
-        Assert.True(heldOut.Count > 1000);
+        foreach (var a in facts.Keys)
+            foreach (var b in facts.Keys.Where(b => b > a))
+            {
+                Assert.Empty(facts[a].Intersect(facts[b]));
+                Assert.Empty(keys[a].Intersect(keys[b]));
+            }
+        Assert.True(facts[DataSplit.Test].Count > 1000 && facts[DataSplit.Dev].Count > 500);
     }
 
     [Fact]
-    public void Split_is_exhaustively_disjoint_on_the_easiest_arithmetic_space()
+    public void Commuted_inverted_and_reworded_twins_are_one_fact()
     {
-        // Difficulty-1 arithmetic has 90·90·2 problems: enumerate every key and count both sides.
-        int held = 0, total = 0;
+        Assert.Equal(ProblemSplit.Fact(12, '+', 34, 46), ProblemSplit.Fact(34, '+', 12, 46));
+        Assert.Equal(ProblemSplit.Fact(12, '+', 34, 46), ProblemSplit.Fact(46, '-', 12, 34));
+        Assert.Equal(ProblemSplit.Fact(7, '*', 8, 56), ProblemSplit.Fact(56, '/', 7, 8));
+        // "What is 34 + 12?" and "What is 12 + 34?" are one problem; a story that adds 34 to 12 rests on the same fact.
+        var rng = new DeterministicRandom(9);
+        ReasoningProblem? sum = null, word = null;
+        for (int i = 0; i < 200_000 && (sum is null || word is null); i++)
+        {
+            var p = ProblemGenerator.Generate(i % 2 == 0 ? TaskKind.Arithmetic : TaskKind.WordProblem, 1, ref rng);
+            if (p.Facts.Contains("sum:12,34")) { if (p.Kind == TaskKind.Arithmetic) sum ??= p; else word ??= p; }
+        }
+        Assert.NotNull(sum);
+        Assert.NotNull(word);
+        Assert.Equal(ProblemSplit.Of(sum!), ProblemSplit.Of(word!));
+        // Commuted sums share one canonical key: the key orders the operands whatever order the question used.
+        for (int i = 0; i < 2000; i++)
+        {
+            var p = ProblemGenerator.Generate(TaskKind.Arithmetic, 1, ref rng);
+            if (!p.CanonicalKey.Contains('+')) continue;
+            var operands = p.CanonicalKey["arith:".Length..].Split('+').Select(long.Parse).ToArray();
+            Assert.True(operands[0] <= operands[1], p.CanonicalKey);
+        }
+    }
+
+    [Fact]
+    public void Split_shares_hold_on_the_easiest_arithmetic_space()
+    {
+        // Difficulty-1 arithmetic: every a ± b over two-digit numbers, counted by the split of its fact.
+        var counts = new Dictionary<DataSplit, int>();
         for (int a = 10; a <= 99; a++)
             for (int b = 10; b <= 99; b++)
                 foreach (char op in "+-")
                 {
                     if (op == '-' && a < b) continue;
-                    total++;
-                    if (ProblemSplit.Of($"arith:{a}{op}{b}") == DataSplit.HeldOut) held++;
+                    var split = ProblemSplit.Of(ProblemSplit.Fact(a, op, b, op == '+' ? a + b : a - b));
+                    counts[split] = counts.GetValueOrDefault(split) + 1;
                 }
-        double share = (double)held / total;
-        Assert.InRange(share, 0.15, 0.25);
+        double total = counts.Values.Sum();
+        Assert.InRange(counts[DataSplit.Test] / total, 0.11, 0.19);
+        Assert.InRange(counts[DataSplit.Dev] / total, 0.07, 0.13);
     }
 
     [Fact]

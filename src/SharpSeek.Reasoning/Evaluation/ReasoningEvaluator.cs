@@ -10,8 +10,10 @@ namespace SharpSeek.Reasoning.Evaluation;
 
 public sealed record EvaluationSettings
 {
-    /// <summary>Held-out problems per (task, difficulty).</summary>
+    /// <summary>Problems per (task, difficulty).</summary>
     public int ProblemsPerCell { get; init; } = 20;
+    /// <summary>Where the problems come from: Test for the final table, Dev for anything a choice is made on.</summary>
+    public DataSplit Split { get; init; } = DataSplit.Test;
     /// <summary>k: samples per problem (pass@1 is their mean accuracy, maj@k the majority answer's).</summary>
     public int Samples { get; init; } = 4;
     /// <summary>R1 reports pass@1 at temperature 0.6.</summary>
@@ -26,7 +28,7 @@ public sealed record EvaluationSettings
 public sealed record EvaluationCell(string Stage, bool Thinking, TaskKind Kind, int Difficulty, int Problems, double PassAt1, double MajorityAtK, double MeanTokens);
 
 /// <summary>
-/// pass@1 and maj@k on held-out problems, per task and difficulty, with thinking (the R1 prompt) and without (an
+/// pass@1 and maj@k on problems of one split (Test for the final table, Dev for monitoring), per task and difficulty, with thinking (the R1 prompt) and without (an
 /// empty think block pre-filled). pass@1 is the mean accuracy of k samples at temperature 0.6 (R1's definition);
 /// maj@k takes the most frequent answer of the k (integer answers compared by value, Countdown answers as
 /// "reaches the target" or their text) and scores it.
@@ -43,7 +45,7 @@ public static class ReasoningEvaluator
             foreach (var kind in settings.Kinds)
                 for (int d = 1; d <= settings.MaxDifficulty; d++)
                 {
-                    var problems = ProblemGenerator.DistinctSet(kind, d, DataSplit.HeldOut, settings.ProblemsPerCell, settings.Seed);
+                    var problems = ProblemGenerator.DistinctSet(kind, d, settings.Split, settings.ProblemsPerCell, settings.Seed);
                     var requests = new List<RolloutRequest>();
                     foreach (var p in problems)
                     {

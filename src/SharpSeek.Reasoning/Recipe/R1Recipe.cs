@@ -342,13 +342,13 @@ public sealed class R1Recipe(RecipeSettings settings, RecipeProgress? progress =
         using var sampler = new RolloutSampler(policy.Model, pool, format, _s.MaxContext);
         var cells = ReasoningEvaluator.Evaluate("grpo-eval", sampler, format, _s.GrpoEvaluation with
         {
-            // Its own draw of held-out problems, so the curve is an independent sample from the final table's.
-            Seed = DeterministicRandom.SeedFor(_s.Seed, "grpo-monitor"), MaxNewTokens = _s.GrpoMaxNewTokens,
+            // The dev split: the curve is watched while training, so it must not be the table's test problems.
+            Split = DataSplit.Dev, Seed = DeterministicRandom.SeedFor(_s.Seed, "grpo-monitor"), MaxNewTokens = _s.GrpoMaxNewTokens,
         }, [true]);
         var values = new Dictionary<string, double> { ["all"] = cells.Average(c => c.PassAt1) };
         foreach (var level in cells.GroupBy(c => c.Difficulty)) values[$"D{level.Key}"] = level.Average(c => c.PassAt1);
         curves.Record("grpo-eval", step, values);
-        Log($"grpo step {step}: held-out pass@1 " + string.Join(", ", values.Select(v => FormattableString.Invariant($"{v.Key} {100 * v.Value:F1} %"))));
+        Log($"grpo step {step}: dev pass@1 " + string.Join(", ", values.Select(v => FormattableString.Invariant($"{v.Key} {100 * v.Value:F1} %"))));
     }
 
     /// <summary>For each position of the packed batch: the index of the response whose token it predicts, or −1.</summary>

@@ -4,8 +4,8 @@ namespace SharpSeek.Reasoning.Tasks;
 
 /// <summary>
 /// Exact, rule-based answer checks (no model involved). Integer answers must be a plain integer (an optional final
-/// period aside) equal to the reference; Countdown answers must be an arithmetic expression over the given numbers,
-/// each used at most once, that evaluates exactly (rational arithmetic, so 7/2*2 = 7) to the target.
+/// period aside) equal to the reference; Countdown answers must be an arithmetic expression using every given number
+/// exactly once that evaluates exactly (rational arithmetic, so 7/2*2 = 7) to the target.
 /// </summary>
 public static class AnswerVerifier
 {
@@ -25,11 +25,15 @@ public static class AnswerVerifier
         return long.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out value);
     }
 
-    /// <summary>True when <paramref name="expression"/> parses, uses only <paramref name="numbers"/> (each at most once) and equals <paramref name="target"/>.</summary>
+    /// <summary>
+    /// True when <paramref name="expression"/> parses, uses every one of <paramref name="numbers"/> exactly once and
+    /// equals <paramref name="target"/>. Every number must be used: otherwise a target that happens to be one of the
+    /// numbers is "reached" by writing it down, and any subset that works pays as well as the whole puzzle.
+    /// </summary>
     public static bool ReachesTarget(string expression, IReadOnlyList<int> numbers, long target)
     {
         var parser = new ExpressionParser(expression, numbers);
-        return parser.TryEvaluate(out var value) && value.Denominator == 1 && value.Numerator == target;
+        return parser.TryEvaluate(out var value) && parser.UsedAll && value.Denominator == 1 && value.Numerator == target;
     }
 
     /// <summary>A reduced fraction; overflow and division by zero make evaluation fail rather than wrap.</summary>
@@ -60,6 +64,8 @@ public static class AnswerVerifier
     {
         private readonly List<int> _unused = [.. numbers];
         private int _pos;
+
+        public bool UsedAll => _unused.Count == 0;
 
         public bool TryEvaluate(out Rational value)
         {

@@ -13,11 +13,15 @@ public enum TaskKind
     WordProblem,
 }
 
-/// <summary>Which side of the train / held-out split a problem is on.</summary>
+/// <summary>
+/// Which split a problem is on: <see cref="Train"/> (every training stage), <see cref="Dev"/> (every choice made while
+/// training: mixes, learning rates, checkpoints, the GRPO curves), <see cref="Test"/> (touched only for the final table).
+/// </summary>
 public enum DataSplit
 {
     Train,
-    HeldOut,
+    Dev,
+    Test,
 }
 
 /// <summary>
@@ -36,6 +40,13 @@ public sealed record ReasoningProblem
     /// <summary>Step-by-step reasoning ending at the answer, without the think tags.</summary>
     public required string Reasoning { get; init; }
     public required string CanonicalKey { get; init; }
+    /// <summary>
+    /// The arithmetic facts the problem rests on, normalised (<see cref="ProblemSplit.Fact"/>): "12 + 34", "34 + 12",
+    /// "46 − 12" and a story about 12 apples and 34 more are all the fact <c>sum:12,34</c>. The split is decided by
+    /// these, so no fact of a Dev or Test problem is ever trained on, whatever the task family that states it.
+    /// Empty: the canonical key alone.
+    /// </summary>
+    public IReadOnlyList<string> Facts { get; init; } = [];
     /// <summary>Countdown only: the numbers that may be used.</summary>
     public int[] Numbers { get; init; } = [];
     /// <summary>Countdown only: the value to reach.</summary>
