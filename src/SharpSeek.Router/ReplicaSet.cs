@@ -21,6 +21,12 @@ public sealed class Replica(int index, Uri address)
     /// <summary>Running + queued sequences from its last /health answer.</summary>
     public int ReportedLoad { get; set; }
 
+    /// <summary>
+    /// The load the rule weighs: the router's own count of requests in flight there (current to the request), or what
+    /// the replica last reported when that is higher (it also serves clients that do not come through this router).
+    /// </summary>
+    public int Load => Math.Max(InFlight, ReportedLoad);
+
     internal void Enter() { Interlocked.Increment(ref _inFlight); Interlocked.Increment(ref _routed); }
     internal void Exit() => Interlocked.Decrement(ref _inFlight);
 }
