@@ -63,6 +63,12 @@ public sealed class ChatPromptFormatter
     private readonly AddedToken[] _markers;
     private readonly bool _chatClosesThinking;
 
+    /// <summary>
+    /// The model's own template is a reasoning model's (R1, R1-Distill): it was trained to think before answering, so
+    /// chat front ends start with thinking on and say why (thinking off still works: the think block is closed at once).
+    /// </summary>
+    public bool ThinksByDefault => _chatClosesThinking;
+
     /// <summary>Which templates render prompts and where they came from, for the operator's startup line.</summary>
     public string TemplateDescription { get; }
 

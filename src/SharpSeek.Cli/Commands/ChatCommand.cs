@@ -12,7 +12,7 @@ internal static class ChatCommand
 {
     public static Command Create()
     {
-        var think = new Option<bool>("--think") { Description = "start with DeepThink (the reasoner) on" };
+        var think = new Option<bool?>("--think") { Description = "start with DeepThink (the reasoner) on or off (--think false); default: on for a model trained only to reason (its own template is R1's), else off" };
         var maxTokens = new Option<int>("--max-tokens") { Description = "most tokens per answer", DefaultValueFactory = _ => 512 };
         var temperature = new Option<float>("--temperature") { Description = "sampling temperature (0 = greedy)", DefaultValueFactory = _ => 0.7f };
         var command = new Command("chat", "Chat in the terminal with streaming answers; /think toggles reasoning, /new clears, /exit quits")
@@ -39,13 +39,16 @@ internal static class ChatCommand
         return command;
     }
 
-    private static async Task<int> Repl(InferenceEngine engine, bool think, int maxTokens, float temperature, CancellationToken ct)
+    private static async Task<int> Repl(InferenceEngine engine, bool? thinkOption, int maxTokens, float temperature, CancellationToken ct)
     {
         Console.OutputEncoding = Encoding.UTF8;
         bool color = !Console.IsOutputRedirected;
         string dim = color ? "\u001b[2m" : "", reset = color ? "\u001b[0m" : "";
         var history = new List<PromptMessage>();
         bool canThink = engine.Prompts.SupportsReasoning;
+        bool think = thinkOption ?? (canThink && engine.Prompts.ThinksByDefault);
+        if (thinkOption is null && think)
+            Console.WriteLine("(DeepThink starts on: this model was trained to reason before it answers; /think turns it off)");
         const string NoReasoning = "(this model's tokenizer has no <think>/</think> tokens, so DeepThink stays off)";
         if (think && !canThink) { Console.WriteLine(NoReasoning); think = false; }
         Console.WriteLine($"SharpSeek chat ({engine.ModelIdentity}). DeepThink {(think ? "on" : "off")}: /think toggles, /new clears, /exit quits.");

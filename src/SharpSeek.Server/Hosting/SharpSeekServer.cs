@@ -159,6 +159,18 @@ public sealed class SharpSeekServer : IAsyncDisposable
             await http.Response.WriteAsync(state.Metrics.Render(state.Engine, state));
         });
         app.MapGet("/", (HttpContext http) => StaticFile(http, "index.html"));
+        app.MapGet("/ui/model.json", async (HttpContext http) =>
+        {
+            http.Response.ContentType = "application/json";
+            bool thinks = state.Engine.Prompts.ThinksByDefault;
+            await http.Response.WriteAsync(JsonSerializer.Serialize(new Dictionary<string, object>
+            {
+                ["name"] = state.Served.Name,
+                ["supports_thinking"] = state.Engine.Prompts.SupportsReasoning,
+                ["thinks_by_default"] = thinks,
+                ["template"] = state.Engine.Prompts.TemplateDescription,
+            }));
+        });
         app.MapGet("/ui/pricing.json", async (HttpContext http) =>
         {
             var o = state.Options;

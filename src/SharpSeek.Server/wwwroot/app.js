@@ -17,6 +17,17 @@
   $('api-key').value = localStorage.getItem('sharpseek.key') || '';
   $('api-key').addEventListener('change', e => localStorage.setItem('sharpseek.key', e.target.value.trim()));
   fetch('/ui/pricing.json').then(r => r.ok ? r.json() : null).then(p => { if (p) pricing = p; }).catch(() => {});
+  // A model trained only to reason (its own template is R1's) starts with DeepThink on, and the page says why;
+  // the user's own choice, once made, wins.
+  $('deepthink').addEventListener('change', e => localStorage.setItem('sharpseek.deepthink', e.target.checked ? 'on' : 'off'));
+  fetch('/ui/model.json').then(r => r.ok ? r.json() : null).then(m => {
+    if (!m) return;
+    const chosen = localStorage.getItem('sharpseek.deepthink');
+    if (!m.supports_thinking) { $('deepthink').checked = false; $('deepthink').disabled = true; $('deepthink-note').textContent = 'this model has no reasoning tokens'; return; }
+    if (chosen === null && m.thinks_by_default) $('deepthink').checked = true;
+    else if (chosen !== null) $('deepthink').checked = chosen === 'on';
+    if (m.thinks_by_default) $('deepthink-note').textContent = 'on by default: this model was trained to reason before it answers';
+  }).catch(() => {});
 
   function newConversation() {
     current = { id: Date.now().toString(36), title: 'New chat', messages: [] };
