@@ -58,6 +58,12 @@ public sealed class ByteLevelBpeTokenizer
             literal[added.Id] = true;
             _tokens[added.Id] = added.Content;
         }
+        // Encode emits these ids as they are, so each must be a token Decode knows.
+        foreach (int id in parts.PrefixIds.Concat(parts.SuffixIds))
+        {
+            if ((uint)id >= (uint)VocabularySize || _tokens[id] is null)
+                throw new TokenizerFileException($"{parts.Source}: special token id {id} added around encoded text is not in the vocabulary (size {VocabularySize})");
+        }
 
         // Ordinary vocabulary (what merges refer to) and the full token → id map (added tokens win on clashes).
         var ordinary = new Dictionary<string, int>(VocabularySize, StringComparer.Ordinal);
