@@ -88,7 +88,14 @@ public sealed class JsonSchema
     /// With <paramref name="strict"/>, every object must list all its properties in <c>required</c> and set
     /// <c>additionalProperties: false</c> (DeepSeek's strict mode).
     /// </summary>
-    public static JsonSchema Compile(JsonElement schema, bool strict = false) => Node(schema, strict, path: "", depth: 0);
+    public static JsonSchema Compile(JsonElement schema, bool strict = false)
+    {
+        // System.Text.Json decodes names and strings only when they are read, and throws InvalidOperationException for
+        // text that is not Unicode (invalid UTF-8, or an unpaired surrogate escape such as "\ud800"); every read in
+        // Node is guarded by a ValueKind check, so that is the only way one can escape, and it is the schema's fault.
+        try { return Node(schema, strict, path: "", depth: 0); }
+        catch (InvalidOperationException e) { throw new JsonSchemaException($"the schema holds text that is not valid Unicode: {e.Message}", ""); }
+    }
 
     /// <summary>Parses and compiles a schema given as JSON text.</summary>
     public static JsonSchema Compile(string json, bool strict = false)
