@@ -42,6 +42,8 @@ public sealed record ChatCompletionRequest
     /// <paramref name="beta"/>: the request came through the /beta base URL (strict tools are allowed there only).
     public static ChatCompletionRequest Parse(ReadOnlySpan<byte> body, bool fillInTheMiddle, string? servedModelName = null, bool beta = false)
     {
+        // System.Text.Json checks UTF-8 only when a string is read; checking once here makes every later read safe.
+        if (!System.Text.Unicode.Utf8.IsValid(body)) throw ApiException.BadRequest("The request body is not valid UTF-8.");
         JsonDocument doc;
         try { doc = JsonDocument.Parse(body.ToArray(), new JsonDocumentOptions { MaxDepth = 64 }); }
         catch (JsonException e) { throw ApiException.BadRequest($"Invalid JSON in request body: {e.Message}"); }
@@ -106,7 +108,7 @@ public sealed record ChatCompletionRequest
             bool logprobs = !fillInTheMiddle && (Bool(root, "logprobs") ?? false);
             int topLogprobs = (int)((fillInTheMiddle ? Integer(root, "logprobs", 0, 20) : Integer(root, "top_logprobs", 0, 20)) ?? 0);
             if (!fillInTheMiddle && topLogprobs > 0 && !logprobs) throw ApiException.InvalidParameter("top_logprobs requires logprobs: true.", "top_logprobs");
-            ToolSet? tools = fillInTheMiddle ? null : ToolRequest.Parse(root, beta);
+            ToolSet? tools = fillInTheMiddle ? null : ParseTools(root, beta);
             if (json && tools is not null && tools.Choice.Kind != ToolChoiceKind.None)
                 throw ApiException.BadRequest("response_format json_object cannot be combined with tool calls; use tool_choice 'none' or drop response_format.", "response_format");
 
@@ -132,6 +134,13 @@ public sealed record ChatCompletionRequest
                 Tools = tools,
             };
         }
+    }
+
+    /// <summary>ToolRequest reads names and choices without <see cref="Text"/>: an unpaired surrogate escape there is a 400 too.</summary>
+    private static ToolSet? ParseTools(JsonElement root, bool beta)
+    {
+        try { return ToolRequest.Parse(root, beta); }
+        catch (InvalidOperationException) { throw ApiException.BadRequest("tools or tool_choice holds an unpaired UTF-16 surrogate escape (such as \\ud800); strings must be valid Unicode.", "tools"); }
     }
 
     /// <summary><c>thinking: {"type": "enabled" | "disabled"}</c> switches reasoning on either model; null when absent.</summary>

@@ -35,6 +35,8 @@ internal sealed record AnthropicRequest
     /// <summary>Parses and translates; throws <see cref="ApiException"/> (400) naming the offending field.</summary>
     public static AnthropicRequest Parse(ReadOnlySpan<byte> body, string? servedModelName)
     {
+        // As in ChatCompletionRequest: invalid UTF-8 would only surface when a string is read.
+        if (!System.Text.Unicode.Utf8.IsValid(body)) throw ApiException.BadRequest("The request body is not valid UTF-8.");
         JsonDocument doc;
         try { doc = JsonDocument.Parse(body.ToArray(), new JsonDocumentOptions { MaxDepth = 64 }); }
         catch (JsonException e) { throw ApiException.BadRequest($"Invalid JSON in request body: {e.Message}"); }
@@ -98,7 +100,7 @@ internal sealed record AnthropicRequest
     private static string? SystemText(JsonElement root)
     {
         if (!root.TryGetProperty("system", out var s) || s.ValueKind == JsonValueKind.Null) return null;
-        if (s.ValueKind == JsonValueKind.String) return s.GetString();
+        if (s.ValueKind == JsonValueKind.String) return Text(s, "system");
         if (s.ValueKind != JsonValueKind.Array) throw ApiException.BadRequest("system must be a string or an array of text blocks.", "system");
         var sb = new StringBuilder();
         int i = 0;
@@ -125,7 +127,7 @@ internal sealed record AnthropicRequest
         foreach (var m in messages.EnumerateArray())
         {
             if (m.ValueKind == JsonValueKind.Object && m.TryGetProperty("role", out var r) && r.ValueKind == JsonValueKind.String
-                && r.GetString() == "user" && !IsOnlyToolResults(m))
+                && Text(r, $"messages[{index}].role") == "user" && !IsOnlyToolResults(m))
                 loopStart = index;
             index++;
         }
@@ -152,7 +154,7 @@ internal sealed record AnthropicRequest
     {
         if (!message.TryGetProperty("content", out var c) || c.ValueKind != JsonValueKind.Array || c.GetArrayLength() == 0) return false;
         foreach (var block in c.EnumerateArray())
-            if (block.ValueKind != JsonValueKind.Object || !block.TryGetProperty("type", out var t) || t.ValueKind != JsonValueKind.String || t.GetString() != "tool_result")
+            if (block.ValueKind != JsonValueKind.Object || !block.TryGetProperty("type", out var t) || t.ValueKind != JsonValueKind.String || Text(t, "messages[].content[].type") != "tool_result")
                 return false;
         return true;
     }
@@ -162,7 +164,7 @@ internal sealed record AnthropicRequest
         var content = Content(m, path);
         if (content.ValueKind == JsonValueKind.String)
         {
-            output.Add(new PromptMessage("user", content.GetString()));
+            output.Add(new PromptMessage("user", Text(content, path + ".content")));
             return;
         }
         var text = new StringBuilder();
@@ -193,7 +195,7 @@ internal sealed record AnthropicRequest
     private static string ToolResultText(JsonElement block, string path)
     {
         if (!block.TryGetProperty("content", out var c) || c.ValueKind == JsonValueKind.Null) return "";
-        if (c.ValueKind == JsonValueKind.String) return c.GetString()!;
+        if (c.ValueKind == JsonValueKind.String) return Text(c, path + ".content");
         if (c.ValueKind != JsonValueKind.Array) throw ApiException.BadRequest($"{path}.content must be a string or text blocks.", path + ".content");
         var sb = new StringBuilder();
         int i = 0;
@@ -211,7 +213,7 @@ internal sealed record AnthropicRequest
         var content = Content(m, path);
         if (content.ValueKind == JsonValueKind.String)
         {
-            output.Add(new PromptMessage("assistant", content.GetString(), Prefix: last));
+            output.Add(new PromptMessage("assistant", Text(content, path + ".content"), Prefix: last));
             return;
         }
         var text = new StringBuilder();
@@ -262,7 +264,7 @@ internal sealed record AnthropicRequest
         foreach (var e in s.EnumerateArray())
         {
             if (e.ValueKind != JsonValueKind.String) throw ApiException.BadRequest("stop_sequences must be an array of strings.", "stop_sequences");
-            list.Add(e.GetString()!);
+            list.Add(Text(e, "stop_sequences"));
         }
         if (list.Count > 16) throw ApiException.BadRequest("stop_sequences holds at most 16 strings.", "stop_sequences");
         return list;
