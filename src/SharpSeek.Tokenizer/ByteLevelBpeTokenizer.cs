@@ -274,6 +274,7 @@ public sealed class ByteLevelBpeTokenizer
     /// never inject a control token. (llama.cpp's <c>parse_special = false</c> still matches USER_DEFINED tokens;
     /// DeepSeek's chat markers are not user-defined in HF files, so "nothing" is the only consistent rule.)
     /// </param>
+    /// <exception cref="TextNotEncodableException">The text holds a byte the vocabulary has no token for (incomplete vocabularies only).</exception>
     public int[] Encode(string text, bool addSpecialTokens = false, bool parseSpecialTokens = true)
     {
         ArgumentNullException.ThrowIfNull(text);
