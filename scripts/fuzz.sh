@@ -52,11 +52,22 @@ if [ -n "${FUZZ_EXECS:-}" ]; then limit=(-E "$FUZZ_EXECS"); else limit=(-V "$sec
 # the per-input allocation bound (FuzzHarness.AllocationBound) catches smaller ones. -t: milliseconds per input,
 # fixed, not auto-scaled: afl's auto-scaled timeout (tens of ms) fires on a JIT or GC pause, and a timeout kills the
 # whole .NET process, which is also SharpFuzz's fork server.
+run_afl() {
+  rm -rf "$out/default"
+  AFL_SKIP_BIN_CHECK=1 AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_NO_UI=1 AFL_NO_AFFINITY=1 \
+  AFL_FORKSRV_INIT_TMOUT=30000 DOTNET_GCHeapHardLimit=0x40000000 DOTNET_TieredPGO=0 \
+    afl-fuzz -i "fuzz/corpus/$target" -o "$out" "${limit[@]}" -t 5000 -m none -- "$bin/SharpSeek.Fuzz" "$target" >"$out/afl.log" 2>&1
+}
 started=$(date +%s)
-AFL_SKIP_BIN_CHECK=1 AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_NO_UI=1 AFL_NO_AFFINITY=1 \
-AFL_FORKSRV_INIT_TMOUT=30000 DOTNET_GCHeapHardLimit=0x40000000 DOTNET_TieredPGO=0 \
-  afl-fuzz -i "fuzz/corpus/$target" -o "$out" "${limit[@]}" -t 5000 -m none -- "$bin/SharpSeek.Fuzz" "$target" >"$out/afl.log" 2>&1 || {
-  echo "afl-fuzz failed for $target; last lines of $out/afl.log:" >&2; tail -20 "$out/afl.log" >&2; exit 2; }
+attempt=1
+until run_afl; do
+  # Now and then (on a loaded machine) afl sees an empty coverage map for the very first input and refuses to
+  # start; that says nothing about the target, so it is retried. Any other failure stops the run.
+  if [ $attempt -lt 3 ] && grep -q "No instrumentation detected" "$out/afl.log"; then
+    attempt=$((attempt + 1)); echo "$target: afl-fuzz saw no coverage on its first input; retrying ($attempt/3)" >&2; continue
+  fi
+  echo "afl-fuzz failed for $target; last lines of $out/afl.log:" >&2; tail -20 "$out/afl.log" >&2; exit 2
+done
 elapsed=$(( $(date +%s) - started ))
 
 stats=$out/default/fuzzer_stats
