@@ -122,3 +122,46 @@ public sealed class FoundBugTests
         Assert.Equal(param, e.Param);
     }
 }
+
+/// <summary>Hand-made GGUF inputs for the cases a byte-level fuzzer is unlikely to reach (a whole array retyped).</summary>
+public sealed class GgufVocabularyTypeTests
+{
+    private static byte[] VocabularyFile(string key, SharpSeek.Formats.Gguf.GgufValue value)
+    {
+        string path = Path.Combine(Path.GetTempPath(), $"sharpseek-fuzz-{Guid.NewGuid():N}.gguf");
+        try
+        {
+            string[] tokens = Enumerable.Range(0, 256).Select(b => SharpSeek.Tokenizer.ByteLevelAlphabet.ToChar((byte)b).ToString()).ToArray();
+            var writer = new SharpSeek.Formats.Gguf.GgufWriter()
+                .AddMetadata("tokenizer.ggml.model", "gpt2")
+                .AddMetadata("tokenizer.ggml.tokens", SharpSeek.Formats.Gguf.GgufArray.Of(tokens));
+            writer.AddMetadata(key, value);
+            writer.Write(path);
+            return File.ReadAllBytes(path);
+        }
+        finally { File.Delete(path); }
+    }
+
+    [Theory]
+    [InlineData("strings")]
+    [InlineData("nested")]
+    [InlineData("floats")]
+    public void A_token_type_array_of_the_wrong_type_is_a_clean_rejection(string kind)
+    {
+        var types = kind switch
+        {
+            "strings" => SharpSeek.Formats.Gguf.GgufArray.Of(Enumerable.Repeat("one", 256).ToArray()),
+            "nested" => SharpSeek.Formats.Gguf.GgufArray.Of(Enumerable.Repeat(SharpSeek.Formats.Gguf.GgufArray.Of(new[] { 1 }), 256).ToArray()),
+            _ => SharpSeek.Formats.Gguf.GgufArray.Of(Enumerable.Repeat(1.5f, 256).ToArray()),
+        };
+        FuzzHarness.Execute(FuzzTargets.Find("gguf")!, VocabularyFile("tokenizer.ggml.token_type", types));
+    }
+
+    [Fact]
+    public void A_bos_id_of_the_wrong_type_is_a_clean_rejection()
+    {
+        FuzzHarness.Execute(FuzzTargets.Find("gguf")!, VocabularyFile("tokenizer.ggml.bos_token_id", "zero"));
+        FuzzHarness.Execute(FuzzTargets.Find("gguf")!, VocabularyFile("tokenizer.ggml.bos_token_id", ulong.MaxValue));
+        FuzzHarness.Execute(FuzzTargets.Find("gguf")!, VocabularyFile("tokenizer.ggml.add_bos_token", 1));
+    }
+}
