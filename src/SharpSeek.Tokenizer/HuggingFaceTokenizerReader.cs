@@ -13,12 +13,13 @@ internal static class HuggingFaceTokenizerReader
     public static TokenizerParts Read(ReadOnlySpan<byte> tokenizerJson, byte[]? configJson, string jsonName, string? configName)
     {
         // System.Text.Json decodes a string only when it is read and then throws InvalidOperationException for text
-        // that is not Unicode (invalid UTF-8 or an unpaired surrogate escape); that is the file's fault, not ours.
+        // that is not Unicode (invalid UTF-8 or an unpaired surrogate escape); it throws the same for a value read as a
+        // string that is not one (a few optional fields are read that way). Either way it is the file's fault.
         try { return ReadDocuments(tokenizerJson, configJson, jsonName, configName); }
         catch (InvalidOperationException e)
         {
             string files = configJson is null ? jsonName : $"{jsonName} or {configName ?? "tokenizer_config.json"}";
-            throw new TokenizerFileException($"{files} holds text that is not valid Unicode: {e.Message}", e);
+            throw new TokenizerFileException($"{files} holds text that is not valid Unicode, or a value of the wrong JSON type: {e.Message}", e);
         }
     }
 

@@ -165,3 +165,17 @@ public sealed class GgufVocabularyTypeTests
         FuzzHarness.Execute(FuzzTargets.Find("gguf")!, VocabularyFile("tokenizer.ggml.add_bos_token", 1));
     }
 }
+
+/// <summary>tokenizer_config.json fields read as strings where the file holds another JSON type.</summary>
+public sealed class TokenizerConfigTypeTests
+{
+    [Theory]
+    [InlineData("""{"additional_special_tokens":[{"content":5}]}""")]
+    [InlineData("""{"chat_template":[{"name":7,"template":"x"}]}""")]
+    public void A_config_value_of_the_wrong_type_is_a_tokenizer_file_error(string config)
+    {
+        string dir = Path.Combine(Path.GetDirectoryName(CorpusReplayTests.CorpusRoot)!, "..", "models", "sharpseek-r1-tiny");
+        byte[] json = File.ReadAllBytes(Path.Combine(dir, "tokenizer.json"));
+        Assert.Throws<TokenizerFileException>(() => ByteLevelBpeTokenizer.FromHuggingFaceJson(json, Encoding.UTF8.GetBytes(config)));
+    }
+}
