@@ -48,6 +48,8 @@ rm -rf "$out"
 mkdir -p "$out"
 
 if [ -n "${FUZZ_EXECS:-}" ]; then limit=(-E "$FUZZ_EXECS"); else limit=(-V "$seconds"); fi
+# The target's tokens (JSON keys, magic numbers) for afl to splice in: byte flips alone rarely spell "tool_choice".
+dict=(); [ -f "fuzz/dict/$target.dict" ] && dict=(-x "fuzz/dict/$target.dict")
 # The GC heap limit turns a runaway allocation into an OutOfMemoryException (a crash) at 1 GiB instead of swapping;
 # the per-input allocation bound (FuzzHarness.AllocationBound) catches smaller ones. -t: milliseconds per input,
 # fixed, not auto-scaled: afl's auto-scaled timeout (tens of ms) fires on a JIT or GC pause, and a timeout kills the
@@ -56,7 +58,7 @@ run_afl() {
   rm -rf "$out/default"
   AFL_SKIP_BIN_CHECK=1 AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_NO_UI=1 AFL_NO_AFFINITY=1 \
   AFL_FORKSRV_INIT_TMOUT=30000 DOTNET_GCHeapHardLimit=0x40000000 DOTNET_TieredPGO=0 \
-    afl-fuzz -i "fuzz/corpus/$target" -o "$out" "${limit[@]}" -t 5000 -m none -- "$bin/SharpSeek.Fuzz" "$target" >"$out/afl.log" 2>&1
+    afl-fuzz -i "fuzz/corpus/$target" -o "$out" "${limit[@]}" "${dict[@]}" -t 5000 -m none -- "$bin/SharpSeek.Fuzz" "$target" >"$out/afl.log" 2>&1
 }
 started=$(date +%s)
 attempt=1
