@@ -92,9 +92,11 @@ public sealed class FoundBugTests
     }
 
     [Theory]
-    [InlineData("{\"model\":\"deepseek-chat\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"\\ud800\"}}]}", "tools")]
-    [InlineData("{\"model\":\"deepseek-chat\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"tool_choice\":\"\\udfff\"}", "tools")]
-    public void Chat_requests_with_unpaired_surrogates_in_tools_are_400(string body, string param)
+    [InlineData("{\"model\":\"deepseek-chat\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"\\ud800\"}}]}", "tools[0].function.name")]
+    [InlineData("{\"model\":\"deepseek-chat\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"tool_choice\":\"\\udfff\"}", "tool_choice")]
+    [InlineData("{\"model\":\"deepseek-chat\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\",\"\\udc00\":1}]}", "messages[0]")]
+    [InlineData("{\"\\udc00\":1,\"model\":\"deepseek-chat\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}", null)]
+    public void Chat_requests_with_unpaired_surrogates_in_names_or_tools_are_400(string body, string? param)
     {
         var e = Assert.Throws<ApiException>(() => ChatCompletionRequest.Parse(Encoding.UTF8.GetBytes(body), fillInTheMiddle: false));
         Assert.Equal(400, e.Status);
@@ -114,8 +116,9 @@ public sealed class FoundBugTests
     [InlineData("{\"model\":\"deepseek-chat\",\"max_tokens\":8,\"system\":\"\\ud800\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}", "system")]
     [InlineData("{\"model\":\"deepseek-chat\",\"max_tokens\":8,\"messages\":[{\"role\":\"user\",\"content\":\"\\ud800\"}]}", "messages[0].content")]
     [InlineData("{\"model\":\"deepseek-chat\",\"max_tokens\":8,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"},{\"role\":\"assistant\",\"content\":\"\\udc00\"}]}", "messages[1].content")]
-    [InlineData("{\"model\":\"deepseek-chat\",\"max_tokens\":8,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"stop_sequences\":[\"\\ud801\"]}", "stop_sequences")]
-    public void Anthropic_requests_with_unpaired_surrogates_are_400_naming_the_field(string body, string param)
+    [InlineData("{\"model\":\"deepseek-chat\",\"max_tokens\":8,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"stop_sequences\":[\"\\ud801\"]}", "stop_sequences[0]")]
+    [InlineData("{\"model\":\"deepseek-chat\",\"\\udc00\":0,\"max_tokens\":8,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}", null)]
+    public void Anthropic_requests_with_unpaired_surrogates_are_400_naming_the_field(string body, string? param)
     {
         var e = Assert.Throws<ApiException>(() => SharpSeek.Server.Api.Anthropic.AnthropicRequest.Parse(Encoding.UTF8.GetBytes(body), null));
         Assert.Equal(400, e.Status);

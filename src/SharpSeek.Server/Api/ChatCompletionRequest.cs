@@ -51,6 +51,7 @@ public sealed record ChatCompletionRequest
         {
             var root = doc.RootElement;
             if (root.ValueKind != JsonValueKind.Object) throw ApiException.BadRequest("The request body must be a JSON object.");
+            RequireUnicodeText(root);
 
             string model = RequiredString(root, "model");
             ChatMode mode = model switch
@@ -108,7 +109,7 @@ public sealed record ChatCompletionRequest
             bool logprobs = !fillInTheMiddle && (Bool(root, "logprobs") ?? false);
             int topLogprobs = (int)((fillInTheMiddle ? Integer(root, "logprobs", 0, 20) : Integer(root, "top_logprobs", 0, 20)) ?? 0);
             if (!fillInTheMiddle && topLogprobs > 0 && !logprobs) throw ApiException.InvalidParameter("top_logprobs requires logprobs: true.", "top_logprobs");
-            ToolSet? tools = fillInTheMiddle ? null : ParseTools(root, beta);
+            ToolSet? tools = fillInTheMiddle ? null : ToolRequest.Parse(root, beta);
             if (json && tools is not null && tools.Choice.Kind != ToolChoiceKind.None)
                 throw ApiException.BadRequest("response_format json_object cannot be combined with tool calls; use tool_choice 'none' or drop response_format.", "response_format");
 
@@ -134,13 +135,6 @@ public sealed record ChatCompletionRequest
                 Tools = tools,
             };
         }
-    }
-
-    /// <summary>ToolRequest reads names and choices without <see cref="Text"/>: an unpaired surrogate escape there is a 400 too.</summary>
-    private static ToolSet? ParseTools(JsonElement root, bool beta)
-    {
-        try { return ToolRequest.Parse(root, beta); }
-        catch (InvalidOperationException) { throw ApiException.BadRequest("tools or tool_choice holds an unpaired UTF-16 surrogate escape (such as \\ud800); strings must be valid Unicode.", "tools"); }
     }
 
     /// <summary><c>thinking: {"type": "enabled" | "disabled"}</c> switches reasoning on either model; null when absent.</summary>
@@ -264,6 +258,51 @@ public sealed record ChatCompletionRequest
         if (!o.TryGetProperty(name, out var v) || v.ValueKind == JsonValueKind.Null) throw ApiException.BadRequest($"Missing required parameter: '{path ?? name}'.", path ?? name);
         if (v.ValueKind != JsonValueKind.String) throw ApiException.BadRequest($"'{path ?? name}' must be a string.", path ?? name);
         return Text(v, path ?? name);
+    }
+
+    /// <summary>
+    /// Decodes every property name and string of the body once, up front. System.Text.Json decodes text only when it is
+    /// read, and a name or string holding an unpaired surrogate escape ("\ud800") then throws InvalidOperationException
+    /// from wherever that happens first — even from TryGetProperty, which compares names — so without this pass every
+    /// field read (here, in ToolRequest, in the Anthropic translation) would need its own guard. The 400 names the field.
+    /// </summary>
+    internal static void RequireUnicodeText(JsonElement root)
+    {
+        if (BadTextAt(root) is not { } bad) return;
+        string param = bad.Path.TrimStart('.');
+        throw bad.InName
+            ? ApiException.BadRequest($"A property name in '{(param.Length == 0 ? "the body" : param)}' holds an unpaired UTF-16 surrogate escape (such as \\ud800); names must be valid Unicode.", param.Length == 0 ? null : param)
+            : ApiException.BadRequest($"'{param}' holds an unpaired UTF-16 surrogate escape (such as \\ud800); strings must be valid Unicode.", param);
+    }
+
+    /// <summary>The path of the first name or string that cannot be decoded, or null; the path is built only on the way out of a failure.</summary>
+    private static (string Path, bool InName)? BadTextAt(JsonElement e)
+    {
+        switch (e.ValueKind)
+        {
+            case JsonValueKind.String:
+                try { _ = e.GetString(); return null; }
+                catch (InvalidOperationException) { return ("", false); }
+            case JsonValueKind.Array:
+                int i = 0;
+                foreach (var item in e.EnumerateArray())
+                {
+                    if (BadTextAt(item) is { } inner) return ($"[{i}]{inner.Path}", inner.InName);
+                    i++;
+                }
+                return null;
+            case JsonValueKind.Object:
+                foreach (var p in e.EnumerateObject())
+                {
+                    string name;
+                    try { name = p.Name; }
+                    catch (InvalidOperationException) { return ("", true); }
+                    if (BadTextAt(p.Value) is { } inner) return ("." + name + inner.Path, inner.InName);
+                }
+                return null;
+            default:
+                return null;
+        }
     }
 
     /// <summary>

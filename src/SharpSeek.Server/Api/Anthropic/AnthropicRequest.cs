@@ -35,7 +35,7 @@ internal sealed record AnthropicRequest
     /// <summary>Parses and translates; throws <see cref="ApiException"/> (400) naming the offending field.</summary>
     public static AnthropicRequest Parse(ReadOnlySpan<byte> body, string? servedModelName)
     {
-        // As in ChatCompletionRequest: invalid UTF-8 would only surface when a string is read.
+        // As in ChatCompletionRequest: text System.Text.Json cannot decode would only surface when it is read.
         if (!System.Text.Unicode.Utf8.IsValid(body)) throw ApiException.BadRequest("The request body is not valid UTF-8.");
         JsonDocument doc;
         try { doc = JsonDocument.Parse(body.ToArray(), new JsonDocumentOptions { MaxDepth = 64 }); }
@@ -44,6 +44,7 @@ internal sealed record AnthropicRequest
         {
             var root = doc.RootElement;
             if (root.ValueKind != JsonValueKind.Object) throw ApiException.BadRequest("The request body must be a JSON object.");
+            RequireUnicodeText(root);
             string model = RequiredString(root, "model");
             ChatMode mode = model == ReasonerModel ? ChatMode.Reasoner : ChatMode.Chat;
             string chatModel = model is ChatModel or ReasonerModel || model == servedModelName ? model : ChatModel;
@@ -100,7 +101,7 @@ internal sealed record AnthropicRequest
     private static string? SystemText(JsonElement root)
     {
         if (!root.TryGetProperty("system", out var s) || s.ValueKind == JsonValueKind.Null) return null;
-        if (s.ValueKind == JsonValueKind.String) return Text(s, "system");
+        if (s.ValueKind == JsonValueKind.String) return s.GetString();
         if (s.ValueKind != JsonValueKind.Array) throw ApiException.BadRequest("system must be a string or an array of text blocks.", "system");
         var sb = new StringBuilder();
         int i = 0;
@@ -127,7 +128,7 @@ internal sealed record AnthropicRequest
         foreach (var m in messages.EnumerateArray())
         {
             if (m.ValueKind == JsonValueKind.Object && m.TryGetProperty("role", out var r) && r.ValueKind == JsonValueKind.String
-                && Text(r, $"messages[{index}].role") == "user" && !IsOnlyToolResults(m))
+                && r.GetString() == "user" && !IsOnlyToolResults(m))
                 loopStart = index;
             index++;
         }
@@ -154,7 +155,7 @@ internal sealed record AnthropicRequest
     {
         if (!message.TryGetProperty("content", out var c) || c.ValueKind != JsonValueKind.Array || c.GetArrayLength() == 0) return false;
         foreach (var block in c.EnumerateArray())
-            if (block.ValueKind != JsonValueKind.Object || !block.TryGetProperty("type", out var t) || t.ValueKind != JsonValueKind.String || Text(t, "messages[].content[].type") != "tool_result")
+            if (block.ValueKind != JsonValueKind.Object || !block.TryGetProperty("type", out var t) || t.ValueKind != JsonValueKind.String || t.GetString() != "tool_result")
                 return false;
         return true;
     }
@@ -164,7 +165,7 @@ internal sealed record AnthropicRequest
         var content = Content(m, path);
         if (content.ValueKind == JsonValueKind.String)
         {
-            output.Add(new PromptMessage("user", Text(content, path + ".content")));
+            output.Add(new PromptMessage("user", content.GetString()));
             return;
         }
         var text = new StringBuilder();
@@ -195,7 +196,7 @@ internal sealed record AnthropicRequest
     private static string ToolResultText(JsonElement block, string path)
     {
         if (!block.TryGetProperty("content", out var c) || c.ValueKind == JsonValueKind.Null) return "";
-        if (c.ValueKind == JsonValueKind.String) return Text(c, path + ".content");
+        if (c.ValueKind == JsonValueKind.String) return c.GetString()!;
         if (c.ValueKind != JsonValueKind.Array) throw ApiException.BadRequest($"{path}.content must be a string or text blocks.", path + ".content");
         var sb = new StringBuilder();
         int i = 0;
@@ -213,7 +214,7 @@ internal sealed record AnthropicRequest
         var content = Content(m, path);
         if (content.ValueKind == JsonValueKind.String)
         {
-            output.Add(new PromptMessage("assistant", Text(content, path + ".content"), Prefix: last));
+            output.Add(new PromptMessage("assistant", content.GetString(), Prefix: last));
             return;
         }
         var text = new StringBuilder();
@@ -264,7 +265,7 @@ internal sealed record AnthropicRequest
         foreach (var e in s.EnumerateArray())
         {
             if (e.ValueKind != JsonValueKind.String) throw ApiException.BadRequest("stop_sequences must be an array of strings.", "stop_sequences");
-            list.Add(Text(e, "stop_sequences"));
+            list.Add(e.GetString()!);
         }
         if (list.Count > 16) throw ApiException.BadRequest("stop_sequences holds at most 16 strings.", "stop_sequences");
         return list;
