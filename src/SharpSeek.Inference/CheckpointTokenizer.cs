@@ -57,7 +57,7 @@ public static class CheckpointTokenizer
         int? Id(string key) => metadata.ContainsKey(key) ? checked((int)metadata.GetInteger(key)) : null;
         bool? Flag(string key) => metadata.ContainsKey(key) ? metadata.GetBool(key) : null;
         int[]? types = metadata.TryGetValue("tokenizer.ggml.token_type", out var value) && value.Value is GgufArray array
-            ? array.Items.Cast<object>().Select(o => Convert.ToInt32(o, CultureInfo.InvariantCulture)).ToArray()
+            ? TokenTypes(array, metadata.FilePath)
             : null;
         return ByteLevelBpeTokenizer.FromGguf(
             metadata.GetString("tokenizer.ggml.model"),
@@ -68,5 +68,17 @@ public static class CheckpointTokenizer
             Id("tokenizer.ggml.bos_token_id"), Id("tokenizer.ggml.eos_token_id"), Id("tokenizer.ggml.padding_token_id"),
             Flag("tokenizer.ggml.add_bos_token"), Flag("tokenizer.ggml.add_eos_token"),
             metadata.ContainsKey("tokenizer.chat_template") ? metadata.GetString("tokenizer.chat_template") : null);
+    }
+
+    /// <summary>
+    /// The token types as ints. Only integer arrays are types: a string array made Convert throw FormatException, which
+    /// no caller expects from a bad file (found with a hand-made input for the gguf fuzz target).
+    /// </summary>
+    private static int[] TokenTypes(GgufArray array, string path)
+    {
+        if (array.ElementType is not (GgufValueType.Int8 or GgufValueType.UInt8 or GgufValueType.Int16 or GgufValueType.UInt16
+            or GgufValueType.Int32 or GgufValueType.UInt32 or GgufValueType.Int64 or GgufValueType.UInt64))
+            throw new InvalidModelFileException(path, $"metadata key 'tokenizer.ggml.token_type' is an array of {array.ElementType}, expected integers");
+        return array.Items.Cast<object>().Select(o => Convert.ToInt32(o, CultureInfo.InvariantCulture)).ToArray();
     }
 }

@@ -13,10 +13,10 @@ namespace SharpSeek.Inference;
 // not queued at all (it stays in memory and is simply not persisted), so waiting for the queue to drain always ends.
 public sealed partial class ContextCache
 {
-    private const uint FileMagic = 0x564B5353; // "SSKV"
-    private const int FileVersion = 4;
-    private const int ChecksumOffset = 9 * 4 + 32 + BlockTokens * 4;
-    private const int HeaderBytes = ChecksumOffset + 32;
+    internal const uint FileMagic = 0x564B5353; // "SSKV"
+    internal const int FileVersion = 4;
+    internal const int BlockFileChecksumOffset = 9 * 4 + 32 + BlockTokens * 4;
+    internal const int BlockFileHeaderBytes = BlockFileChecksumOffset + 32;
 
     // Wait mode makes TryWrite report a full queue (false) instead of dropping silently behind a true, which left the
     // pending count above zero forever and made a flush (and so shutdown) wait without end.
@@ -75,7 +75,7 @@ public sealed partial class ContextCache
     /// <summary>Copies the page now (it may change once its sequences end) and hands the write to the background task.</summary>
     private void QueueDiskWrite(Entry entry, ReadOnlySpan<byte> page, ReadOnlySpan<int> tokens, ReadOnlySpan<byte> previousKey)
     {
-        var header = new byte[HeaderBytes];
+        var header = new byte[BlockFileHeaderBytes];
         WriteHeader(header, entry.NextToken, entry.MtpRows, previousKey, tokens);
         // Counted before the write so the writer can never decrement first.
         Interlocked.Increment(ref _pendingDiskWrites);
@@ -96,44 +96,68 @@ public sealed partial class ContextCache
         {
             if (!File.Exists(path)) return null;
             byte[] data = File.ReadAllBytes(path);
-            if (data.Length < HeaderBytes) return Corrupt(path);
-            var h = data.AsSpan(0, HeaderBytes);
-            if (BinaryPrimitives.ReadUInt32LittleEndian(h) != FileMagic
-                || BinaryPrimitives.ReadInt32LittleEndian(h[4..]) != FileVersion
-                || BinaryPrimitives.ReadInt32LittleEndian(h[8..]) != pool.Layers
-                || BinaryPrimitives.ReadInt32LittleEndian(h[12..]) != pool.KeyRowElements
-                || BinaryPrimitives.ReadInt32LittleEndian(h[16..]) != pool.ValueRowElements
-                || BinaryPrimitives.ReadInt32LittleEndian(h[20..]) != BlockTokens
-                || BinaryPrimitives.ReadInt32LittleEndian(h[24..]) != (int)pool.Type)
-                return null;
-            if (data.Length != HeaderBytes + pool.PageBytes || !ChecksumMatches(data)) return Corrupt(path);
-            var storedTokens = MemoryMarshal.Cast<byte, int>(h.Slice(68, BlockTokens * 4));
-            if (!BitConverter.IsLittleEndian || !storedTokens.SequenceEqual(tokens)) return null;
+            var layout = new BlockFileLayout(pool.Layers, pool.KeyRowElements, pool.ValueRowElements, (int)pool.Type, pool.PageBytes);
+            switch (InspectBlockFile(data, layout, tokens, out int nextToken, out bool mtpRows))
+            {
+                case BlockFileVerdict.Damaged: return Corrupt(path);
+                case BlockFileVerdict.OtherLayout or BlockFileVerdict.OtherTokens: return null;
+            }
             int page = pool.TryRent();
             if (page < 0) return null;
-            data.AsSpan(HeaderBytes).CopyTo(pool.Bytes(page));
+            data.AsSpan(BlockFileHeaderBytes).CopyTo(pool.Bytes(page));
             File.SetLastWriteTimeUtc(path, DateTime.UtcNow);
             Interlocked.Increment(ref _diskReads);
-            return Adopt(key, page, BinaryPrimitives.ReadInt32LittleEndian(h[28..]), BinaryPrimitives.ReadInt32LittleEndian(h[32..]) == 1);
+            return Adopt(key, page, nextToken, mtpRows);
         }
         catch (IOException) { return null; }
         catch (UnauthorizedAccessException) { return null; }
     }
 
+    /// <summary>The pool shape a block file must have been written for.</summary>
+    internal readonly record struct BlockFileLayout(int Layers, int KeyRowElements, int ValueRowElements, int Type, long PageBytes);
+
+    internal enum BlockFileVerdict { Usable, OtherLayout, Damaged, OtherTokens }
+
+    /// <summary>
+    /// Judges a block file's bytes against the pool's layout and the block's tokens; on <see cref="BlockFileVerdict.Usable"/>
+    /// the page bytes follow the header. Kept free of I/O and of the pool so the fuzz target can drive it directly.
+    /// </summary>
+    internal static BlockFileVerdict InspectBlockFile(ReadOnlySpan<byte> data, BlockFileLayout layout, ReadOnlySpan<int> tokens, out int nextToken, out bool mtpRows)
+    {
+        nextToken = -1;
+        mtpRows = false;
+        if (data.Length < BlockFileHeaderBytes) return BlockFileVerdict.Damaged;
+        var h = data[..BlockFileHeaderBytes];
+        if (BinaryPrimitives.ReadUInt32LittleEndian(h) != FileMagic
+            || BinaryPrimitives.ReadInt32LittleEndian(h[4..]) != FileVersion
+            || BinaryPrimitives.ReadInt32LittleEndian(h[8..]) != layout.Layers
+            || BinaryPrimitives.ReadInt32LittleEndian(h[12..]) != layout.KeyRowElements
+            || BinaryPrimitives.ReadInt32LittleEndian(h[16..]) != layout.ValueRowElements
+            || BinaryPrimitives.ReadInt32LittleEndian(h[20..]) != BlockTokens
+            || BinaryPrimitives.ReadInt32LittleEndian(h[24..]) != layout.Type)
+            return BlockFileVerdict.OtherLayout;
+        if (data.Length != BlockFileHeaderBytes + layout.PageBytes || !ChecksumMatches(data)) return BlockFileVerdict.Damaged;
+        var storedTokens = MemoryMarshal.Cast<byte, int>(h.Slice(68, BlockTokens * 4));
+        if (!BitConverter.IsLittleEndian || !storedTokens.SequenceEqual(tokens)) return BlockFileVerdict.OtherTokens;
+        nextToken = BinaryPrimitives.ReadInt32LittleEndian(h[28..]);
+        mtpRows = BinaryPrimitives.ReadInt32LittleEndian(h[32..]) == 1;
+        return BlockFileVerdict.Usable;
+    }
+
     /// <summary>SHA-256 of everything but the checksum field itself (header fields, tokens, page bytes).</summary>
-    private static void Checksum(ReadOnlySpan<byte> header, ReadOnlySpan<byte> page, Span<byte> hash)
+    internal static void Checksum(ReadOnlySpan<byte> header, ReadOnlySpan<byte> page, Span<byte> hash)
     {
         using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        sha.AppendData(header[..ChecksumOffset]);
+        sha.AppendData(header[..BlockFileChecksumOffset]);
         sha.AppendData(page);
         sha.GetHashAndReset(hash);
     }
 
-    private static bool ChecksumMatches(byte[] data)
+    private static bool ChecksumMatches(ReadOnlySpan<byte> data)
     {
         Span<byte> hash = stackalloc byte[32];
-        Checksum(data.AsSpan(0, HeaderBytes), data.AsSpan(HeaderBytes), hash);
-        return hash.SequenceEqual(data.AsSpan(ChecksumOffset, 32));
+        Checksum(data[..BlockFileHeaderBytes], data[BlockFileHeaderBytes..], hash);
+        return hash.SequenceEqual(data.Slice(BlockFileChecksumOffset, 32));
     }
 
     /// <summary>A damaged block file: deleted (so the block is written again once recomputed), and a miss.</summary>
@@ -167,7 +191,7 @@ public sealed partial class ContextCache
         string path = PathOf(write.Key);
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         string temp = path + "." + Environment.ProcessId + ".tmp";
-        Checksum(write.Header, write.Page, write.Header.AsSpan(ChecksumOffset, 32));
+        Checksum(write.Header, write.Page, write.Header.AsSpan(BlockFileChecksumOffset, 32));
         using (var file = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16))
         {
             file.Write(write.Header);

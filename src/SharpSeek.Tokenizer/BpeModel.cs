@@ -98,7 +98,7 @@ internal sealed class BpeModel
         {
             int id = _byteToId[bytes[i]];
             if (id < 0)
-                throw new InvalidOperationException(
+                throw new TextNotEncodableException(
                     $"byte 0x{bytes[i]:X2} has no single-byte token in this vocabulary, so the text cannot be encoded");
             symbols[i] = id;
         }

@@ -58,6 +58,12 @@ public sealed class ByteLevelBpeTokenizer
             literal[added.Id] = true;
             _tokens[added.Id] = added.Content;
         }
+        // Encode emits these ids as they are, so each must be a token Decode knows.
+        foreach (int id in parts.PrefixIds.Concat(parts.SuffixIds))
+        {
+            if ((uint)id >= (uint)VocabularySize || _tokens[id] is null)
+                throw new TokenizerFileException($"{parts.Source}: special token id {id} added around encoded text is not in the vocabulary (size {VocabularySize})");
+        }
 
         // Ordinary vocabulary (what merges refer to) and the full token → id map (added tokens win on clashes).
         var ordinary = new Dictionary<string, int>(VocabularySize, StringComparer.Ordinal);
@@ -268,6 +274,7 @@ public sealed class ByteLevelBpeTokenizer
     /// never inject a control token. (llama.cpp's <c>parse_special = false</c> still matches USER_DEFINED tokens;
     /// DeepSeek's chat markers are not user-defined in HF files, so "nothing" is the only consistent rule.)
     /// </param>
+    /// <exception cref="TextNotEncodableException">The text holds a byte the vocabulary has no token for (incomplete vocabularies only).</exception>
     public int[] Encode(string text, bool addSpecialTokens = false, bool parseSpecialTokens = true)
     {
         ArgumentNullException.ThrowIfNull(text);

@@ -12,6 +12,19 @@ internal static class HuggingFaceTokenizerReader
 {
     public static TokenizerParts Read(ReadOnlySpan<byte> tokenizerJson, byte[]? configJson, string jsonName, string? configName)
     {
+        // System.Text.Json decodes a string only when it is read and then throws InvalidOperationException for text
+        // that is not Unicode (invalid UTF-8 or an unpaired surrogate escape); it throws the same for a value read as a
+        // string that is not one (a few optional fields are read that way). Either way it is the file's fault.
+        try { return ReadDocuments(tokenizerJson, configJson, jsonName, configName); }
+        catch (InvalidOperationException e)
+        {
+            string files = configJson is null ? jsonName : $"{jsonName} or {configName ?? "tokenizer_config.json"}";
+            throw new TokenizerFileException($"{files} holds text that is not valid Unicode, or a value of the wrong JSON type: {e.Message}", e);
+        }
+    }
+
+    private static TokenizerParts ReadDocuments(ReadOnlySpan<byte> tokenizerJson, byte[]? configJson, string jsonName, string? configName)
+    {
         using JsonDocument document = Parse(tokenizerJson, jsonName);
         using JsonDocument? configDocument = configJson is null ? null : Parse(configJson, configName ?? "tokenizer_config.json");
         JsonElement root = document.RootElement;
@@ -82,6 +95,11 @@ internal static class HuggingFaceTokenizerReader
             }
         }
 
+        // The id table is sized by the largest id, so a sparse id (one token numbered 2 billion) would allocate
+        // gigabytes from a few bytes of JSON. Real vocabularies are dense; allow gaps, but not more ids than entries.
+        long defined = byId.Count + added.Count;
+        if (maxId >= 2 * defined + 1024)
+            throw Error(jsonName, "$.model.vocab", $"ids run up to {maxId} but only {defined} tokens are defined; token ids must be (nearly) dense");
         var tokens = new string?[maxId + 1];
         foreach (var (id, text) in byId)
             tokens[id] = text;
@@ -353,7 +371,11 @@ internal static class HuggingFaceTokenizerReader
             foreach (JsonProperty special in specials.EnumerateObject())
             {
                 JsonElement ids = Required(special.Value, "ids", JsonValueKind.Array, name, "$.post_processor.special_tokens." + special.Name);
-                specialIds[special.Name] = ids.EnumerateArray().Select(e => e.GetInt32()).ToArray();
+                string idsPath = "$.post_processor.special_tokens." + special.Name + ".ids";
+                specialIds[special.Name] = ids.EnumerateArray()
+                    .Select(e => e.ValueKind == JsonValueKind.Number && e.TryGetInt32(out int id) && id >= 0
+                        ? id : throw Error(name, idsPath, $"must hold non-negative integers, got {e.GetRawText()}"))
+                    .ToArray();
             }
         }
         var prefix = new List<int>();
@@ -361,6 +383,8 @@ internal static class HuggingFaceTokenizerReader
         bool seenSequence = false;
         foreach (JsonElement piece in Required(t, "single", JsonValueKind.Array, name, "$.post_processor").EnumerateArray())
         {
+            if (piece.ValueKind != JsonValueKind.Object)
+                throw Error(name, "$.post_processor.single", $"has an item that is not an object: {piece.GetRawText()}");
             if (piece.TryGetProperty("Sequence", out _))
             {
                 seenSequence = true;

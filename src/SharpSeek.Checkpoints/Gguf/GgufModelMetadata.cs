@@ -110,7 +110,9 @@ public static class GgufModelMetadata
             throw new InvalidModelFileException(file.Path, $"'deepseek2.expert_gating_func' {gating} is not supported (1 = softmax, 2 = sigmoid)");
         int groups = m.Has("expert_group_count") ? Math.Max(1, m.Int("expert_group_count")) : 1;
         int groupsUsed = m.Has("expert_group_used_count") && groups > 1 ? m.Int("expert_group_used_count") : groups;
-        bool hasBias = Enumerable.Range(0, blocks).Any(l => file.ContainsTensor($"blk.{l}.exp_probs_b.bias"));
+        // Walks the tensor table rather than 0..block_count: the count is the file's claim, and a corrupt one (2^27)
+        // made this loop format and look up that many names.
+        bool hasBias = file.TensorNames.Any(n => IsLayerTensor(n, ".exp_probs_b.bias", blocks));
         // llama.cpp scores groups by the sum of their top-2 (biased) scores whenever there are groups: V3's noaux_tc.
         var selection = hasBias || groups > 1 ? ExpertSelection.NoAuxTopkCorrected : ExpertSelection.Greedy;
         double weightsScale = m.Has("expert_weights_scale") ? m.Number("expert_weights_scale") : 1.0;
@@ -308,6 +310,16 @@ public static class GgufModelMetadata
         }
         if (mtpLayers > 0) Add("nextn_predict_layers", (uint)mtpLayers);
         return list;
+    }
+
+    /// <summary>Whether <paramref name="name"/> is <c>blk.{l}{suffix}</c> for a layer l in [0, <paramref name="blocks"/>), written as the writer formats it.</summary>
+    private static bool IsLayerTensor(string name, string suffix, int blocks)
+    {
+        // The length check first: "blk.exp_probs_b.bias" starts and ends right but shares its dot between the two.
+        if (name.Length <= 4 + suffix.Length || !name.StartsWith("blk.", StringComparison.Ordinal) || !name.EndsWith(suffix, StringComparison.Ordinal)) return false;
+        var digits = name.AsSpan(4, name.Length - 4 - suffix.Length);
+        return int.TryParse(digits, NumberStyles.None, CultureInfo.InvariantCulture, out int layer) && layer < blocks
+            && digits.SequenceEqual(layer.ToString(CultureInfo.InvariantCulture));
     }
 
     /// <summary>Typed access to <c>{arch}.*</c> keys; values stored as per-layer arrays must be uniform.</summary>

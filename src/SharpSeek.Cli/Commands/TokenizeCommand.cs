@@ -70,7 +70,15 @@ internal static class TokenizeCommand
 
         if (!decode)
         {
-            stdout.WriteLine(TokenIdList.ToJson(tokenizer.Encode(input, addSpecialTokens, parseSpecialTokens)));
+            int[] ids;
+            try { ids = tokenizer.Encode(input, addSpecialTokens, parseSpecialTokens); }
+            catch (TextNotEncodableException e)
+            {
+                // An incomplete vocabulary (no token for some byte): the user's file, not a crash.
+                Console.Error.WriteLine($"error: {e.Message}");
+                return 2;
+            }
+            stdout.WriteLine(TokenIdList.ToJson(ids));
             return 0;
         }
         try

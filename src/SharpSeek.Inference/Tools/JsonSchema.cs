@@ -90,10 +90,11 @@ public sealed class JsonSchema
     /// </summary>
     public static JsonSchema Compile(JsonElement schema, bool strict = false)
     {
-        // JSON may escape a lone UTF-16 surrogate (a property name or enum string "\ud800"); System.Text.Json refuses to
-        // read such a string as text (InvalidOperationException), which here is a schema error, not a server fault.
+        // System.Text.Json decodes names and strings only when they are read, and throws InvalidOperationException for
+        // text that is not Unicode (invalid UTF-8, or an unpaired surrogate escape such as "\ud800"); every read in
+        // Node is guarded by a ValueKind check, so that is the only way one can escape, and it is the schema's fault.
         try { return Node(schema, strict, path: "", depth: 0); }
-        catch (InvalidOperationException) { throw new JsonSchemaException("the schema holds a string that is not valid Unicode (an unpaired UTF-16 surrogate escape)", ""); }
+        catch (InvalidOperationException e) { throw new JsonSchemaException($"the schema holds text that is not valid Unicode: {e.Message}", ""); }
     }
 
     /// <summary>Parses and compiles a schema given as JSON text.</summary>

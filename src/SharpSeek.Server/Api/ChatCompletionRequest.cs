@@ -42,6 +42,8 @@ public sealed record ChatCompletionRequest
     /// <paramref name="beta"/>: the request came through the /beta base URL (strict tools are allowed there only).
     public static ChatCompletionRequest Parse(ReadOnlySpan<byte> body, bool fillInTheMiddle, string? servedModelName = null, bool beta = false)
     {
+        // System.Text.Json checks UTF-8 only when a string is read; checking once here makes every later read safe.
+        if (!System.Text.Unicode.Utf8.IsValid(body)) throw ApiException.BadRequest("The request body is not valid UTF-8.");
         JsonDocument doc;
         try { doc = JsonDocument.Parse(body.ToArray(), new JsonDocumentOptions { MaxDepth = 64 }); }
         catch (JsonException e) { throw ApiException.BadRequest($"Invalid JSON in request body: {e.Message}"); }
@@ -49,6 +51,7 @@ public sealed record ChatCompletionRequest
         {
             var root = doc.RootElement;
             if (root.ValueKind != JsonValueKind.Object) throw ApiException.BadRequest("The request body must be a JSON object.");
+            RequireUnicodeText(root);
 
             string model = RequiredString(root, "model");
             ChatMode mode = model switch
@@ -265,6 +268,51 @@ public sealed record ChatCompletionRequest
         if (!o.TryGetProperty(name, out var v) || v.ValueKind == JsonValueKind.Null) throw ApiException.BadRequest($"Missing required parameter: '{path ?? name}'.", path ?? name);
         if (v.ValueKind != JsonValueKind.String) throw ApiException.BadRequest($"'{path ?? name}' must be a string.", path ?? name);
         return Text(v, path ?? name);
+    }
+
+    /// <summary>
+    /// Decodes every property name and string of the body once, up front. System.Text.Json decodes text only when it is
+    /// read, and a name or string holding an unpaired surrogate escape ("\ud800") then throws InvalidOperationException
+    /// from wherever that happens first — even from TryGetProperty, which compares names — so without this pass every
+    /// field read (here, in ToolRequest, in the Anthropic translation) would need its own guard. The 400 names the field.
+    /// </summary>
+    internal static void RequireUnicodeText(JsonElement root)
+    {
+        if (BadTextAt(root) is not { } bad) return;
+        string param = bad.Path.TrimStart('.');
+        throw bad.InName
+            ? ApiException.BadRequest($"A property name in '{(param.Length == 0 ? "the body" : param)}' holds an unpaired UTF-16 surrogate escape (such as \\ud800); names must be valid Unicode.", param.Length == 0 ? null : param)
+            : ApiException.BadRequest($"'{param}' holds an unpaired UTF-16 surrogate escape (such as \\ud800); strings must be valid Unicode.", param);
+    }
+
+    /// <summary>The path of the first name or string that cannot be decoded, or null; the path is built only on the way out of a failure.</summary>
+    private static (string Path, bool InName)? BadTextAt(JsonElement e)
+    {
+        switch (e.ValueKind)
+        {
+            case JsonValueKind.String:
+                try { _ = e.GetString(); return null; }
+                catch (InvalidOperationException) { return ("", false); }
+            case JsonValueKind.Array:
+                int i = 0;
+                foreach (var item in e.EnumerateArray())
+                {
+                    if (BadTextAt(item) is { } inner) return ($"[{i}]{inner.Path}", inner.InName);
+                    i++;
+                }
+                return null;
+            case JsonValueKind.Object:
+                foreach (var p in e.EnumerateObject())
+                {
+                    string name;
+                    try { name = p.Name; }
+                    catch (InvalidOperationException) { return ("", true); }
+                    if (BadTextAt(p.Value) is { } inner) return ("." + name + inner.Path, inner.InName);
+                }
+                return null;
+            default:
+                return null;
+        }
     }
 
     /// <summary>
