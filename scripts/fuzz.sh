@@ -24,6 +24,7 @@ if ! command -v afl-fuzz >/dev/null; then echo "afl-fuzz not found (Debian packa
 if [ "${FUZZ_SKIP_BUILD:-0}" != 1 ] || [ ! -f "$bin/.instrumented" ]; then
   rm -rf "$bin"
   dotnet build fuzz/SharpSeek.Fuzz -c Release --nologo -v quiet
+  mkdir -p "$build"
   cp -r fuzz/SharpSeek.Fuzz/bin/Release/net10.0 "$bin"
   dotnet tool restore >/dev/null
   # Only our parsers carry coverage probes: instrumenting the BCL would drown afl's map in JSON-reader edges.
