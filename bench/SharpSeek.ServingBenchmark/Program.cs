@@ -111,13 +111,19 @@ if (sections.Contains("router"))
             }
             double d = Statistics.Median(viaDirect), rt = Statistics.Median(viaRouter);
             Console.WriteLine($"router, TTFT of a cached 500-token prompt (median of {viaDirect.Count}): direct {d:F2} ms, through the router {rt:F2} ms, overhead {rt - d:F2} ms");
+            foreach (var (label, http) in new[] { ("1 replica, direct", direct), ("1 replica via the router", routed) })
+            {
+                var sw = Stopwatch.StartNew();
+                var counts = await Task.WhenAll(Enumerable.Range(0, 12).Select(s => StreamTokens(http, $"{label} stream {s}", 32)));
+                Console.WriteLine($"router, 12 streams x 32 tokens, {label}: {counts.Sum() / sw.Elapsed.TotalSeconds:F1} tokens/s");
+            }
         }
         await using (var three = await SharpSeek.Router.RouterServer.StartAsync(new SharpSeek.Router.RouterOptions { Port = 0, Replicas = replicas.Select(x => x.BaseAddress).ToList(), Tokenizer = served.Tokenizer }, Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance))
         {
             using var routed = Client(replicas[0]);
             routed.BaseAddress = three.BaseAddress;
             using var direct = Client(replicas[0]);
-            foreach (var (label, http) in new[] { ("1 replica, direct", direct), ("3 replicas via the router", routed) })
+            foreach (var (label, http) in new[] { ("3 replicas via the router", routed) })
             {
                 var sw = Stopwatch.StartNew();
                 var counts = await Task.WhenAll(Enumerable.Range(0, 12).Select(s => StreamTokens(http, $"{label} stream {s}", 32)));
