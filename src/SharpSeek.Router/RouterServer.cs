@@ -155,6 +155,13 @@ public sealed class RouterServer : IAsyncDisposable
                     return;
                 }
                 _replicas.MarkDown(replica, what);
+                if (!http.Response.HasStarted)
+                {
+                    // Any other failure before an answer began: the client still gets one, in the API's error shape.
+                    Reset(http);
+                    await WriteErrorAsync(http, 502, $"The replica failed to answer ({error}); retry the request.", "server_error", "replica_failed");
+                    return;
+                }
                 RouterLog.CutMidStream(_log, http.Request.Method, path, replica.Prefix, what);
                 if (!await EndCutStreamAsync(http) && deferred.AbortRequested) lifetime.Abort();
                 return;

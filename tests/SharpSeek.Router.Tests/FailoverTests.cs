@@ -54,17 +54,18 @@ public sealed class FailoverTests
         await using var replicas = await Replicas.StartAsync(2);
         await using var router = await RouterServer.StartAsync(new RouterOptions { Port = 0, Replicas = replicas.Addresses, Tokenizer = Replicas.Model.Tokenizer });
         var client = new ChatClient("deepseek-chat", new ApiKeyCredential(Replicas.Key), new OpenAIClientOptions { Endpoint = new Uri(router.BaseAddress, "v1") });
-        var whole = (await client.CompleteChatAsync([new UserChatMessage("Hello through the router")], new ChatCompletionOptions { MaxOutputTokenCount = 6 })).Value;
-        Assert.Equal(ChatFinishReason.Length, whole.FinishReason);
+        // Greedy, so the random model's answer is the same every run (a sampled one may end early on its own).
+        var whole = (await client.CompleteChatAsync([new UserChatMessage("Hello through the router")], new ChatCompletionOptions { MaxOutputTokenCount = 6, Temperature = 0 })).Value;
+        Assert.Contains(whole.FinishReason, new[] { ChatFinishReason.Length, ChatFinishReason.Stop });
         Assert.True(whole.Usage.OutputTokenCount is > 0 and <= 6);
         var text = new StringBuilder();
         ChatFinishReason? finish = null;
-        await foreach (var update in client.CompleteChatStreamingAsync([new UserChatMessage("Stream through the router")], new ChatCompletionOptions { MaxOutputTokenCount = 6 }))
+        await foreach (var update in client.CompleteChatStreamingAsync([new UserChatMessage("Stream through the router")], new ChatCompletionOptions { MaxOutputTokenCount = 6, Temperature = 0 }))
         {
             foreach (var part in update.ContentUpdate) text.Append(part.Text);
             finish ??= update.FinishReason;
         }
-        Assert.Equal(ChatFinishReason.Length, finish);
+        Assert.Contains(finish, new ChatFinishReason?[] { ChatFinishReason.Length, ChatFinishReason.Stop });
         Assert.NotEqual(0, text.Length);
     }
 }
