@@ -81,4 +81,17 @@ internal static class ChatGeneration
         var price = request.Mode == ChatMode.Reasoner ? state.Options.ReasonerPrice : state.Options.ChatPrice;
         return (generation, price);
     }
+
+    /// <summary>The 200 headers of an answer (once): JSON, or an event stream that proxies must not buffer.</summary>
+    public static void StartResponse(HttpResponse response, bool streaming)
+    {
+        if (response.HasStarted) return;
+        response.StatusCode = 200;
+        response.ContentType = streaming ? "text/event-stream; charset=utf-8" : "application/json";
+        if (streaming)
+        {
+            response.Headers.CacheControl = "no-cache";
+            response.Headers["X-Accel-Buffering"] = "no";
+        }
+    }
 }

@@ -83,21 +83,9 @@ internal sealed class CompletionExchange : IDisposable
 
     private async Task SendKeepAliveAsync(bool streaming)
     {
-        StartResponse(streaming);
+        ChatGeneration.StartResponse(_http.Response, streaming);
         await _http.Response.Body.WriteAsync(streaming ? s_sseKeepAlive : s_blankLine, _http.RequestAborted);
         await _http.Response.Body.FlushAsync(_http.RequestAborted);
-    }
-
-    private void StartResponse(bool streaming)
-    {
-        if (_http.Response.HasStarted) return;
-        _http.Response.StatusCode = 200;
-        _http.Response.ContentType = streaming ? "text/event-stream; charset=utf-8" : "application/json";
-        if (streaming)
-        {
-            _http.Response.Headers.CacheControl = "no-cache";
-            _http.Response.Headers["X-Accel-Buffering"] = "no";
-        }
     }
 
     private async Task<int> WriteErrorAsync(ApiException e)
@@ -128,7 +116,7 @@ internal sealed class CompletionExchange : IDisposable
         if (result.FinishReason == FinishReason.Cancelled) return 499;
         if (result.FinishReason == FinishReason.Error)
             return await WriteErrorAsync(new ApiException(500, "Inference failed: " + result.Error, "server_error", "inference_error"));
-        StartResponse(streaming: false);
+        ChatGeneration.StartResponse(_http.Response, streaming: false);
         _buffer.Clear();
         _json.Reset();
         if (_fim)
@@ -144,7 +132,7 @@ internal sealed class CompletionExchange : IDisposable
 
     private async Task<int> StreamAsync(string id, long created, ChatCompletionRequest request, GenerationStream stream)
     {
-        StartResponse(streaming: true);
+        ChatGeneration.StartResponse(_http.Response, streaming: true);
         var body = _http.Response.Body;
         var ct = _http.RequestAborted;
         bool reasoner = request.Mode == ChatMode.Reasoner;

@@ -75,18 +75,6 @@ internal sealed class AnthropicExchange : IDisposable
         });
     }
 
-    private void StartResponse()
-    {
-        if (_http.Response.HasStarted) return;
-        _http.Response.StatusCode = 200;
-        _http.Response.ContentType = _streaming ? "text/event-stream; charset=utf-8" : "application/json";
-        if (_streaming)
-        {
-            _http.Response.Headers.CacheControl = "no-cache";
-            _http.Response.Headers["X-Accel-Buffering"] = "no";
-        }
-    }
-
     /// <summary>The stream's first event; a stream that waits for a slot sends it early so pings can follow.</summary>
     private void EnsureMessageStart()
     {
@@ -97,7 +85,7 @@ internal sealed class AnthropicExchange : IDisposable
 
     private async Task SendKeepAliveAsync()
     {
-        StartResponse();
+        ChatGeneration.StartResponse(_http.Response, _streaming);
         if (_streaming)
         {
             EnsureMessageStart();
@@ -114,7 +102,7 @@ internal sealed class AnthropicExchange : IDisposable
         if (result.FinishReason == FinishReason.Cancelled) return 499;
         if (result.FinishReason == FinishReason.Error)
             return await WriteErrorAsync(new ApiException(500, "Inference failed: " + result.Error, "server_error", "inference_error"));
-        StartResponse();
+        ChatGeneration.StartResponse(_http.Response, _streaming);
         using (var json = new Utf8JsonWriter(_buffer, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
             AnthropicResponse.WriteMessage(json, _id, _model, result);
         await FlushAsync();
@@ -123,7 +111,7 @@ internal sealed class AnthropicExchange : IDisposable
 
     private async Task<int> StreamAsync(GenerationStream stream)
     {
-        StartResponse();
+        ChatGeneration.StartResponse(_http.Response, _streaming);
         EnsureMessageStart();
         await FlushAsync();
         var reader = stream.Deltas;
