@@ -27,6 +27,7 @@ public sealed class InferenceEngine : IDisposable
     private readonly Queue<GenerationStream> _waiting = new();
     private readonly Queue<SequenceRun> _requeued = new();
     private readonly List<SequenceRun> _running = [];
+    private readonly List<SequenceRun> _reaped = [];
     private readonly List<SequenceRun> _firstDraws = [];
     private readonly SemaphoreSlim _wake = new(0);
     private readonly Thread _scheduler;
@@ -191,7 +192,7 @@ public sealed class InferenceEngine : IDisposable
         Reap();
         lock (_gate)
         {
-            while (_requeued.TryDequeue(out var r)) { r.Preempted = false; Finish(r, FinishReason.Cancelled); }
+            while (_requeued.TryDequeue(out var r)) { r.Preempted = false; Finish(r, FinishReason.Cancelled); OutputWriter.Deliver(r); }
             while (_waiting.TryDequeue(out var w)) _output.EndUnstarted(w, FinishReason.Cancelled);
         }
     }
@@ -372,7 +373,7 @@ public sealed class InferenceEngine : IDisposable
         }
         Volatile.Write(ref _runningCount, _running.Count);
         if (cancelledRuns is not null)
-            foreach (var r in cancelledRuns) { r.Preempted = false; Finish(r, FinishReason.Cancelled); }
+            foreach (var r in cancelledRuns) { r.Preempted = false; Finish(r, FinishReason.Cancelled); OutputWriter.Deliver(r); }
         if (expired is not null)
             foreach (var w in expired) _output.EndUnstarted(w, w.IsCancelled ? FinishReason.Cancelled : FinishReason.Expired);
     }
@@ -436,11 +437,14 @@ public sealed class InferenceEngine : IDisposable
         {
             var run = _running[i];
             if (run.Done && run.Outcome is FinishReason.Stop or FinishReason.Length) StorePrefix(run);
-            if (run.Done) run.Kv.Reset();
+            if (run.Done) { run.Kv.Reset(); _reaped.Add(run); }
             if (run.Done || run.Preempted) _running.RemoveAt(i);
         }
         Volatile.Write(ref _runningCount, _running.Count);
         Volatile.Write(ref _pagesUsed, _pool.UsedPages);
+        // Only now do callers see their results: the pages are indexed and the counters above are current.
+        foreach (var run in _reaped) OutputWriter.Deliver(run);
+        _reaped.Clear();
     }
 
     public void Dispose()

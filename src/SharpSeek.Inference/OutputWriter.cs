@@ -162,7 +162,14 @@ internal sealed class OutputWriter(ByteLevelBpeTokenizer? tokenizer, TokenChoose
             StopSequence = reason == FinishReason.Stop ? run.Stops.Matched : null,
         };
         Interlocked.Increment(ref _completed);
-        run.Stream.Finish(result);
+        run.Result = result; // delivered by Deliver once the engine has released the run's pages
+    }
+
+    /// <summary>Hands a finished run's totals to its caller and ends its stream.</summary>
+    public static void Deliver(SequenceRun run)
+    {
+        if (run.Result is { } result) run.Stream.Finish(result);
+        run.Result = null;
     }
 
     /// <summary>Ends a request that never started (cancelled or expired in the queue).</summary>

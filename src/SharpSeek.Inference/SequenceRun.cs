@@ -95,6 +95,11 @@ internal sealed class SequenceRun
     public bool Done { get; set; }
     /// <summary>How the run ended (meaningful once <see cref="Done"/>).</summary>
     public FinishReason Outcome { get; set; }
+    /// <summary>
+    /// The totals, built when the run ends but handed to the caller only once its pages are indexed and given back, so
+    /// a client that sends the next turn the moment it has the answer already hits that answer in the cache.
+    /// </summary>
+    public GenerationResult? Result { get; set; }
     /// <summary>Admission order, for fairness (older runs get pages and budget first).</summary>
     public long Order { get; set; }
 

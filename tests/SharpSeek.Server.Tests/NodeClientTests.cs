@@ -17,6 +17,7 @@ public sealed class NodeClientTests
             ["SHARPSEEK_BASE_URL"] = server.BaseAddress.ToString(),
             ["SHARPSEEK_API_KEY"] = ServerHarness.Key,
             ["SHARPSEEK_BURST"] = "12",
+            ["SHARPSEEK_BURST_TOKENS"] = "1000", // long enough that no burst request ends before the last one arrives
         }, TimeSpan.FromMinutes(2));
         Assert.True(code == 0, stderr + stdout);
         using var report = JsonDocument.Parse(stdout);

@@ -19,8 +19,10 @@ public sealed class RouterNodeClientTests
         {
             ["SHARPSEEK_BASE_URL"] = router.BaseAddress.ToString(),
             ["SHARPSEEK_API_KEY"] = ServerHarness.Key,
-            // Two replicas of 2 slots + 2 queue places: 12 at once still overflow both, so the router answers 503.
-            ["SHARPSEEK_BURST"] = "12",
+            // Two replicas of 2 slots + 2 queue places: 16 at once overflow both, so the router answers 503. Each burst
+            // request is long enough (1,000 tokens) that none finishes before the last one arrives, even on a fast box.
+            ["SHARPSEEK_BURST"] = "16",
+            ["SHARPSEEK_BURST_TOKENS"] = "1000",
             ["SHARPSEEK_TOOL_SCHEMA"] = ToolCallingClientTests.WeatherSchema,
         };
         var (code, stdout, stderr) = await ServerHarness.RunNodeAsync("openai-client.cjs", env, TimeSpan.FromMinutes(2));

@@ -1,6 +1,7 @@
 // The official `openai` npm client, unmodified, against a SharpSeek server: non-streaming, streaming with usage,
 // FIM through /beta, and the error statuses. Prints one JSON report; exits 1 on the first mismatch.
-// env: SHARPSEEK_BASE_URL (http://127.0.0.1:port/), SHARPSEEK_API_KEY
+// env: SHARPSEEK_BASE_URL (http://127.0.0.1:port/), SHARPSEEK_API_KEY; SHARPSEEK_BURST (concurrent requests sent at once at
+// the end) and SHARPSEEK_BURST_TOKENS (tokens each of them generates)
 const OpenAI = require('openai').default ?? require('openai');
 const assert = require('node:assert/strict');
 
@@ -60,7 +61,8 @@ async function status(promise) {
 
   // Overload: many concurrent requests on a small server; each either answers or is refused with 429/503.
   const burst = await Promise.all(Array.from({ length: Number(process.env.SHARPSEEK_BURST ?? 0) }, () =>
-    status(client.chat.completions.create({ model: 'deepseek-chat', messages: [{ role: 'user', content: 'x' }], max_tokens: 200, ignore_eos: true }))));
+    status(client.chat.completions.create({ model: 'deepseek-chat', messages: [{ role: 'user', content: 'x' }],
+      max_tokens: Number(process.env.SHARPSEEK_BURST_TOKENS ?? 200), ignore_eos: true }))));
   report.burst = burst.reduce((m, s) => (m[s] = (m[s] ?? 0) + 1, m), {});
   for (const s of burst) assert.ok([200, 429, 503].includes(s), `burst status ${s}`);
 
