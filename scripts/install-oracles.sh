@@ -21,6 +21,13 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
   # The package starts a cluster of its own; the tests do not use it.
   $SUDO service postgresql stop >/dev/null 2>&1 || true
 fi
+# Scale-out training runs its tests as real multi-process jobs under Open MPI's mpirun.
+if ! command -v mpirun >/dev/null || ! /sbin/ldconfig -p | grep -q "libmpi.so.40 "; then
+  echo "== installing Open MPI (Debian packages) for the multi-process training tests"
+  if [ "$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq openmpi-bin libopenmpi-dev >/dev/null
+fi
 for dir in tests/oracles/*/; do
   [ -f "$dir/package-lock.json" ] || continue
   stamp="$dir/node_modules/.sharpseek-lock-hash"
