@@ -17,6 +17,10 @@ public sealed record StepReport
     public required double Seconds { get; init; }
     /// <summary>Tokens each expert received this step, per MoE layer (MTP layers included).</summary>
     public required IReadOnlyDictionary<int, long[]> ExpertLoad { get; init; }
+    /// <summary>Processes the step ran on (data parallel); Tokens and Seconds are the whole job's.</summary>
+    public int Ranks { get; init; } = 1;
+    /// <summary>Seconds of this step spent exchanging gradients, loads and losses between ranks.</summary>
+    public double CommunicationSeconds { get; init; }
 
     public double TokensPerSecond => Tokens / Seconds;
 

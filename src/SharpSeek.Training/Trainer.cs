@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using SharpSeek.Distributed;
 using SharpSeek.Model;
 using SharpSeek.Tensors.Threading;
 using SharpSeek.Training.Autodiff;
@@ -23,20 +24,29 @@ namespace SharpSeek.Training;
 /// Master weights, gradients and optimizer state are f32 in every precision mode; the mode only decides how GEMM
 /// inputs are rounded. Everything is deterministic for a given thread count, so a run resumed from a checkpoint
 /// reproduces the uninterrupted run bit for bit.
+/// <para>
+/// Data parallel (a <see cref="ICommunicator"/> of N ranks): every rank draws the same global micro-batch from the same
+/// loader and trains on its N-th of the sequences; the gradients' mean over ranks equals the gradient of the whole
+/// micro-batch, so the run follows the one-process loss curve whatever N (up to summation order), and the loader's
+/// position, the checkpoints and a resume do not depend on N either.
+/// </para>
 /// </summary>
 public sealed class Trainer : IDisposable
 {
     private readonly Tape<float> _tape;
     private readonly TrainingStep _step;
 
-    public Trainer(ModelConfig config, TrainingOptions options, PackedDataset data, ComputePool? pool = null)
-        : this(config, options, data, pool, initialize: true)
+    public Trainer(ModelConfig config, TrainingOptions options, PackedDataset data, ComputePool? pool = null, ICommunicator? world = null)
+        : this(config, options, data, pool, world, initialize: true)
     {
     }
 
-    private Trainer(ModelConfig config, TrainingOptions options, PackedDataset data, ComputePool? pool, bool initialize)
+    private Trainer(ModelConfig config, TrainingOptions options, PackedDataset data, ComputePool? pool, ICommunicator? world, bool initialize)
     {
         options.Validate();
+        World = world ?? SingleProcess.Instance;
+        if (options.BatchSequences % World.Size != 0)
+            throw new ArgumentException($"a micro-batch of {options.BatchSequences} sequences does not split evenly over {World.Size} ranks; make --batch a multiple of {World.Size}");
         if (data.SequenceLength != options.SequenceLength)
             throw new ArgumentException($"the dataset cuts sequences of {data.SequenceLength}, the options ask for {options.SequenceLength}");
         if (data.VocabularySize > config.VocabSize)
@@ -47,16 +57,17 @@ public sealed class Trainer : IDisposable
         if (initialize) Model.Initialize(options.Seed);
         Loader = new BatchLoader(data, options.BatchSequences, options.Seed);
         _tape = new Tape<float>(Pool, PrecisionPolicy.For(options.Precision));
-        _step = new TrainingStep(Model, _tape, Pool, options.AdamW);
+        _step = new TrainingStep(Model, _tape, Pool, options.AdamW, World);
     }
 
     /// <summary>Continues the run saved in <paramref name="checkpointDirectory"/>: weights, optimizer moments, step and data position.</summary>
     /// <param name="adjust">Changes to the saved options (say, more steps); anything else that changes breaks bit-identical continuation.</param>
-    public static Trainer Resume(string checkpointDirectory, PackedDataset data, ComputePool? pool = null, Func<TrainingOptions, TrainingOptions>? adjust = null)
+    public static Trainer Resume(string checkpointDirectory, PackedDataset data, ComputePool? pool = null, Func<TrainingOptions, TrainingOptions>? adjust = null,
+        ICommunicator? world = null)
     {
         var (config, state) = TrainingCheckpoint.ReadConfigAndState(checkpointDirectory);
         var options = adjust is null ? state.Options : adjust(state.Options);
-        var trainer = new Trainer(config, options, data, pool, initialize: false);
+        var trainer = new Trainer(config, options, data, pool, world, initialize: false);
         try
         {
             TrainingCheckpoint.Restore(checkpointDirectory, trainer.Model, trainer.Optimizer);
@@ -75,6 +86,8 @@ public sealed class Trainer : IDisposable
 
     public TrainingOptions Options { get; }
     public ComputePool Pool { get; }
+    /// <summary>The processes this run is spread over (one, without mpirun).</summary>
+    public ICommunicator World { get; }
     public TrainableModel<float> Model { get; }
     public AdamW Optimizer => _step.Optimizer;
     public BatchLoader Loader { get; private set; }
@@ -92,20 +105,32 @@ public sealed class Trainer : IDisposable
         int accumulation = Options.GradientAccumulation;
         double loss = 0, main = 0, balance = 0;
         var mtp = new double[Config.NumNextnPredictLayers];
+        int share = Options.BatchSequences / World.Size;
         for (int micro = 0; micro < accumulation; micro++)
         {
-            var batch = Loader.Next();
+            var batch = Loader.Next().Slice(World.Rank * share, share);
             var r = Model.Loss(_tape, batch, objective);
-            loss += _step.Accumulate(r.Loss, 1f / accumulation, $"at step {Step + 1}") / accumulation;
+            loss += _step.Accumulate(r.Loss, 1f / accumulation, $"at step {Step + 1}", lastOfStep: micro == accumulation - 1) / accumulation;
             main += r.MainLoss / accumulation;
             balance += r.BalanceLoss / accumulation;
             for (int k = 0; k < mtp.Length; k++) mtp[k] += r.MtpLosses[k] / accumulation;
         }
 
-        var load = Model.MoeLayers.ToDictionary(l => l, l => (long[])Model.ExpertLoad(l).Clone());
         double lr = Options.LearningRates.At(Step);
         bool balancing = Options.BiasFreezeStep is not long freeze || Step < freeze;
         double norm = _step.Finish(lr, Options.ClipNorm, balancing ? Options.BiasUpdateSpeed : 0);
+        // After Finish the loads are the whole batch's (summed over ranks); the losses are each rank's own until averaged here.
+        var load = Model.MoeLayers.ToDictionary(l => l, l => (long[])Model.ExpertLoad(l).Clone());
+        double communication = _step.CommunicationSeconds;
+        if (World.Size > 1)
+        {
+            long t1 = Stopwatch.GetTimestamp();
+            double[] losses = [loss, main, balance, .. mtp];
+            World.AllReduceSum(losses);
+            (loss, main, balance) = (losses[0] / World.Size, losses[1] / World.Size, losses[2] / World.Size);
+            for (int k = 0; k < mtp.Length; k++) mtp[k] = losses[3 + k] / World.Size;
+            communication += Stopwatch.GetElapsedTime(t1).TotalSeconds;
+        }
 
         Step++;
         long tokens = (long)Options.TokensPerStep;
@@ -114,6 +139,7 @@ public sealed class Trainer : IDisposable
         {
             Step = Step, Loss = loss, MainLoss = main, MtpLosses = mtp, BalanceLoss = balance, LearningRate = lr,
             GradientNorm = norm, Tokens = tokens, Seconds = Stopwatch.GetElapsedTime(t0).TotalSeconds, ExpertLoad = load,
+            Ranks = World.Size, CommunicationSeconds = communication,
         };
     }
 
@@ -155,6 +181,7 @@ public sealed class Trainer : IDisposable
     public void Dispose()
     {
         _tape.Dispose();
+        _step.Dispose();
         Optimizer.Dispose();
         Model.Dispose();
     }

@@ -1,14 +1,19 @@
+using SharpSeek.Tests.Mpi;
+
 namespace SharpSeek.Distributed.Tests;
 
 /// <summary>The MPI layer as real multi-process jobs: every collective checked on every rank, and a dying rank.</summary>
 public sealed class CollectiveTests
 {
+    /// <summary>This test assembly run as the rank program (see <see cref="RankProgram"/>).</summary>
+    private static (string Program, string[] Prefix) Self => ("dotnet", [typeof(RankProgram).Assembly.Location]);
+
     [Theory]
     [InlineData(2)]
     [InlineData(3)]
     public async Task Every_collective_gives_each_rank_the_right_values(int ranks)
     {
-        var (program, prefix) = MpiJob.Self;
+        var (program, prefix) = Self;
         var job = await MpiJob.RunAsync(ranks, program, [.. prefix, "collectives"], TimeSpan.FromMinutes(2));
         Assert.True(job.ExitCode == 0, job.Output);
         for (int r = 0; r < ranks; r++) Assert.Contains($"rank {r}/{ranks} ok (Open MPI", job.Output, StringComparison.Ordinal);
@@ -17,7 +22,7 @@ public sealed class CollectiveTests
     [Fact]
     public async Task A_rank_that_dies_ends_the_job_within_seconds()
     {
-        var (program, prefix) = MpiJob.Self;
+        var (program, prefix) = Self;
         var job = await MpiJob.RunAsync(2, program, [.. prefix, "die", "1"], TimeSpan.FromMinutes(1));
         Assert.NotEqual(0, job.ExitCode);
         Assert.Contains("rank 1 dying", job.Output, StringComparison.Ordinal);

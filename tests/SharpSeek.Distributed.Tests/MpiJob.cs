@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace SharpSeek.Distributed.Tests;
+namespace SharpSeek.Tests.Mpi;
 
 /// <summary>Runs a command as an N-process job under Open MPI's <c>mpirun</c> and collects what every rank printed.</summary>
 internal static class MpiJob
@@ -14,13 +14,18 @@ internal static class MpiJob
     /// <c>mpirun -np <paramref name="ranks"/> <paramref name="program"/> <paramref name="arguments"/></c>. Root is allowed
     /// (CI runs as root) and ranks may outnumber cores (3 ranks on a 2-core box); idle ranks yield instead of spinning.
     /// </summary>
-    public static async Task<Result> RunAsync(int ranks, string program, IEnumerable<string> arguments, TimeSpan timeout, IDictionary<string, string>? environment = null)
+    public static ProcessStartInfo StartInfo(int ranks, string program, IEnumerable<string> arguments)
     {
         var start = new ProcessStartInfo(Mpirun) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (string a in (string[])["--allow-run-as-root", "--oversubscribe", "--mca", "mpi_yield_when_idle", "1", "--mca", "btl", "self,vader,tcp", "-np", ranks.ToString(System.Globalization.CultureInfo.InvariantCulture), program])
             start.ArgumentList.Add(a);
         foreach (string a in arguments) start.ArgumentList.Add(a);
-        if (environment is not null) foreach (var (k, v) in environment) start.Environment[k] = v;
+        return start;
+    }
+
+    public static async Task<Result> RunAsync(int ranks, string program, IEnumerable<string> arguments, TimeSpan timeout)
+    {
+        var start = StartInfo(ranks, program, arguments);
         var clock = Stopwatch.StartNew();
         using var process = Process.Start(start)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
@@ -37,7 +42,4 @@ internal static class MpiJob
         }
         return new Result(process.ExitCode, await stdout + await stderr, clock.Elapsed);
     }
-
-    /// <summary>This test assembly run as the rank program (see <c>RankProgram</c>).</summary>
-    public static (string Program, string[] Prefix) Self => ("dotnet", [typeof(MpiJob).Assembly.Location]);
 }

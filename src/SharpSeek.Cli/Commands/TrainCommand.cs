@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using SharpSeek.Distributed;
 using SharpSeek.Model;
 using SharpSeek.Tensors.Threading;
 using SharpSeek.Training;
@@ -19,6 +20,8 @@ namespace SharpSeek.Cli.Commands;
 /// optional FP8). DIR receives <c>data/</c> (token shards), <c>checkpoint-NNNNNN/</c> (HF safetensors + config.json +
 /// optimizer and data state), <c>latest</c>, <c>metrics.jsonl</c> and <c>training.png</c>. <c>--resume</c> continues
 /// from DIR's latest checkpoint exactly where it stopped. Without <c>--data</c> a generated corpus is used.
+/// Under <c>mpirun -np N</c> the run is data parallel over N processes (each takes 1/N of every micro-batch); rank 0
+/// alone prints, logs, evaluates and writes checkpoints, and the losses match the one-process run of the same command.
 /// </summary>
 internal static class TrainCommand
 {
@@ -62,16 +65,29 @@ internal static class TrainCommand
 
         int Execute(ParseResult parse, CancellationToken ct)
         {
+            ICommunicator world;
+            try
+            {
+                world = Communicator.FromEnvironment();
+            }
+            catch (SharpSeek.Distributed.Mpi.MpiException e)
+            {
+                Console.Error.WriteLine("error: " + e.Message);
+                return 1;
+            }
+            using var _ = world;
+            var console = world.Rank == 0 ? Console.Out : TextWriter.Null; // one voice per job
             try
             {
                 string outDir = Path.GetFullPath(parse.GetValue(output)!);
-                Directory.CreateDirectory(outDir);
+                if (world.Rank == 0) Directory.CreateDirectory(outDir);
+                world.Barrier();
                 using var pool = new ComputePool(Math.Max(1, parse.GetValue(threads)));
                 var run = new RunSettings(
                     parse.GetValue(evalEvery), parse.GetValue(evalBatches), parse.GetValue(checkpointEvery), parse.GetValue(logEvery),
                     parse.GetValue(plain) || Console.IsOutputRedirected || Environment.GetEnvironmentVariable("CI") is not null);
                 string? latest = parse.GetValue(resume) ? TrainingCheckpoint.Latest(outDir) : null;
-                if (parse.GetValue(resume) && latest is null) Console.WriteLine($"no checkpoint in {outDir} yet: starting a new run");
+                if (parse.GetValue(resume) && latest is null) console.WriteLine($"no checkpoint in {outDir} yet: starting a new run");
 
                 TrainingOptions options;
                 ModelConfig config;
@@ -102,20 +118,26 @@ internal static class TrainCommand
                     };
                 }
 
-                string dataDir = PrepareData(parse.GetValue(data), outDir, config.VocabSize);
+                // Rank 0 prepares the shards; the others then find them ready.
+                string dataDir = world.Rank == 0 ? PrepareData(parse.GetValue(data), outDir, config.VocabSize) : "";
+                world.Barrier();
+                if (world.Rank != 0) dataDir = PrepareData(parse.GetValue(data), outDir, config.VocabSize);
                 using var train = PackedDataset.FromDirectory(dataDir, "train", options.SequenceLength);
                 using var validation = Directory.GetFiles(dataDir, "val_*.tokens").Length > 0 ? PackedDataset.FromDirectory(dataDir, "val", options.SequenceLength) : null;
                 using var trainer = latest is not null
-                    ? Trainer.Resume(latest, train, pool, _ => options)
-                    : new Trainer(config, options, train, pool);
-                if (latest is not null) Console.WriteLine($"resuming {latest} at step {trainer.Step}");
-                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"model {config.ParameterCount() / 1e6:F2}M parameters ({config.NumHiddenLayers} blocks + {config.NumNextnPredictLayers} MTP, {config.NRoutedExperts} experts top-{config.NumExpertsPerTok}), {options.Precision}, {options.TokensPerStep} tokens/step, {pool.ThreadCount} threads, data {train.TotalTokens:N0} tokens"));
-                return Run(trainer, validation, outDir, run, ct);
+                    ? Trainer.Resume(latest, train, pool, _ => options, world)
+                    : new Trainer(config, options, train, pool, world);
+                if (latest is not null) console.WriteLine($"resuming {latest} at step {trainer.Step}");
+                string ranks = world.Size > 1 ? $" × {world.Size} ranks ({world.Description})" : "";
+                console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"model {config.ParameterCount() / 1e6:F2}M parameters ({config.NumHiddenLayers} blocks + {config.NumNextnPredictLayers} MTP, {config.NRoutedExperts} experts top-{config.NumExpertsPerTok}), {options.Precision}, {options.TokensPerStep} tokens/step, {pool.ThreadCount} threads{ranks}, data {train.TotalTokens:N0} tokens"));
+                return world.Rank == 0 ? Run(trainer, validation, outDir, run, ct) : RunFollower(trainer, ct);
             }
             catch (Exception e) when (e is ArgumentException or IOException or InvalidDataException or ModelConfigException or NotSupportedException or InvalidOperationException)
             {
-                Console.Error.WriteLine("error: " + e.Message);
+                Console.Error.WriteLine(world.Size > 1 ? $"error on rank {world.Rank}: {e.Message}" : "error: " + e.Message);
+                // The other ranks may be waiting in a collective for this one: end the whole job now rather than let them hang.
+                if (world is SharpSeek.Distributed.Mpi.MpiCommunicator mpi) mpi.Abort(1);
                 return 1;
             }
         }
@@ -164,11 +186,42 @@ internal static class TrainCommand
         return dir;
     }
 
+    /// <summary>
+    /// A rank other than 0: the same steps in lockstep (every step's collectives pair with rank 0's), and nothing written.
+    /// </summary>
+    private static int RunFollower(Trainer trainer, CancellationToken ct)
+    {
+        JobPeakGflops(trainer);
+        while (trainer.Step < trainer.Options.Steps)
+        {
+            trainer.TrainStep();
+            if (!KeepGoing(trainer.World, ct)) break;
+        }
+        return 0;
+    }
+
+    /// <summary>The whole job's FMA peak: each rank measures its own, the sum is what MFU is over.</summary>
+    private static double JobPeakGflops(Trainer trainer)
+    {
+        double[] peak = [MachineLimits.PeakFmaGflops(trainer.Pool)];
+        trainer.World.AllReduceSum(peak);
+        return peak[0];
+    }
+
+    /// <summary>Whether to take another step; with several ranks, any rank asked to stop (Ctrl+C reaches each) stops them all at the same step.</summary>
+    private static bool KeepGoing(ICommunicator world, CancellationToken ct)
+    {
+        if (world.Size == 1) return !ct.IsCancellationRequested;
+        double[] stop = [ct.IsCancellationRequested ? 1 : 0];
+        world.AllReduceMax(stop);
+        return stop[0] == 0;
+    }
+
     private static int Run(Trainer trainer, PackedDataset? validation, string outDir, RunSettings run, CancellationToken ct)
     {
         var options = trainer.Options;
         double flopsPerToken = TrainingFlops.PerToken(trainer.Config, options.SequenceLength);
-        double peak = MachineLimits.PeakFmaGflops(trainer.Pool);
+        double peak = JobPeakGflops(trainer);
         var valBatches = validation is null ? [] : BatchLoader.Sequential(validation, options.BatchSequences, run.EvalBatches);
         using var log = new TrainingLog(outDir, keepThroughStep: trainer.Step);
         string chart = Path.Combine(outDir, TrainingLog.ChartFile);
@@ -208,7 +261,7 @@ internal static class TrainCommand
             status.Update(r, tokensPerSecond, flopsPerToken * tokensPerSecond / (peak * 1e9), lastVal, recent.Average());
             if (run.CheckpointEvery > 0 && r.Step % run.CheckpointEvery == 0 && r.Step < options.Steps)
                 say($"checkpoint step {r.Step}: {SaveCheckpoint()}");
-            return !ct.IsCancellationRequested;
+            return KeepGoing(trainer.World, ct);
         }
 
         if (run.Plain)
@@ -253,6 +306,9 @@ internal static class TrainCommand
     /// <summary>The one-line summary shown in the progress bar or printed in plain mode.</summary>
     private sealed class Status(long step, long total)
     {
+        private static string Ranks(StepReport r) => r.Ranks > 1
+            ? string.Create(CultureInfo.InvariantCulture, $" on {r.Ranks} ranks, comm {r.CommunicationSeconds / r.Seconds * 100:F0}%") : "";
+
         public string Line { get; private set; } = $"step {step}/{total}";
 
         public void Update(StepReport r, double tokensPerSecond, double mfu, double? validation, double secondsPerStep)
@@ -262,7 +318,7 @@ internal static class TrainCommand
             string val = validation is double v ? string.Create(CultureInfo.InvariantCulture, $" | val {v:F4}") : "";
             double load = r.ExpertLoad.Count > 0 ? r.ExpertLoad.Values.Max(StepReport.MaxOverMean) : 0;
             Line = string.Create(CultureInfo.InvariantCulture,
-                $"step {r.Step}/{total} | loss {r.Loss:F4} (main {r.MainLoss:F3}{mtp}){val} | lr {r.LearningRate:0.0e0} | {tokensPerSecond:N0} tok/s | MFU {mfu * 100:F1}% | load max/mean {load:F2} | ETA {eta:hh\\:mm\\:ss}");
+                $"step {r.Step}/{total} | loss {r.Loss:F4} (main {r.MainLoss:F3}{mtp}){val} | lr {r.LearningRate:0.0e0} | {tokensPerSecond:N0} tok/s{Ranks(r)} | MFU {mfu * 100:F1}% | load max/mean {load:F2} | ETA {eta:hh\\:mm\\:ss}");
         }
     }
 }

@@ -125,6 +125,7 @@ public sealed class PolicyModel : IDisposable
     public void Dispose()
     {
         _tape.Dispose();
+        _step.Dispose();
         Optimizer.Dispose();
         Model.Dispose();
     }

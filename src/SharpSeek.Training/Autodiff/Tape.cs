@@ -24,6 +24,12 @@ public sealed unsafe class Tape<T> : IDisposable where T : unmanaged, IBinaryFlo
 {
     private readonly ActivationArena _arena = new();
     private readonly List<(TapeStep Step, Node<T>[] Outputs)> _steps = [];
+    // For each parameter used this micro-batch, the number of steps recorded before its first leaf: no step below that
+    // index can touch its gradient, so once the backward pass has run down to it the gradient is final.
+    private readonly Dictionary<Parameter<T>, int> _firstUse = [];
+    private readonly List<Parameter<T>> _final = [];
+    private (Parameter<T> Parameter, int FirstUse)[] _byFirstUse = [];
+    private static readonly Comparer<(Parameter<T> Parameter, int FirstUse)> s_latestFirst = Comparer<(Parameter<T> Parameter, int FirstUse)>.Create((a, b) => b.FirstUse.CompareTo(a.FirstUse));
 
     public Tape(ComputePool pool, PrecisionPolicy? precision = null)
     {
@@ -43,6 +49,11 @@ public sealed unsafe class Tape<T> : IDisposable where T : unmanaged, IBinaryFlo
     public int RecordedSteps => _steps.Count;
     public long PeakActivationBytes => _arena.PeakBytes;
     public long LiveActivationBytes => _arena.LiveBytes;
+    /// <summary>
+    /// Called during <see cref="Backward"/> with parameters whose gradients no remaining step can change, as soon as that
+    /// is so (the last layers' first): data-parallel training starts their all-reduce while the backward pass goes on.
+    /// </summary>
+    public Action<List<Parameter<T>>>? GradientsFinal { get; set; }
     /// <summary>Bytes the activation arena holds from the system (in use + kept for reuse).</summary>
     public long OwnedActivationBytes => _arena.OwnedBytes;
 
@@ -65,6 +76,7 @@ public sealed unsafe class Tape<T> : IDisposable where T : unmanaged, IBinaryFlo
             throw new ArgumentOutOfRangeException(nameof(firstRow), $"rows [{firstRow}, {firstRow + rowCount}) are outside '{p.Name}' [{p.Rows}, {p.Cols}]");
         long offset = (long)firstRow * p.Cols;
         bool grad = GradientsEnabled && p.Trainable;
+        if (grad) _firstUse.TryAdd(p, _steps.Count);
         return new Node<T>(this, rowCount, p.Cols, p.Value + offset, grad ? p.Grad + offset : null, grad);
     }
 
@@ -99,21 +111,46 @@ public sealed unsafe class Tape<T> : IDisposable where T : unmanaged, IBinaryFlo
         if (loss.Length != 1) throw new ArgumentException($"backward starts from a scalar, got [{loss.Rows}, {loss.Cols}]");
         if (!loss.RequiresGrad) throw new InvalidOperationException("the loss does not depend on anything that takes gradients");
         loss.Grad[0] += seed;
+        var notify = GradientsFinal;
+        int next = 0, used = notify is null ? 0 : SortByFirstUse();
         for (int i = _steps.Count - 1; i >= 0; i--)
         {
+            if (notify is not null) next = Notify(notify, next, used, i);
             var (step, outputs) = _steps[i];
             bool any = false;
             foreach (var o in outputs) any |= o.HasGrad;
             if (any) step.Backward();
             foreach (var o in outputs) o.ReleaseGrad();
         }
+        if (notify is not null) Notify(notify, next, used, -1);
         _steps.Clear();
+        _firstUse.Clear();
+    }
+
+    /// <summary>Orders this micro-batch's parameters by first use, latest first (the order their gradients become final).</summary>
+    private int SortByFirstUse()
+    {
+        if (_byFirstUse.Length < _firstUse.Count) _byFirstUse = new (Parameter<T>, int)[_firstUse.Count];
+        int n = 0;
+        foreach (var (p, first) in _firstUse) _byFirstUse[n++] = (p, first);
+        Array.Sort(_byFirstUse, 0, n, s_latestFirst);
+        return n;
+    }
+
+    /// <summary>Hands over the parameters first used after step <paramref name="below"/> (every step that could touch them has run).</summary>
+    private int Notify(Action<List<Parameter<T>>> notify, int next, int count, int below)
+    {
+        _final.Clear();
+        while (next < count && _byFirstUse[next].FirstUse > below) _final.Add(_byFirstUse[next++].Parameter);
+        if (_final.Count > 0) notify(_final);
+        return next;
     }
 
     /// <summary>Forgets the recorded steps and returns every activation to the arena (end of a micro-batch).</summary>
     public void Reset()
     {
         _steps.Clear();
+        _firstUse.Clear();
         _arena.ReturnAll();
     }
 

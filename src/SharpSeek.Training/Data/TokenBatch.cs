@@ -39,6 +39,19 @@ public sealed class TokenBatch
 
     private readonly bool[]? _lossMask;
 
+    /// <summary>Sequences [first, first + count) as a batch of their own (a data-parallel rank's share).</summary>
+    public TokenBatch Slice(int first, int count)
+    {
+        if (first < 0 || count <= 0 || first + count > Sequences)
+            throw new ArgumentOutOfRangeException(nameof(first), $"sequences [{first}, {first + count}) are outside a batch of {Sequences}");
+        if (first == 0 && count == Sequences) return this;
+        int row = SequenceLength + 1;
+        return new TokenBatch(Tokens.AsSpan(first * row, count * row).ToArray(), count, SequenceLength)
+        {
+            LossMask = _lossMask?.AsSpan(first * row, count * row).ToArray(),
+        };
+    }
+
     /// <summary>Positions that predict something: Sequences × SequenceLength.</summary>
     public int Positions => Sequences * SequenceLength;
 

@@ -6,7 +6,7 @@ namespace SharpSeek.Training.Logging;
 
 /// <summary>
 /// The run's record: one JSON object per line in <c>metrics.jsonl</c> (<c>"kind": "step"</c> with loss parts, learning
-/// rate, gradient norm, tokens/s, MFU and per-layer expert load; <c>"kind": "eval"</c> with validation losses). Its chart
+/// rate, gradient norm, tokens/s, MFU, ranks and the share of the step spent communicating, and per-layer expert load; <c>"kind": "eval"</c> with validation losses). Its chart
 /// (<see cref="ChartFile"/>) is drawn from this file by the reporting layer (<c>SharpSeek.Reporting.TrainingChart</c>),
 /// so the training core carries no graphics.
 /// </summary>
@@ -44,6 +44,7 @@ public sealed class TrainingLog : IDisposable
 
     public string Path { get; }
 
+    /// <param name="peakGflops">The FMA peak of the whole job (every rank's measured peak added up).</param>
     public void Step(StepReport r, double modelFlopsPerToken, double peakGflops)
     {
         double mfu = peakGflops > 0 ? modelFlopsPerToken * r.TokensPerSecond / (peakGflops * 1e9) : double.NaN;
@@ -68,6 +69,8 @@ public sealed class TrainingLog : IDisposable
             ["seconds"] = Round(r.Seconds),
             ["tokens_per_s"] = Round(r.TokensPerSecond),
             ["mfu"] = double.IsFinite(mfu) ? Round(mfu) : null,
+            ["ranks"] = r.Ranks,
+            ["comm_share"] = r.Seconds > 0 ? Round(r.CommunicationSeconds / r.Seconds) : 0,
             ["expert_load"] = load,
         };
         Append(line);

@@ -1,5 +1,7 @@
+using SharpSeek.Distributed;
 using SharpSeek.Tensors.Threading;
 using SharpSeek.Training.Autodiff;
+using SharpSeek.Training.Parallel;
 
 
 namespace SharpSeek.Training.Optimization;
@@ -10,45 +12,74 @@ namespace SharpSeek.Training.Optimization;
 /// <code>
 ///   Begin                       zero gradients and the experts' load counters
 ///   Accumulate(loss, 1/n) × n   backward of each micro-batch's loss (gradients add up in the parameters)
-///   Finish(lr)                  clip by global norm → AdamW → drop cached low-precision weight copies →
+///   Finish(lr)                  [ranks > 1: mean of the gradients and sum of the expert load over ranks] →
+///                               clip by global norm → AdamW → drop cached low-precision weight copies →
 ///                               aux-loss-free bias update from this step's expert load
 /// </code>
+/// Under data parallelism every rank runs the same step on its share of the batch; after the exchange all ranks hold
+/// the same gradients and loads, so they take the same update and their weights stay identical.
 /// The order is part of the contract: a resumed run reproduces an uninterrupted one bit for bit only if every run
 /// applies the same operations in the same order.
 /// </summary>
-public sealed class TrainingStep
+public sealed class TrainingStep : IDisposable
 {
     private readonly TrainableModel<float> _model;
     private readonly List<Parameter<float>> _trainable;
     private readonly Tape<float> _tape;
     private readonly ComputePool _pool;
+    private readonly ICommunicator _world;
+    private readonly GradientSynchronizer? _gradients;
+    private readonly Action<List<Parameter<float>>>? _onFinal;
+    private double _communicationSeconds;
 
-    public TrainingStep(TrainableModel<float> model, Tape<float> tape, ComputePool pool, AdamWSettings settings)
+    public TrainingStep(TrainableModel<float> model, Tape<float> tape, ComputePool pool, AdamWSettings settings, ICommunicator? world = null)
     {
         _model = model;
         _tape = tape;
         _pool = pool;
+        _world = world ?? SingleProcess.Instance;
         _trainable = model.Parameters.Where(p => p.Trainable).ToList();
         Optimizer = new AdamW(_trainable, settings);
+        if (_world.Size > 1)
+        {
+            _gradients = new GradientSynchronizer(_trainable, _world);
+            _onFinal = _gradients.OnFinal;
+        }
     }
 
     public AdamW Optimizer { get; }
+    public ICommunicator World => _world;
+
+    /// <summary>Seconds this step spent in communication calls (0 in one process).</summary>
+    public double CommunicationSeconds => _communicationSeconds;
 
     public void Begin()
     {
         _model.ZeroGradients();
         _model.ResetExpertLoad();
+        _gradients?.Begin();
+        _communicationSeconds = 0;
     }
 
     /// <summary>
     /// Back-propagates <paramref name="loss"/> scaled by <paramref name="scale"/> and clears the tape; returns the loss.
     /// A loss that is not finite stops the run with a message naming <paramref name="where"/> (the step, the stage).
     /// </summary>
-    public double Accumulate(Node<float> loss, float scale, string where)
+    /// <param name="lastOfStep">The step's last micro-batch: with several ranks, gradients start travelling while its
+    /// backward pass runs (earlier micro-batches still add to them, so theirs cannot).</param>
+    public double Accumulate(Node<float> loss, float scale, string where, bool lastOfStep = false)
     {
         double value = loss.Scalar;
         if (!double.IsFinite(value)) throw new InvalidOperationException($"the loss became {value} {where}; lower the learning rate");
-        if (loss.RequiresGrad) _tape.Backward(loss, scale);
+        _tape.GradientsFinal = lastOfStep ? _onFinal : null;
+        try
+        {
+            if (loss.RequiresGrad) _tape.Backward(loss, scale);
+        }
+        finally
+        {
+            _tape.GradientsFinal = null;
+        }
         _tape.Reset();
         return value;
     }
@@ -59,6 +90,13 @@ public sealed class TrainingStep
     /// </summary>
     public double Finish(double learningRate, double clipNorm, double biasUpdateSpeed)
     {
+        if (_gradients is not null)
+        {
+            _gradients.Finish();
+            long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
+            foreach (int layer in _model.MoeLayers) _world.AllReduceSum(_model.ExpertLoad(layer));
+            _communicationSeconds = _gradients.TakeCommunicationSeconds() + System.Diagnostics.Stopwatch.GetElapsedTime(t0).TotalSeconds;
+        }
         double norm = GradientClipping.ClipByGlobalNorm(_trainable, clipNorm, _pool);
         Optimizer.Update(learningRate, _pool);
         // FP8/BF16 GEMMs reuse rounded copies of the weights; after an update they are stale.
@@ -83,4 +121,6 @@ public sealed class TrainingStep
             for (int e = 0; e < counts.Length; e++) b[e] += gamma * Math.Sign(mean - counts[e]);
         }
     }
+
+    public void Dispose() => _gradients?.Dispose();
 }
