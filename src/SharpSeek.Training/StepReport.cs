@@ -21,6 +21,8 @@ public sealed record StepReport
     public int Ranks { get; init; } = 1;
     /// <summary>Seconds of this step spent exchanging gradients, loads and losses between ranks.</summary>
     public double CommunicationSeconds { get; init; }
+    /// <summary>Expert parallelism: max/mean over ranks of the routed tokens their experts took, worst layer (0 without it).</summary>
+    public double ExpertRankImbalance { get; init; }
 
     public double TokensPerSecond => Tokens / Seconds;
 

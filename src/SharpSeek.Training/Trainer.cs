@@ -6,6 +6,7 @@ using SharpSeek.Training.Autodiff;
 using SharpSeek.Training.Checkpoints;
 using SharpSeek.Training.Data;
 using SharpSeek.Training.Optimization;
+using SharpSeek.Training.Parallel;
 using SharpSeek.Training.Precision;
 
 namespace SharpSeek.Training;
@@ -36,12 +37,13 @@ public sealed class Trainer : IDisposable
     private readonly Tape<float> _tape;
     private readonly TrainingStep _step;
 
-    public Trainer(ModelConfig config, TrainingOptions options, PackedDataset data, ComputePool? pool = null, ICommunicator? world = null)
-        : this(config, options, data, pool, world, initialize: true)
+    /// <param name="expertParallel">Spread the routed experts over the job's ranks (true needs a multi-rank job).</param>
+    public Trainer(ModelConfig config, TrainingOptions options, PackedDataset data, ComputePool? pool = null, ICommunicator? world = null, bool expertParallel = false)
+        : this(config, options, data, pool, world, expertParallel, initialize: true)
     {
     }
 
-    private Trainer(ModelConfig config, TrainingOptions options, PackedDataset data, ComputePool? pool, ICommunicator? world, bool initialize)
+    private Trainer(ModelConfig config, TrainingOptions options, PackedDataset data, ComputePool? pool, ICommunicator? world, bool expertParallel, bool initialize)
     {
         options.Validate();
         World = world ?? SingleProcess.Instance;
@@ -57,17 +59,22 @@ public sealed class Trainer : IDisposable
         if (initialize) Model.Initialize(options.Seed);
         Loader = new BatchLoader(data, options.BatchSequences, options.Seed);
         _tape = new Tape<float>(Pool, PrecisionPolicy.For(options.Precision));
+        if (expertParallel)
+        {
+            if (World.Size < 2) throw new ArgumentException("expert parallelism needs several processes: start the run with mpirun -np N");
+            Model.ExpertParallel = new ExpertParallelism(World, Model);
+        }
         _step = new TrainingStep(Model, _tape, Pool, options.AdamW, World);
     }
 
     /// <summary>Continues the run saved in <paramref name="checkpointDirectory"/>: weights, optimizer moments, step and data position.</summary>
     /// <param name="adjust">Changes to the saved options (say, more steps); anything else that changes breaks bit-identical continuation.</param>
     public static Trainer Resume(string checkpointDirectory, PackedDataset data, ComputePool? pool = null, Func<TrainingOptions, TrainingOptions>? adjust = null,
-        ICommunicator? world = null)
+        ICommunicator? world = null, bool expertParallel = false)
     {
         var (config, state) = TrainingCheckpoint.ReadConfigAndState(checkpointDirectory);
         var options = adjust is null ? state.Options : adjust(state.Options);
-        var trainer = new Trainer(config, options, data, pool, world, initialize: false);
+        var trainer = new Trainer(config, options, data, pool, world, expertParallel, initialize: false);
         try
         {
             TrainingCheckpoint.Restore(checkpointDirectory, trainer.Model, trainer.Optimizer);
@@ -140,6 +147,7 @@ public sealed class Trainer : IDisposable
             Step = Step, Loss = loss, MainLoss = main, MtpLosses = mtp, BalanceLoss = balance, LearningRate = lr,
             GradientNorm = norm, Tokens = tokens, Seconds = Stopwatch.GetElapsedTime(t0).TotalSeconds, ExpertLoad = load,
             Ranks = World.Size, CommunicationSeconds = communication,
+            ExpertRankImbalance = Model.ExpertParallel?.RankImbalance(load.Values) ?? 0,
         };
     }
 
@@ -176,7 +184,14 @@ public sealed class Trainer : IDisposable
     }
 
     /// <summary>Writes a checkpoint under <paramref name="outputDirectory"/> (atomically) and returns its path.</summary>
+    /// <remarks>Under expert parallelism every rank calls <see cref="PrepareCheckpoint"/> first; one rank then writes.</remarks>
     public string SaveCheckpoint(string outputDirectory) => TrainingCheckpoint.Save(this, outputDirectory);
+
+    /// <summary>
+    /// Brings every rank's copy of the model and optimizer up to date (expert parallelism: each expert's owner shares
+    /// it), so any rank can write the whole checkpoint. Every rank calls it at the same step; a no-op otherwise.
+    /// </summary>
+    public void PrepareCheckpoint() => Model.ExpertParallel?.ShareExperts(Optimizer);
 
     public void Dispose()
     {

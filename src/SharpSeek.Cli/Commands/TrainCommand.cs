@@ -54,11 +54,12 @@ internal static class TrainCommand
         var resume = new Option<bool>("--resume") { Description = "continue from the run directory's latest checkpoint" };
         var threads = new Option<int>("--threads") { Description = "compute threads", DefaultValueFactory = _ => ComputePool.DefaultThreadCount() };
         var plain = new Option<bool>("--plain") { Description = "plain progress lines even on a terminal" };
+        var expertParallel = new Option<int>("--expert-parallel") { Description = "spread the routed experts over N processes (N = the mpirun -np count; 1 = off)", DefaultValueFactory = _ => 1 };
 
         var command = new Command("train", "Train a DeepSeek-V3-architecture model from scratch (MTP, aux-loss-free balancing, FP8) with resumable checkpoints")
         {
             output, model, data, steps, batch, seq, accumulation, lr, minLr, warmup, schedule, decayFraction, weightDecay, clip, precision,
-            mtpWeight, balanceAlpha, biasSpeed, biasFreeze, seed, evalEvery, evalBatches, checkpointEvery, logEvery, resume, threads, plain,
+            mtpWeight, balanceAlpha, biasSpeed, biasFreeze, seed, evalEvery, evalBatches, checkpointEvery, logEvery, resume, threads, plain, expertParallel,
         };
         command.SetAction((parse, ct) => Task.FromResult(Execute(parse, ct)));
         return command;
@@ -124,14 +125,17 @@ internal static class TrainCommand
                 if (world.Rank != 0) dataDir = PrepareData(parse.GetValue(data), outDir, config.VocabSize);
                 using var train = PackedDataset.FromDirectory(dataDir, "train", options.SequenceLength);
                 using var validation = Directory.GetFiles(dataDir, "val_*.tokens").Length > 0 ? PackedDataset.FromDirectory(dataDir, "val", options.SequenceLength) : null;
+                int ep = parse.GetValue(expertParallel);
+                if (ep != 1 && ep != world.Size)
+                    throw new ArgumentException($"--expert-parallel {ep} must equal the number of processes ({world.Size}; start with mpirun -np {ep}) or be 1");
                 using var trainer = latest is not null
-                    ? Trainer.Resume(latest, train, pool, _ => options, world)
-                    : new Trainer(config, options, train, pool, world);
+                    ? Trainer.Resume(latest, train, pool, _ => options, world, expertParallel: ep > 1)
+                    : new Trainer(config, options, train, pool, world, expertParallel: ep > 1);
                 if (latest is not null) console.WriteLine($"resuming {latest} at step {trainer.Step}");
-                string ranks = world.Size > 1 ? $" × {world.Size} ranks ({world.Description})" : "";
+                string ranks = world.Size > 1 ? $" × {world.Size} ranks ({world.Description}{(ep > 1 ? $", experts spread over {ep}" : "")})" : "";
                 console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"model {config.ParameterCount() / 1e6:F2}M parameters ({config.NumHiddenLayers} blocks + {config.NumNextnPredictLayers} MTP, {config.NRoutedExperts} experts top-{config.NumExpertsPerTok}), {options.Precision}, {options.TokensPerStep} tokens/step, {pool.ThreadCount} threads{ranks}, data {train.TotalTokens:N0} tokens"));
-                return world.Rank == 0 ? Run(trainer, validation, outDir, run, ct) : RunFollower(trainer, ct);
+                return world.Rank == 0 ? Run(trainer, validation, outDir, run, ct) : RunFollower(trainer, validation, run, ct);
             }
             catch (Exception e) when (e is ArgumentException or IOException or InvalidDataException or ModelConfigException or NotSupportedException or InvalidOperationException)
             {
@@ -187,16 +191,23 @@ internal static class TrainCommand
     }
 
     /// <summary>
-    /// A rank other than 0: the same steps in lockstep (every step's collectives pair with rank 0's), and nothing written.
+    /// A rank other than 0: the same steps, evaluations and checkpoint preparations as rank 0, in lockstep (each pairs
+    /// with rank 0's collectives; under expert parallelism evaluation needs every rank's experts), and nothing written.
     /// </summary>
-    private static int RunFollower(Trainer trainer, CancellationToken ct)
+    private static int RunFollower(Trainer trainer, PackedDataset? validation, RunSettings run, CancellationToken ct)
     {
+        var options = trainer.Options;
+        var valBatches = validation is null ? [] : BatchLoader.Sequential(validation, options.BatchSequences, run.EvalBatches);
         JobPeakGflops(trainer);
-        while (trainer.Step < trainer.Options.Steps)
+        while (trainer.Step < options.Steps)
         {
-            trainer.TrainStep();
+            var r = trainer.TrainStep();
+            if (run.EvalEvery > 0 && r.Step % run.EvalEvery == 0 && valBatches.Count > 0) trainer.Evaluate(valBatches);
+            if (run.CheckpointEvery > 0 && r.Step % run.CheckpointEvery == 0 && r.Step < options.Steps) trainer.PrepareCheckpoint();
             if (!KeepGoing(trainer.World, ct)) break;
         }
+        if (valBatches.Count > 0) trainer.Evaluate(valBatches);
+        trainer.PrepareCheckpoint();
         return 0;
     }
 
@@ -241,6 +252,7 @@ internal static class TrainCommand
 
         string SaveCheckpoint()
         {
+            trainer.PrepareCheckpoint(); // with the other ranks (expert parallelism gathers the experts here)
             string path = trainer.SaveCheckpoint(outDir);
             SharpSeek.Reporting.TrainingChart.Write(log.Path, chart, firstMtpLayer: trainer.Config.NumHiddenLayers);
             return path;

@@ -8,6 +8,12 @@ namespace SharpSeek.Training.Autodiff;
 public abstract class TapeStep
 {
     public abstract void Backward();
+
+    /// <summary>
+    /// A step that talks to other processes (expert parallelism's exchanges) runs even when nothing downstream wrote its
+    /// output's gradient on this rank (it then sends zeros): every rank must make the same collective calls in the same order.
+    /// </summary>
+    public virtual bool Collective => false;
 }
 
 /// <summary>
@@ -119,7 +125,7 @@ public sealed unsafe class Tape<T> : IDisposable where T : unmanaged, IBinaryFlo
             var (step, outputs) = _steps[i];
             bool any = false;
             foreach (var o in outputs) any |= o.HasGrad;
-            if (any) step.Backward();
+            if (any || step.Collective) step.Backward();
             foreach (var o in outputs) o.ReleaseGrad();
         }
         if (notify is not null) Notify(notify, next, used, -1);

@@ -71,6 +71,7 @@ public sealed class TrainingLog : IDisposable
             ["mfu"] = double.IsFinite(mfu) ? Round(mfu) : null,
             ["ranks"] = r.Ranks,
             ["comm_share"] = r.Seconds > 0 ? Round(r.CommunicationSeconds / r.Seconds) : 0,
+            ["expert_rank_imbalance"] = r.ExpertRankImbalance > 0 ? Round(r.ExpertRankImbalance) : null,
             ["expert_load"] = load,
         };
         Append(line);

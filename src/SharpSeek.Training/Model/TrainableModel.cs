@@ -2,6 +2,7 @@ using SharpSeek.Tensors;
 using System.Numerics;
 using SharpSeek.Model;
 using SharpSeek.Training.Autodiff;
+using SharpSeek.Training.Parallel;
 using SharpSeek.Training.Data;
 using SharpSeek.Training.Ops;
 using SharpSeek.Training.Precision;
@@ -75,6 +76,12 @@ public sealed class TrainableModel<T> : IDisposable where T : unmanaged, IBinary
     public int TotalLayers => Config.NumHiddenLayers + Config.NumNextnPredictLayers;
     public IReadOnlyList<Parameter<T>> Parameters => _parameters;
     /// <summary>Layer indices (MTP layers included) that use DeepSeekMoE.</summary>
+    /// <summary>
+    /// Set when the routed experts are spread over processes (f32 training only): the MoE layers then run this rank's
+    /// experts on the rows every rank routes to them (<see cref="ExpertExchange"/>).
+    /// </summary>
+    public ExpertParallelism? ExpertParallel { get; set; }
+
     public IReadOnlyList<int> MoeLayers => _expertLoad.Keys.Order().ToArray();
 
     public Parameter<T> this[string name] => _byName.TryGetValue(name, out var p) ? p : throw new KeyNotFoundException($"no parameter '{name}'");
@@ -345,18 +352,28 @@ public sealed class TrainableModel<T> : IDisposable where T : unmanaged, IBinary
             }
             if (balanceAlpha > 0) BalanceTerms.Add(tape.SequenceBalanceLoss(scores, plan, _seq, balanceAlpha));
 
-            int experts = settings.Experts;
+            // Under expert parallelism this rank runs only the experts it owns, on every rank's rows routed to them.
+            var ep = model.ExpertParallel;
+            int first = ep?.FirstOwned ?? 0, experts = ep?.PerRank ?? settings.Experts;
             var gate = new Node<T>[experts];
             var up = new Node<T>[experts];
             var down = new Node<T>[experts];
-            for (int e = 0; e < experts; e++)
+            for (int j = 0; j < experts; j++)
             {
-                gate[e] = P(WeightNames.ExpertGate(l, e));
-                up[e] = P(WeightNames.ExpertUp(l, e));
-                down[e] = P(WeightNames.ExpertDown(l, e));
+                gate[j] = P(WeightNames.ExpertGate(l, first + j));
+                up[j] = P(WeightNames.ExpertUp(l, first + j));
+                down[j] = P(WeightNames.ExpertDown(l, first + j));
             }
             var routed = tape.DispatchToExperts(x, plan);
-            var outputs = tape.GroupedExperts(routed, plan, gate, up, down, _precision.Linears);
+            Node<T> outputs;
+            if (ep is null) outputs = tape.GroupedExperts(routed, plan, gate, up, down, _precision.Linears);
+            else
+            {
+                var exchange = ExpertExchange.Build(ep, plan);
+                var mine = tape.ExchangeToOwners(routed, ep, exchange);
+                var computed = tape.GroupedExperts(mine, exchange.Local, gate, up, down, _precision.Linears);
+                outputs = tape.ExchangeFromOwners(computed, plan.Assignments, ep, exchange);
+            }
             var y = tape.CombineFromExperts(outputs, weights, plan);
             if (_c.NSharedExperts > 0)
                 y = tape.Add(y, SwiGlu(x, WeightNames.SharedGate(l), WeightNames.SharedUp(l), WeightNames.SharedDown(l)));

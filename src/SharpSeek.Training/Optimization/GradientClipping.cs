@@ -40,12 +40,19 @@ public static unsafe class GradientClipping
     {
         var list = parameters as IReadOnlyList<Parameter<float>> ?? parameters.ToList();
         double norm = GlobalNorm(list, pool);
+        ClipToNorm(list, norm, maxNorm);
+        return norm;
+    }
+
+    /// <summary>Clips <paramref name="parameters"/> as if their norm were <paramref name="norm"/> (a norm summed over processes).</summary>
+    public static void ClipToNorm(IReadOnlyList<Parameter<float>> parameters, double norm, double maxNorm)
+    {
+        var list = parameters;
         if (maxNorm > 0 && norm > maxNorm)
         {
             float scale = (float)(maxNorm / norm);
             foreach (var p in list)
                 if (p.Trainable) System.Numerics.Tensors.TensorPrimitives.Multiply(p.Gradients, scale, p.Gradients);
         }
-        return norm;
     }
 }

@@ -30,7 +30,10 @@ public sealed class TrainingStep : IDisposable
     private readonly ICommunicator _world;
     private readonly GradientSynchronizer? _gradients;
     private readonly Action<List<Parameter<float>>>? _onFinal;
+    private readonly ExpertParallelism? _experts;
+    private readonly List<Parameter<float>> _replicated, _owned;
     private double _communicationSeconds;
+    private bool _synchronized;
 
     public TrainingStep(TrainableModel<float> model, Tape<float> tape, ComputePool pool, AdamWSettings settings, ICommunicator? world = null)
     {
@@ -40,9 +43,13 @@ public sealed class TrainingStep : IDisposable
         _world = world ?? SingleProcess.Instance;
         _trainable = model.Parameters.Where(p => p.Trainable).ToList();
         Optimizer = new AdamW(_trainable, settings);
+        // Under expert parallelism the routed experts are each trained by one rank; everything else is replicated.
+        _experts = model.ExpertParallel;
+        _replicated = _experts is null ? _trainable : _trainable.Where(p => !_experts.IsExpert(p)).ToList();
+        _owned = _experts is null ? [] : _trainable.Where(_experts.Owned.Contains).ToList();
         if (_world.Size > 1)
         {
-            _gradients = new GradientSynchronizer(_trainable, _world);
+            _gradients = new GradientSynchronizer(_replicated, _world);
             _onFinal = _gradients.OnFinal;
         }
     }
@@ -59,6 +66,7 @@ public sealed class TrainingStep : IDisposable
         _model.ResetExpertLoad();
         _gradients?.Begin();
         _communicationSeconds = 0;
+        _synchronized = false;
     }
 
     /// <summary>
@@ -90,18 +98,45 @@ public sealed class TrainingStep : IDisposable
     /// </summary>
     public double Finish(double learningRate, double clipNorm, double biasUpdateSpeed)
     {
-        if (_gradients is not null)
-        {
-            _gradients.Finish();
-            long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
-            foreach (int layer in _model.MoeLayers) _world.AllReduceSum(_model.ExpertLoad(layer));
-            _communicationSeconds = _gradients.TakeCommunicationSeconds() + System.Diagnostics.Stopwatch.GetElapsedTime(t0).TotalSeconds;
-        }
-        double norm = GradientClipping.ClipByGlobalNorm(_trainable, clipNorm, _pool);
-        Optimizer.Update(learningRate, _pool);
+        SynchronizeGradients();
+        double norm = _experts is null ? GradientClipping.ClipByGlobalNorm(_trainable, clipNorm, _pool) : ClipWithOwnedExperts(clipNorm);
+        Optimizer.Update(learningRate, _pool, _experts?.Elsewhere);
         // FP8/BF16 GEMMs reuse rounded copies of the weights; after an update they are stale.
         _tape.WeightOperands.Invalidate();
         if (biasUpdateSpeed > 0) UpdateSelectionBiases((float)biasUpdateSpeed);
+        return norm;
+    }
+
+    /// <summary>
+    /// With several ranks: replicated gradients become their mean over ranks; an owned expert's gradient (the sum over
+    /// every rank's rows routed to it) becomes the same mean by 1/N; expert loads become the whole batch's. Done once per
+    /// step (<see cref="Finish"/> calls it; a caller that wants the gradients themselves may call it first).
+    /// </summary>
+    public void SynchronizeGradients()
+    {
+        if (_gradients is null || _synchronized) return;
+        _synchronized = true;
+        _gradients.Finish();
+        long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
+        float scale = 1f / _world.Size;
+        foreach (var p in _owned) System.Numerics.Tensors.TensorPrimitives.Multiply(p.Gradients, scale, p.Gradients);
+        foreach (int layer in _model.MoeLayers) _world.AllReduceSum(_model.ExpertLoad(layer));
+        _communicationSeconds = _gradients.TakeCommunicationSeconds() + System.Diagnostics.Stopwatch.GetElapsedTime(t0).TotalSeconds
+            + (_experts?.TakeExchangeSeconds() ?? 0);
+    }
+
+    /// <summary>
+    /// Expert parallelism's clip: the global norm adds the replicated part (the same on every rank) to the owned experts'
+    /// parts summed over ranks.
+    /// </summary>
+    private double ClipWithOwnedExperts(double clipNorm)
+    {
+        double replicated = GradientClipping.GlobalNorm(_replicated, _pool);
+        double owned = GradientClipping.GlobalNorm(_owned, _pool);
+        double[] experts = [owned * owned];
+        _world.AllReduceSum(experts);
+        double norm = Math.Sqrt(replicated * replicated + experts[0]);
+        GradientClipping.ClipToNorm([.. _replicated, .. _owned], norm, clipNorm);
         return norm;
     }
 
