@@ -6,7 +6,7 @@ using SharpSeek.Training.Autodiff;
 using SharpSeek.Training.Checkpoints;
 using SharpSeek.Training.Data;
 using SharpSeek.Training.Optimization;
-using SharpSeek.Training.Parallel;
+using SharpSeek.Training.ScaleOut;
 using SharpSeek.Training.Precision;
 
 namespace SharpSeek.Training;

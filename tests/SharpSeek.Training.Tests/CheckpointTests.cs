@@ -126,6 +126,22 @@ public class CheckpointTests(CorpusFixture corpus) : IClassFixture<CorpusFixture
         Assert.Equal(second, TrainingCheckpoint.Latest(dir.Path));
         Assert.Equal(new[] { "checkpoint-000001", "checkpoint-000002" }, Directory.GetDirectories(dir.Path).Select(d => Path.GetFileName(d)).Order().ToArray());
     }
+
+    [Fact]
+    public void CheckpointsCarryTheRunFoldersTokenizer()
+    {
+        using var dir = new TempDirectory();
+        using var data = corpus.Train(32);
+        using var trainer = new Trainer(TestConfigs.Small, Options(TrainingPrecision.F32), data, GradientCheck.Pool);
+        string without = trainer.SaveCheckpoint(dir.Path);
+        Assert.False(File.Exists(Path.Combine(without, "tokenizer.json")));
+        File.WriteAllText(Path.Combine(dir.Path, "tokenizer.json"), "{\"model\": 1}");
+        File.WriteAllText(Path.Combine(dir.Path, "tokenizer_config.json"), "{\"bos_token\": null}");
+        trainer.TrainStep();
+        string with = trainer.SaveCheckpoint(dir.Path);
+        Assert.Equal("{\"model\": 1}", File.ReadAllText(Path.Combine(with, "tokenizer.json")));
+        Assert.Equal("{\"bos_token\": null}", File.ReadAllText(Path.Combine(with, "tokenizer_config.json")));
+    }
 }
 
 /// <summary>A training checkpoint passes the HF reader's checks (every planned tensor present, right shapes) and converts to GGUF.</summary>

@@ -23,6 +23,7 @@ public class DataParallelTests(ITestOutputHelper output)
 
     [Theory]
     [InlineData("--steps", "20")]
+    [InlineData("--steps", "20", "--expert-parallel", "2")]
     // In f32 only: BF16 and FP8 round weights and activations to a coarse grid, so the last-bit differences of another
     // summation order can cross a rounding boundary and grow (docs/scale-out.md gives the measured drift).
     [InlineData("--steps", "12", "--batch", "4", "--accum", "2")]
@@ -30,13 +31,17 @@ public class DataParallelTests(ITestOutputHelper output)
     {
         using var dir = new TempDirectory();
         string one = Path.Combine(dir.Path, "one"), two = Path.Combine(dir.Path, "two");
-        await RunAsync(1, Train(one, run));
+        // The one-process run is the same command without --expert-parallel (one process has nothing to spread over).
+        int ep = Array.IndexOf(run, "--expert-parallel");
+        await RunAsync(1, Train(one, ep < 0 ? run : run[..ep]));
         string text = await RunAsync(2, Train(two, run));
         Assert.Contains("on 2 ranks", text, StringComparison.Ordinal);
+        if (ep >= 0) Assert.Contains("experts spread over 2", text, StringComparison.Ordinal);
 
         var a = Steps(one);
         var b = Steps(two);
         Assert.Equal(int.Parse(run[1], CultureInfo.InvariantCulture), a.Count);
+        if (ep >= 0) Assert.True(b[^1]["expert_rank_imbalance"]!.GetValue<double>() >= 1, "expert parallelism reports the load imbalance across ranks");
         Assert.Equal(a.Count, b.Count);
         for (int i = 0; i < a.Count; i++)
         {
@@ -91,6 +96,40 @@ public class DataParallelTests(ITestOutputHelper output)
             Assert.Equal(40, resumed.Count); // steps the killed job logged after step 8 replaced, not duplicated
             for (int i = 8; i < 40; i++) Close(reference[i], resumed[i], "loss");
         }
+    }
+
+    /// <summary>
+    /// The gradient of every parameter of the tiny MoE + MTP model for one batch: experts spread over two ranks (each
+    /// rank half the sequences) against one process with the whole batch.
+    /// </summary>
+    [Fact]
+    public async Task Expert_parallel_gradients_equal_the_one_process_gradients()
+    {
+        using var dir = new TempDirectory();
+        string file = Path.Combine(dir.Path, "grads.bin");
+        var job = await MpiJob.RunAsync(2, "dotnet", [typeof(RankProgram).Assembly.Location, "ep-gradients", file], TimeSpan.FromMinutes(2));
+        Assert.True(job.ExitCode == 0, job.Output);
+        var spread = RankProgram.ReadGradients(file);
+
+        using var pool = new SharpSeek.Tensors.Threading.ComputePool(1);
+        using var model = RankProgram.NewModel();
+        using var tape = new Autodiff.Tape<float>(pool);
+        var r = model.Loss(tape, RankProgram.Batch(), new ObjectiveSettings());
+        tape.Backward(r.Loss, 1f);
+        int experts = 0;
+        foreach (var p in model.Parameters.Where(p => p.Trainable))
+        {
+            var expected = p.Gradients.ToArray();
+            var actual = spread[p.Name];
+            // f32 sums in another order (two halves, then the mean): differences are rounding, far below 1e-4 of the
+            // tensor's largest gradient; a missing or doubled contribution would be of the order of the gradient itself.
+            double scale = Math.Max(expected.Max(Math.Abs), 1e-6);
+            double worst = expected.Zip(actual, (x, y) => Math.Abs(x - y)).Max();
+            Assert.True(worst <= 1e-4 * scale, $"{p.Name}: gradients differ by {worst:G3} (largest {scale:G3})");
+            Assert.True(expected.Any(x => x != 0), $"{p.Name}: no gradient at all, the comparison would prove nothing");
+            if (p.Name.Contains(".experts.", StringComparison.Ordinal)) experts++;
+        }
+        Assert.Equal(model.MoeLayers.Count * model.Config.NRoutedExperts * 3, experts);
     }
 
     private async Task<string> RunAsync(int ranks, string[] args)

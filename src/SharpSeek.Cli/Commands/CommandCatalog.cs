@@ -17,6 +17,7 @@ internal static class CommandCatalog
         yield return ConvertCommand.Create();
         yield return MakeModelCommand.Create();
         yield return TrainCommand.Create();
+        yield return TrainTokenizerCommand.Create();
         yield return R1Command.Create();
         yield break;
     }

@@ -29,7 +29,8 @@ internal static class TrainCommand
     {
         var output = new Option<string>("--out", "-o") { Description = "run directory (checkpoints, metrics, chart, token shards)", Required = true };
         var model = new Option<string>("--model") { Description = "preset (tiny, small, bench20m) or an HF config.json", DefaultValueFactory = _ => "tiny" };
-        var data = new Option<string?>("--data") { Description = "directory of train_*.tokens (+ val_*.tokens) shards, or a UTF-8 text file (byte-level tokens; paragraphs are documents); default: a generated corpus" };
+        var data = new Option<string?>("--data") { Description = "a UTF-8 text file or a folder of them (.txt .text .md .markdown: paragraphs are documents; .jsonl: a \"text\" field per line), or a folder of train_*.tokens (+ val_*.tokens) shards; default: a generated corpus" };
+        var tokenizer = new Option<string?>("--tokenizer") { Description = "tokenizer.json (or its folder) to tokenize --data with, e.g. DeepSeek-V3's or one from train-tokenizer; a preset model's vocabulary is resized to it (default: byte-level, vocabulary 257)" };
         var steps = new Option<long?>("--steps") { Description = "optimizer steps of the run (default 1000; with --resume, the saved value)" };
         var batch = new Option<int>("--batch") { Description = "sequences per micro-batch", DefaultValueFactory = _ => 8 };
         var seq = new Option<int>("--seq") { Description = "positions per sequence", DefaultValueFactory = _ => 128 };
@@ -58,7 +59,7 @@ internal static class TrainCommand
 
         var command = new Command("train", "Train a DeepSeek-V3-architecture model from scratch (MTP, aux-loss-free balancing, FP8) with resumable checkpoints")
         {
-            output, model, data, steps, batch, seq, accumulation, lr, minLr, warmup, schedule, decayFraction, weightDecay, clip, precision,
+            output, model, data, tokenizer, steps, batch, seq, accumulation, lr, minLr, warmup, schedule, decayFraction, weightDecay, clip, precision,
             mtpWeight, balanceAlpha, biasSpeed, biasFreeze, seed, evalEvery, evalBatches, checkpointEvery, logEvery, resume, threads, plain, expertParallel,
         };
         command.SetAction((parse, ct) => Task.FromResult(Execute(parse, ct)));
@@ -119,10 +120,8 @@ internal static class TrainCommand
                     };
                 }
 
-                // Rank 0 prepares the shards; the others then find them ready.
-                string dataDir = world.Rank == 0 ? PrepareData(parse.GetValue(data), outDir, config.VocabSize) : "";
-                world.Barrier();
-                if (world.Rank != 0) dataDir = PrepareData(parse.GetValue(data), outDir, config.VocabSize);
+                (string dataDir, config) = TrainingData.Prepare(new TrainingData.Request(
+                    parse.GetValue(data), parse.GetValue(tokenizer), outDir, config, parse.GetValue(model)!, latest is not null, pool.ThreadCount, run.Plain, world));
                 using var train = PackedDataset.FromDirectory(dataDir, "train", options.SequenceLength);
                 using var validation = Directory.GetFiles(dataDir, "val_*.tokens").Length > 0 ? PackedDataset.FromDirectory(dataDir, "val", options.SequenceLength) : null;
                 int ep = parse.GetValue(expertParallel);
@@ -154,40 +153,6 @@ internal static class TrainCommand
         if (TrainingPresets.ByName(name) is { } preset) return preset;
         if (File.Exists(name)) return ModelConfigJson.Parse(File.ReadAllText(name));
         throw new ArgumentException($"--model '{name}' is neither a preset (tiny, small, bench20m) nor a config.json file");
-    }
-
-    /// <summary>The directory holding train_*/val_* shards: given, tokenized from a text file, or generated.</summary>
-    private static string PrepareData(string? data, string outDir, int vocabulary)
-    {
-        if (data is not null && Directory.Exists(data))
-        {
-            if (Directory.GetFiles(data, "train_*.tokens").Length == 0) throw new ArgumentException($"{data} holds no train_*.tokens shards");
-            return data;
-        }
-        string dir = Path.Combine(outDir, "data");
-        if (Directory.Exists(dir) && Directory.GetFiles(dir, "train_*.tokens").Length > 0) return dir; // a resumed run reuses its shards
-        var tokenizer = new ByteLevelTokenizer();
-        if (tokenizer.VocabularySize > vocabulary)
-            throw new ArgumentException($"byte-level tokens need a vocabulary of {tokenizer.VocabularySize}; the model has {vocabulary} (give --data as token shards)");
-        IEnumerable<string> trainDocs, valDocs;
-        if (data is not null)
-        {
-            if (!File.Exists(data)) throw new ArgumentException($"--data '{data}' is neither a directory nor a file");
-            var docs = File.ReadAllText(data).Split(["\n\n", "\r\n\r\n"], StringSplitOptions.RemoveEmptyEntries);
-            // Every 20th paragraph is held out for validation.
-            trainDocs = docs.Where((_, i) => i % 20 != 19);
-            valDocs = docs.Where((_, i) => i % 20 == 19);
-            Console.WriteLine($"tokenizing {data} ({docs.Length} paragraphs) into {dir}");
-        }
-        else
-        {
-            trainDocs = SyntheticCorpus.Documents(seed: 1, count: 20_000);
-            valDocs = SyntheticCorpus.Documents(seed: 2, count: 200);
-            Console.WriteLine($"generating the synthetic corpus into {dir}");
-        }
-        TokenShard.Write(trainDocs, tokenizer, dir, "train");
-        if (valDocs.Any()) TokenShard.Write(valDocs, tokenizer, dir, "val");
-        return dir;
     }
 
     /// <summary>

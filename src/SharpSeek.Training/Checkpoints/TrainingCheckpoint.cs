@@ -35,6 +35,9 @@ public sealed record TrainerState
 /// <item><c>optimizer.safetensors</c>: AdamW's first and second moments per parameter (<c>NAME.exp_avg</c>,
 /// <c>NAME.exp_avg_sq</c>, F32).</item>
 /// <item><c>trainer_state.json</c>: step, tokens seen, the data loader's epoch and cursor, and the run's options.</item>
+/// <item><c>tokenizer.json</c> (+ <c>tokenizer_config.json</c>): copies of the output directory's, when it has them
+/// (<c>sharpseek train --tokenizer</c> puts the run's tokenizer there), so the inference engine finds the tokenizer
+/// beside the weights.</item>
 /// </list>
 /// The directory is written under a temporary name and renamed into place when every file is flushed to disk, then
 /// <c>latest</c> (a one-line file naming it) is replaced the same way; a crash at any moment leaves the previous
@@ -48,6 +51,8 @@ public static class TrainingCheckpoint
     public const string StateFile = "trainer_state.json";
     public const string LatestFile = "latest";
     public const string StateFormat = "sharpseek-trainer-state-v1";
+    /// <summary>The tokenizer files copied from the output directory into every checkpoint when they are there.</summary>
+    public static IReadOnlyList<string> TokenizerFiles { get; } = ["tokenizer.json", "tokenizer_config.json"];
 
     private static readonly JsonSerializerOptions Json = new()
     {
@@ -78,6 +83,11 @@ public static class TrainingCheckpoint
                 Options = trainer.Options,
             };
             AtomicFile.WriteAllText(Path.Combine(temp, StateFile), JsonSerializer.Serialize(state, Json));
+            foreach (string name in TokenizerFiles)
+            {
+                string source = Path.Combine(outputDirectory, name);
+                if (File.Exists(source)) AtomicFile.WriteAllBytes(Path.Combine(temp, name), File.ReadAllBytes(source));
+            }
             if (Directory.Exists(final))
             {
                 // Saving the same step again: move the old one aside first (a directory rename cannot overwrite).

@@ -75,7 +75,7 @@ public sealed unsafe class TokenShard : IDisposable
     public static IReadOnlyList<string> Write(IEnumerable<string> documents, ITextTokenizer tokenizer, string directory, string prefix, long tokensPerShard = 1 << 26)
     {
         Directory.CreateDirectory(directory);
-        int width = tokenizer.VocabularySize <= 65536 ? 2 : 4;
+        int width = WidthFor(tokenizer.VocabularySize);
         var paths = new List<string>();
         var buffer = new List<int>();
         int docs = 0;
@@ -108,12 +108,7 @@ public sealed unsafe class TokenShard : IDisposable
         using (var f = new FileStream(temp, FileMode.CreateNew, FileAccess.Write))
         {
             Span<byte> h = stackalloc byte[HeaderBytes];
-            Magic.CopyTo(h);
-            BinaryPrimitives.WriteUInt32LittleEndian(h[8..], 1);
-            BinaryPrimitives.WriteUInt32LittleEndian(h[12..], (uint)width);
-            BinaryPrimitives.WriteUInt64LittleEndian(h[16..], (ulong)tokens.Count);
-            BinaryPrimitives.WriteUInt32LittleEndian(h[24..], (uint)vocabulary);
-            BinaryPrimitives.WriteUInt32LittleEndian(h[28..], (uint)documents);
+            WriteHeader(h, width, tokens.Count, vocabulary, documents);
             f.Write(h);
             var bytes = new byte[tokens.Count * width];
             for (int i = 0; i < tokens.Count; i++)
@@ -124,6 +119,20 @@ public sealed unsafe class TokenShard : IDisposable
         }
         File.Move(temp, path, overwrite: true);
     }
+
+    /// <summary>The 32-byte header of a shard of <paramref name="count"/> tokens (also used by <see cref="TokenShardWriter"/>).</summary>
+    internal static void WriteHeader(Span<byte> h, int width, long count, int vocabulary, int documents)
+    {
+        Magic.CopyTo(h);
+        BinaryPrimitives.WriteUInt32LittleEndian(h[8..], 1);
+        BinaryPrimitives.WriteUInt32LittleEndian(h[12..], (uint)width);
+        BinaryPrimitives.WriteUInt64LittleEndian(h[16..], (ulong)count);
+        BinaryPrimitives.WriteUInt32LittleEndian(h[24..], (uint)vocabulary);
+        BinaryPrimitives.WriteUInt32LittleEndian(h[28..], (uint)documents);
+    }
+
+    /// <summary>Bytes per token for a vocabulary: 2 when every id fits 16 bits, else 4.</summary>
+    internal static int WidthFor(int vocabulary) => vocabulary <= 65536 ? 2 : 4;
 
     public void Dispose() => _contents.Dispose();
 }

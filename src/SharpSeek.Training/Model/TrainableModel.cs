@@ -2,7 +2,7 @@ using SharpSeek.Tensors;
 using System.Numerics;
 using SharpSeek.Model;
 using SharpSeek.Training.Autodiff;
-using SharpSeek.Training.Parallel;
+using SharpSeek.Training.ScaleOut;
 using SharpSeek.Training.Data;
 using SharpSeek.Training.Ops;
 using SharpSeek.Training.Precision;

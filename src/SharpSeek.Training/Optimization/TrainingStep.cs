@@ -1,7 +1,7 @@
 using SharpSeek.Distributed;
 using SharpSeek.Tensors.Threading;
 using SharpSeek.Training.Autodiff;
-using SharpSeek.Training.Parallel;
+using SharpSeek.Training.ScaleOut;
 
 
 namespace SharpSeek.Training.Optimization;

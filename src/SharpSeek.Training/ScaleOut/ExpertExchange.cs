@@ -2,7 +2,7 @@ using System.Numerics;
 using SharpSeek.Training.Autodiff;
 using SharpSeek.Training.Ops;
 
-namespace SharpSeek.Training.Parallel;
+namespace SharpSeek.Training.ScaleOut;
 
 /// <summary>
 /// One MoE layer's all-to-all under expert parallelism. The rows of a rank, sorted by expert (<see cref="RoutingPlan"/>),

@@ -4,7 +4,7 @@ using System.Runtime.InteropServices;
 using SharpSeek.Distributed;
 using SharpSeek.Training.Autodiff;
 
-namespace SharpSeek.Training.Parallel;
+namespace SharpSeek.Training.ScaleOut;
 
 /// <summary>
 /// Data parallelism's one exchange: after every rank has back-propagated its share of the global batch, each gradient

@@ -4,7 +4,7 @@ using SharpSeek.Model;
 using SharpSeek.Training.Autodiff;
 using SharpSeek.Training.Optimization;
 
-namespace SharpSeek.Training.Parallel;
+namespace SharpSeek.Training.ScaleOut;
 
 /// <summary>
 /// Expert parallelism over the whole job: rank r owns routed experts [r·E/N, (r+1)·E/N) of every MoE layer (MTP's
