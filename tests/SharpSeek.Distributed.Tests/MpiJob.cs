@@ -17,7 +17,7 @@ internal static class MpiJob
     public static ProcessStartInfo StartInfo(int ranks, string program, IEnumerable<string> arguments)
     {
         var start = new ProcessStartInfo(Mpirun) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (string a in (string[])["--allow-run-as-root", "--oversubscribe", "--mca", "mpi_yield_when_idle", "1", "--mca", "btl", "self,vader,tcp", "-np", ranks.ToString(System.Globalization.CultureInfo.InvariantCulture), program])
+        foreach (string a in (string[])["--allow-run-as-root", "--oversubscribe", "--bind-to", "none", "--mca", "mpi_yield_when_idle", "1", "--mca", "btl", "self,vader,tcp", "-np", ranks.ToString(System.Globalization.CultureInfo.InvariantCulture), program])
             start.ArgumentList.Add(a);
         foreach (string a in arguments) start.ArgumentList.Add(a);
         return start;

@@ -82,7 +82,8 @@ public sealed class TrainingStep : IDisposable
         _tape.GradientsFinal = lastOfStep ? _onFinal : null;
         try
         {
-            if (loss.RequiresGrad) _tape.Backward(loss, scale);
+            // Over N ranks each gradient is seeded with 1/N, so the ranks' sum is the mean over the whole batch.
+            if (loss.RequiresGrad) _tape.Backward(loss, scale / _world.Size);
         }
         finally
         {
@@ -108,8 +109,9 @@ public sealed class TrainingStep : IDisposable
     }
 
     /// <summary>
-    /// With several ranks: replicated gradients become their mean over ranks; an owned expert's gradient (the sum over
-    /// every rank's rows routed to it) becomes the same mean by 1/N; expert loads become the whole batch's. Done once per
+    /// With several ranks: replicated gradients become their mean over ranks (each rank's were seeded with 1/N, so the
+    /// sum is the mean); an owned expert's gradient already is (it sums every rank's 1/N-seeded rows routed to it);
+    /// expert loads become the whole batch's. Done once per
     /// step (<see cref="Finish"/> calls it; a caller that wants the gradients themselves may call it first).
     /// </summary>
     public void SynchronizeGradients()
@@ -118,8 +120,6 @@ public sealed class TrainingStep : IDisposable
         _synchronized = true;
         _gradients.Finish();
         long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
-        float scale = 1f / _world.Size;
-        foreach (var p in _owned) System.Numerics.Tensors.TensorPrimitives.Multiply(p.Gradients, scale, p.Gradients);
         foreach (int layer in _model.MoeLayers) _world.AllReduceSum(_model.ExpertLoad(layer));
         _communicationSeconds = _gradients.TakeCommunicationSeconds() + System.Diagnostics.Stopwatch.GetElapsedTime(t0).TotalSeconds
             + (_experts?.TakeExchangeSeconds() ?? 0);

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Numerics.Tensors;
 using System.Runtime.InteropServices;
 using SharpSeek.Distributed;
 using SharpSeek.Training.Autodiff;
@@ -12,7 +11,7 @@ namespace SharpSeek.Training.ScaleOut;
 /// </summary>
 /// <remarks>
 /// Gradients travel in buckets of about <see cref="BucketFloats"/> floats (the parameters in reverse declaration order,
-/// which is roughly the order the backward pass finishes them). During the last micro-batch's backward pass the tape
+/// which is roughly the order the backward pass finishes them); a large matrix is its own bucket, reduced in place. During the last micro-batch's backward pass the tape
 /// reports each parameter whose gradient can no longer change (<see cref="Tape{T}.GradientsFinal"/>); once a bucket's
 /// parameters (and all earlier buckets') are final it is copied into its buffer and its nonblocking all-reduce starts, so the exchange of
 /// the last layers overlaps the backward pass of the first. MPI progresses such a request only inside MPI calls, so every
@@ -21,6 +20,8 @@ namespace SharpSeek.Training.ScaleOut;
 public sealed unsafe class GradientSynchronizer : IDisposable
 {
     public const long BucketFloats = 1 << 20; // 4 MB: large enough to amortise a collective's latency, small enough to overlap
+    /// <summary>A parameter at least this large is reduced where it lies (no copy into a bucket and back).</summary>
+    public const long InPlaceFloats = 1 << 18;
 
     private readonly ICommunicator _world;
     private readonly Bucket[] _buckets;
@@ -36,15 +37,22 @@ public sealed unsafe class GradientSynchronizer : IDisposable
         long size = 0;
         for (int i = trainable.Count - 1; i >= 0; i--)
         {
-            current.Add(trainable[i]);
-            size += trainable[i].Length;
-            if (size >= BucketFloats || i == 0)
+            var p = trainable[i];
+            if (p.Length >= InPlaceFloats)
             {
-                buckets.Add(new Bucket([.. current], size));
+                buckets.Add(new Bucket([p], p.Length, inPlace: true));
+                continue;
+            }
+            current.Add(p);
+            size += p.Length;
+            if (size >= BucketFloats)
+            {
+                buckets.Add(new Bucket([.. current], size, inPlace: false));
                 current.Clear();
                 size = 0;
             }
         }
+        if (current.Count > 0) buckets.Add(new Bucket([.. current], size, inPlace: false));
         _buckets = [.. buckets];
         foreach (var b in _buckets) foreach (var p in b.Parameters) _bucketOf[p] = b;
     }
@@ -78,16 +86,18 @@ public sealed unsafe class GradientSynchronizer : IDisposable
         _ticksInCalls += Stopwatch.GetTimestamp() - t0;
     }
 
-    /// <summary>Starts every bucket not started yet (parameters unused this step included), waits for all, writes the mean back.</summary>
+    /// <summary>
+    /// Starts every bucket not started yet (parameters unused this step included), waits for all, writes the sums back.
+    /// Each rank's gradients were already scaled by 1/N (<see cref="Optimization.TrainingStep.Accumulate"/>), so the sum is the mean.
+    /// </summary>
     public void Finish()
     {
         long t0 = Stopwatch.GetTimestamp();
         while (_nextToStart < _buckets.Length) Start(_buckets[_nextToStart++]);
-        float scale = 1f / _world.Size;
         foreach (var b in _buckets)
         {
             if (!b.Done) b.Request!.Wait();
-            b.Unpack(scale);
+            b.Unpack();
         }
         _ticksInCalls += Stopwatch.GetTimestamp() - t0;
     }
@@ -104,13 +114,15 @@ public sealed unsafe class GradientSynchronizer : IDisposable
         foreach (var b in _buckets) b.Dispose();
     }
 
-    private sealed class Bucket(Parameter<float>[] parameters, long length) : IDisposable
+    /// <summary>Parameters reduced together: copied into one buffer, or (one large parameter) reduced in its own gradient.</summary>
+    private sealed class Bucket(Parameter<float>[] parameters, long length, bool inPlace) : IDisposable
     {
         private int _ready;
 
         public Parameter<float>[] Parameters { get; } = parameters;
         public long Length { get; } = length;
-        public float* Buffer { get; private set; } = (float*)NativeMemory.AlignedAlloc((nuint)(length * sizeof(float)), 64);
+        public bool InPlace { get; } = inPlace;
+        public float* Buffer { get; private set; } = inPlace ? parameters[0].Grad : (float*)NativeMemory.AlignedAlloc((nuint)(length * sizeof(float)), 64);
         public bool Started { get; set; }
         public bool Done { get; set; }
         public PendingReduction? Request { get; set; }
@@ -127,6 +139,7 @@ public sealed unsafe class GradientSynchronizer : IDisposable
 
         public void Pack()
         {
+            if (InPlace) return;
             long at = 0;
             foreach (var p in Parameters)
             {
@@ -135,19 +148,20 @@ public sealed unsafe class GradientSynchronizer : IDisposable
             }
         }
 
-        public void Unpack(float scale)
+        public void Unpack()
         {
+            if (InPlace) return;
             long at = 0;
             foreach (var p in Parameters)
             {
-                TensorPrimitives.Multiply(new ReadOnlySpan<float>(Buffer + at, checked((int)p.Length)), scale, new Span<float>(p.Grad, checked((int)p.Length)));
+                new ReadOnlySpan<float>(Buffer + at, checked((int)p.Length)).CopyTo(new Span<float>(p.Grad, checked((int)p.Length)));
                 at += p.Length;
             }
         }
 
         public void Dispose()
         {
-            if (Buffer != null) NativeMemory.AlignedFree(Buffer);
+            if (Buffer != null && !InPlace) NativeMemory.AlignedFree(Buffer);
             Buffer = null;
         }
     }
