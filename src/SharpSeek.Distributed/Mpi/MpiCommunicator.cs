@@ -97,22 +97,19 @@ public sealed unsafe class MpiCommunicator : ICommunicator
             Check(OpenMpiNative.AllGatherV(s, mine.Length, _float, r, c, d, _float, _world), "MPI_Allgatherv");
     }
 
-    public void AllToAllV(ReadOnlySpan<float> send, ReadOnlySpan<int> sendCounts, Span<float> receive, ReadOnlySpan<int> receiveCounts)
-    {
-        var sd = Displacements(sendCounts, send.Length, "all-to-all send");
-        var rd = Displacements(receiveCounts, receive.Length, "all-to-all receive");
-        fixed (float* s = send, r = receive)
-        fixed (int* sc = sendCounts, sdp = sd, rc = receiveCounts, rdp = rd)
-            Check(OpenMpiNative.AllToAllV(s, sc, sdp, _float, r, rc, rdp, _float, _world), "MPI_Alltoallv");
-    }
+    public void AllToAllV(ReadOnlySpan<float> send, ReadOnlySpan<int> sendCounts, Span<float> receive, ReadOnlySpan<int> receiveCounts) =>
+        Exchange(send, sendCounts, receive, receiveCounts, _float);
 
-    public void AllToAllV(ReadOnlySpan<int> send, ReadOnlySpan<int> sendCounts, Span<int> receive, ReadOnlySpan<int> receiveCounts)
+    public void AllToAllV(ReadOnlySpan<int> send, ReadOnlySpan<int> sendCounts, Span<int> receive, ReadOnlySpan<int> receiveCounts) =>
+        Exchange(send, sendCounts, receive, receiveCounts, _int32);
+
+    private void Exchange<T>(ReadOnlySpan<T> send, ReadOnlySpan<int> sendCounts, Span<T> receive, ReadOnlySpan<int> receiveCounts, nint type) where T : unmanaged
     {
         var sd = Displacements(sendCounts, send.Length, "all-to-all send");
         var rd = Displacements(receiveCounts, receive.Length, "all-to-all receive");
-        fixed (int* s = send, r = receive)
+        fixed (T* s = send, r = receive)
         fixed (int* sc = sendCounts, sdp = sd, rc = receiveCounts, rdp = rd)
-            Check(OpenMpiNative.AllToAllV(s, sc, sdp, _int32, r, rc, rdp, _int32, _world), "MPI_Alltoallv");
+            Check(OpenMpiNative.AllToAllV(s, sc, sdp, type, r, rc, rdp, type, _world), "MPI_Alltoallv");
     }
 
     /// <summary>Offsets of each rank's part, checked against the buffer (a wrong count would read or write past it).</summary>

@@ -70,7 +70,11 @@ public sealed class ExpertExchange
     }
 }
 
-/// <summary>The two exchanges as tape ops (f32 only: the communicator moves floats).</summary>
+/// <summary>
+/// The two exchanges as tape ops (f32 only: the communicator moves floats). Moving rows to the owners and moving a
+/// gradient of owner outputs back are the same motion (<see cref="ToOwners"/>), as are moving outputs back and moving a
+/// gradient of owner inputs back (<see cref="ToSources"/>).
+/// </summary>
 public static unsafe class ExpertExchangeOps
 {
     /// <summary>Rows sorted by expert → the rows of the experts this rank owns, from every rank, in expert order.</summary>
@@ -78,14 +82,9 @@ public static unsafe class ExpertExchangeOps
         where T : unmanaged, IBinaryFloatingPointIeee754<T>
     {
         RequireFloat<T>();
-        int h = sorted.Cols;
-        var arrived = new float[(long)exchange.Local.Assignments * h];
-        long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
-        ep.World.AllToAllV(Floats(sorted.Value, sorted.Length), Scaled(exchange.SendRows, h), arrived, Scaled(exchange.ReceiveRows, h));
-        ep.CountExchange(t0);
-        var y = tape.NewNode(exchange.Local.Assignments, h, tape.AnyRequiresGrad(sorted));
-        Permute(arrived, Floats(y.Value, y.Length), exchange.LocalOrder, h, toLocal: true);
-        if (y.RequiresGrad) tape.Record(new ToOwnersStep<T>(sorted, y, ep, exchange), y);
+        var y = tape.NewNode(exchange.Local.Assignments, sorted.Cols, tape.AnyRequiresGrad(sorted));
+        ToOwners(ep, exchange, Floats(sorted.Value, sorted.Length), Floats(y.Value, y.Length), sorted.Cols);
+        if (y.RequiresGrad) tape.Record(new Step<T>(sorted, y, ep, exchange, towardOwners: true), y);
         return y;
     }
 
@@ -94,65 +93,49 @@ public static unsafe class ExpertExchangeOps
         where T : unmanaged, IBinaryFloatingPointIeee754<T>
     {
         RequireFloat<T>();
-        int h = outputs.Cols;
-        var arrival = new float[outputs.Length];
-        Permute(arrival, Floats(outputs.Value, outputs.Length), exchange.LocalOrder, h, toLocal: false);
-        var y = tape.NewNode(rows, h, tape.AnyRequiresGrad(outputs));
-        long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
-        ep.World.AllToAllV(arrival, Scaled(exchange.ReceiveRows, h), Floats(y.Value, y.Length), Scaled(exchange.SendRows, h));
-        ep.CountExchange(t0);
-        if (y.RequiresGrad) tape.Record(new FromOwnersStep<T>(outputs, y, ep, exchange), y);
+        var y = tape.NewNode(rows, outputs.Cols, tape.AnyRequiresGrad(outputs));
+        ToSources(ep, exchange, Floats(outputs.Value, outputs.Length), Floats(y.Value, y.Length), outputs.Cols);
+        if (y.RequiresGrad) tape.Record(new Step<T>(outputs, y, ep, exchange, towardOwners: false), y);
         return y;
     }
 
-    private sealed class ToOwnersStep<T>(Node<T> sorted, Node<T> y, ExpertParallelism ep, ExpertExchange exchange) : TapeStep
+    /// <summary>Backward of either exchange: the output's gradient makes the opposite trip and adds into the input's.</summary>
+    private sealed class Step<T>(Node<T> input, Node<T> y, ExpertParallelism ep, ExpertExchange exchange, bool towardOwners) : TapeStep
         where T : unmanaged, IBinaryFloatingPointIeee754<T>
     {
         public override bool Collective => true;
 
         public override void Backward()
         {
-            int h = sorted.Cols;
-            var arrival = new float[y.Length];
-            Permute(arrival, Floats(y.Grad, y.Length), exchange.LocalOrder, h, toLocal: false);
-            var back = new float[sorted.Length];
-            long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
-            ep.World.AllToAllV(arrival, Scaled(exchange.ReceiveRows, h), back, Scaled(exchange.SendRows, h));
-            ep.CountExchange(t0);
-            if (sorted.RequiresGrad) System.Numerics.Tensors.TensorPrimitives.Add(Floats(sorted.Grad, sorted.Length), back, Floats(sorted.Grad, sorted.Length));
+            var back = new float[input.Length];
+            if (towardOwners) ToSources(ep, exchange, Floats(y.Grad, y.Length), back, input.Cols);
+            else ToOwners(ep, exchange, Floats(y.Grad, y.Length), back, input.Cols);
+            if (!input.RequiresGrad) return;
+            var grad = Floats(input.Grad, input.Length);
+            System.Numerics.Tensors.TensorPrimitives.Add(grad, back, grad);
         }
     }
 
-    private sealed class FromOwnersStep<T>(Node<T> outputs, Node<T> y, ExpertParallelism ep, ExpertExchange exchange) : TapeStep
-        where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    /// <summary>Source-sorted rows → all-to-all → the owner's rows in expert order.</summary>
+    private static void ToOwners(ExpertParallelism ep, ExpertExchange exchange, ReadOnlySpan<float> sorted, Span<float> local, int h)
     {
-        public override bool Collective => true;
-
-        public override void Backward()
-        {
-            int h = outputs.Cols;
-            var arrived = new float[outputs.Length];
-            long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
-            ep.World.AllToAllV(Floats(y.Grad, y.Length), Scaled(exchange.SendRows, h), arrived, Scaled(exchange.ReceiveRows, h));
-            ep.CountExchange(t0);
-            if (!outputs.RequiresGrad) return;
-            var local = new float[outputs.Length];
-            Permute(arrived, local, exchange.LocalOrder, h, toLocal: true);
-            var grad = Floats(outputs.Grad, outputs.Length);
-            System.Numerics.Tensors.TensorPrimitives.Add(grad, local, grad);
-        }
+        var arrived = new float[local.Length];
+        long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
+        ep.World.AllToAllV(sorted, Scaled(exchange.SendRows, h), arrived, Scaled(exchange.ReceiveRows, h));
+        ep.CountExchange(t0);
+        var order = exchange.LocalOrder;
+        for (int k = 0; k < order.Length; k++) arrived.AsSpan(order[k] * h, h).CopyTo(local.Slice(k * h, h));
     }
 
-    /// <summary>toLocal: local[k] = arrival[order[k]]; otherwise arrival[order[k]] = local[k] (rows of <paramref name="h"/>).</summary>
-    private static void Permute(Span<float> arrival, Span<float> local, int[] order, int h, bool toLocal)
+    /// <summary>The owner's rows in expert order → arrival order → all-to-all → each source's sorted rows.</summary>
+    private static void ToSources(ExpertParallelism ep, ExpertExchange exchange, ReadOnlySpan<float> local, Span<float> sorted, int h)
     {
-        for (int k = 0; k < order.Length; k++)
-        {
-            var a = arrival.Slice(order[k] * h, h);
-            var l = local.Slice(k * h, h);
-            if (toLocal) a.CopyTo(l);
-            else l.CopyTo(a);
-        }
+        var arrival = new float[local.Length];
+        var order = exchange.LocalOrder;
+        for (int k = 0; k < order.Length; k++) local.Slice(k * h, h).CopyTo(arrival.AsSpan(order[k] * h, h));
+        long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
+        ep.World.AllToAllV(arrival, Scaled(exchange.ReceiveRows, h), sorted, Scaled(exchange.SendRows, h));
+        ep.CountExchange(t0);
     }
 
     private static int[] Scaled(int[] rows, int h) => rows.Select(r => checked(r * h)).ToArray();
