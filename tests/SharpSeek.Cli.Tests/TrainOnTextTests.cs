@@ -93,6 +93,7 @@ public sealed class TrainOnTextTests
         AssertOneError(CliProcess.Run(Train(dir.File("empty"), run)), "no text files");
         AssertOneError(CliProcess.Run(Train(dir.File("blank"), run)), "no document to train on");
         AssertOneError(CliProcess.Run(Train(dir.File("data.bin"), run)), "binary data");
+        AssertOneError(CliProcess.Run(Train(corpus, run, "--expert-parallel", "2")), "start with mpirun -np 2");
 
         AssertOneError(CliProcess.Run("train-tokenizer", "--data", corpus, "--vocab", "100", "--out", dir.File("t")), "at least 272");
         AssertOneError(CliProcess.Run("train-tokenizer", "--data", dir.File("empty"), "--out", dir.File("t")), "no text files");

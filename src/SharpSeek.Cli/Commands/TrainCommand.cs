@@ -120,13 +120,16 @@ internal static class TrainCommand
                     };
                 }
 
+                // Layout mistakes are reported before any data is prepared.
+                int ep = parse.GetValue(expertParallel);
+                if (ep != 1 && ep != world.Size)
+                    throw new ArgumentException($"--expert-parallel {ep} must equal the number of processes ({world.Size}; start with mpirun -np {ep}) or be 1");
+                if (options.BatchSequences % world.Size != 0)
+                    throw new ArgumentException($"a micro-batch of {options.BatchSequences} sequences does not split evenly over {world.Size} ranks; make --batch a multiple of {world.Size}");
                 (string dataDir, config) = TrainingData.Prepare(new TrainingData.Request(
                     parse.GetValue(data), parse.GetValue(tokenizer), outDir, config, parse.GetValue(model)!, latest is not null, pool.ThreadCount, run.Plain, world));
                 using var train = PackedDataset.FromDirectory(dataDir, "train", options.SequenceLength);
                 using var validation = Directory.GetFiles(dataDir, "val_*.tokens").Length > 0 ? PackedDataset.FromDirectory(dataDir, "val", options.SequenceLength) : null;
-                int ep = parse.GetValue(expertParallel);
-                if (ep != 1 && ep != world.Size)
-                    throw new ArgumentException($"--expert-parallel {ep} must equal the number of processes ({world.Size}; start with mpirun -np {ep}) or be 1");
                 using var trainer = latest is not null
                     ? Trainer.Resume(latest, train, pool, _ => options, world, expertParallel: ep > 1)
                     : new Trainer(config, options, train, pool, world, expertParallel: ep > 1);
