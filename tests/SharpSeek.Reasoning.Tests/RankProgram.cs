@@ -65,12 +65,15 @@ public static class RankProgram
         Evaluation = new SharpSeek.Reasoning.Evaluation.EvaluationSettings { ProblemsPerCell = 1, Samples = 2, MaxNewTokens = 48, Seed = 3, MaxDifficulty = 1 },
     };
 
-    /// <summary>A 6-row micro-batch and a 3-row one (3 rows split 1 + 2 over two ranks); rows train from 1 to all of their targets.</summary>
+    /// <summary>
+    /// Micro-batches of 6 rows, 3 rows (split 1 + 2 over two ranks) and 1 row (rank 0 has none of it); rows train from 1
+    /// to all of their 15 targets.
+    /// </summary>
     public static List<TokenBatch> SupervisedBatches()
     {
         var rng = new DeterministicRandom(17);
         var batches = new List<TokenBatch>();
-        foreach (var trained in new[] { new[] { 15, 14, 12, 1, 2, 3 }, new[] { 2, 15, 9 } })
+        foreach (var trained in new[] { new[] { 15, 14, 12, 1, 2, 3 }, new[] { 2, 15, 9 }, new[] { 7 } })
         {
             const int T = 15;
             var tokens = new int[trained.Length * (T + 1)];
@@ -86,8 +89,8 @@ public static class RankProgram
     }
 
     /// <summary>
-    /// Every trainable parameter's gradient ("sft/NAME", "grpo-token/NAME", "grpo-sequence/NAME") and the losses
-    /// ("loss/…") of fixed steps of a fresh tiny MoE + MTP policy, computed over <paramref name="world"/>'s ranks.
+    /// Every trainable parameter's gradient ("sft/NAME", "grpo-token/NAME", "grpo-sequence/NAME", "grpo-lone/NAME") and
+    /// the losses ("loss/…") of fixed steps of a fresh tiny MoE + MTP policy, computed over <paramref name="world"/>'s ranks.
     /// </summary>
     public static Dictionary<string, float[]> Gradients(ICommunicator world)
     {
@@ -97,26 +100,27 @@ public static class RankProgram
         double sft = model.SupervisedGradients(SupervisedBatches());
         Take(model, "sft", sft, result);
 
-        // GRPO: 5 responses (2 + 3 over two ranks) of very different lengths; the batch's rows are the responses.
-        var batch = SupervisedBatches()[0].Slice(0, 5);
-        int t = batch.SequenceLength;
-        var owner = batch.MainTargets().Select((target, i) => target >= 0 ? i / t : -1).ToArray();
-        double[] advantages = [1.2, -0.7, 0.4, -1.1, 0.3];
-        var (first, count) = RankShare.Of(batch.Sequences, world.Rank, world.Size);
-        var share = batch.Slice(first, count);
-        var shareOwner = owner.AsSpan(first * t, count * t).ToArray();
-        var old = model.TokenLogProbs(share);
-        // A reference and an old policy away from the current one, so the ratio clips for some tokens and the KL is not 0.
-        var reference = old.Select((l, i) => l - 0.05 * (i % 3)).ToArray();
-        var behaviour = old.Select((l, i) => l + 0.3 * ((i % 5) - 2)).ToArray();
-        var normalizer = world.Size > 1 ? GrpoNormalizer.Of(owner) : (GrpoNormalizer?)null;
-        foreach (var normalization in new[] { LossNormalization.Token, LossNormalization.Sequence })
+        // GRPO: 5 responses (2 + 3 over two ranks) of very different lengths, the batch's rows being the responses; then
+        // a lone response (rank 0 has no share and only joins the exchange).
+        foreach (var (name, rows, normalization) in new[] { ("grpo-token", 5, LossNormalization.Token), ("grpo-sequence", 5, LossNormalization.Sequence), ("grpo-lone", 1, LossNormalization.Token) })
         {
+            var batch = SupervisedBatches()[0].Slice(0, rows);
+            int t = batch.SequenceLength;
+            var owner = batch.MainTargets().Select((target, i) => target >= 0 ? i / t : -1).ToArray();
+            double[] advantages = [1.2, -0.7, 0.4, -1.1, 0.3];
+            var (first, count) = RankShare.Of(batch.Sequences, world.Rank, world.Size);
+            var share = count == 0 ? null : batch.Slice(first, count);
+            var shareOwner = owner.AsSpan(first * t, count * t).ToArray();
+            var old = share is null ? [] : model.TokenLogProbs(share);
+            // A reference and an old policy away from the current one, so the ratio clips for some tokens and the KL is not 0.
+            var reference = old.Select((l, i) => l - 0.05 * (i % 3)).ToArray();
+            var behaviour = old.Select((l, i) => l + 0.3 * ((i % 5) - 2)).ToArray();
+            var normalizer = world.Size > 1 ? GrpoNormalizer.Of(owner) : (GrpoNormalizer?)null;
             var settings = new GrpoSettings { Normalization = normalization, KlBeta = 0.05 };
             double loss = model.PolicyGradients(share, lp => GrpoObjective.Evaluate(settings, lp, behaviour, reference, shareOwner, advantages, normalizer).Objective);
             double[] sum = [loss];
             world.AllReduceSum(sum);
-            Take(model, "grpo-" + normalization.ToString().ToLowerInvariant(), sum[0], result);
+            Take(model, name, sum[0], result);
         }
         return result;
     }
