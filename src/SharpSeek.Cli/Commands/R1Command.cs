@@ -2,6 +2,8 @@ using SharpSeek.Tensors;
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
+using SharpSeek.Distributed;
+using SharpSeek.Distributed.Mpi;
 using SharpSeek.Reasoning.Recipe;
 using SharpSeek.Reasoning.Tasks;
 using SharpSeek.Training;
@@ -14,6 +16,8 @@ namespace SharpSeek.Cli.Commands;
 /// cold-start SFT → GRPO → eval, then distillation) writing safetensors + config.json + tokenizer.json, eval.md/png,
 /// metrics.jsonl and the training curves into DIR. <c>sharpseek r1 tasks</c> prints generated problems with their
 /// reasoning, answer and split.
+/// Under <c>mpirun -np N</c> the recipe runs data parallel over N processes (training rows, rollouts and evaluation
+/// problems split over the ranks); rank 0 alone prints and writes DIR, and a rank that fails ends the whole job.
 /// </summary>
 internal static class R1Command
 {
@@ -52,7 +56,36 @@ internal static class R1Command
                 output, seed, threads, ci, plain, pretrainSteps, sftSteps, grpoSteps, distillSteps, distillProblems,
                 grpoLr, grpoWarmup, grpoPrompts, grpoDifficulties, grpoBias, grpoEvalEvery, sftCheckpoint, sftDifficulties, pretrainCheckpoint,
             };
-        command.SetAction((parse, ct) =>
+        command.SetAction((parse, ct) => Task.FromResult(Execute(parse)));
+        return command;
+
+        int Execute(ParseResult parse)
+        {
+            ICommunicator world;
+            try
+            {
+                world = Communicator.FromEnvironment();
+            }
+            catch (MpiException e)
+            {
+                Console.Error.WriteLine("error: " + e.Message);
+                return 1;
+            }
+            using var _ = world;
+            try
+            {
+                return Run(parse, world);
+            }
+            catch (Exception e) when (world.Size > 1)
+            {
+                Console.Error.WriteLine($"error on rank {world.Rank}: {e.Message}");
+                // The other ranks may be waiting in a collective for this one: end the whole job now rather than let them hang.
+                if (world is MpiCommunicator mpi) mpi.Abort(1);
+                return 1;
+            }
+        }
+
+        int Run(ParseResult parse, ICommunicator world)
         {
             string dir = Path.GetFullPath(parse.GetValue(output)!);
             ulong s = parse.GetValue(seed);
@@ -80,8 +113,15 @@ internal static class R1Command
                 PretrainCheckpoint = parse.GetValue(pretrainCheckpoint) is { } pk ? Path.GetFullPath(pk) : null,
                 SftCheckpoint = parse.GetValue(sftCheckpoint) is { } ck ? Path.GetFullPath(ck) : null,
             };
+            if (world.Rank != 0)
+            {
+                // In lockstep with rank 0 (every stage is collective); rank 0 prints and writes.
+                new R1Recipe(settings, world: world).Run(dir);
+                return 0;
+            }
             bool interactive = !(parse.GetValue(plain) || Console.IsOutputRedirected || Environment.GetEnvironmentVariable("CI") is not null);
             var clock = Stopwatch.StartNew();
+            if (world.Size > 1) Console.WriteLine($"data parallel over {world.Size} ranks ({world.Description}), {settings.Threads} threads each");
             RecipeResult result;
             if (interactive)
             {
@@ -97,7 +137,7 @@ internal static class R1Command
                             if (!tasks.TryGetValue(stage, out var task)) tasks[stage] = task = context.AddTask(Markup.Escape(stage), maxValue: total);
                             task.Value = done;
                             task.Description = Markup.Escape(string.IsNullOrEmpty(status) ? stage : $"{stage}: {status}");
-                        }, line => AnsiConsole.MarkupLine(Markup.Escape(line))).Run(dir);
+                        }, line => AnsiConsole.MarkupLine(Markup.Escape(line)), world).Run(dir);
                     });
             }
             else
@@ -109,7 +149,7 @@ internal static class R1Command
                     if (done != total && lastLine.TryGetValue(stage, out long at) && now - at < 10_000) return;
                     lastLine[stage] = now;
                     Console.WriteLine($"[{clock.Elapsed:hh\\:mm\\:ss}] {stage} {done}/{total} {status}");
-                }, line => Console.WriteLine($"[{clock.Elapsed:hh\\:mm\\:ss}] {line}")).Run(dir);
+                }, line => Console.WriteLine($"[{clock.Elapsed:hh\\:mm\\:ss}] {line}"), world).Run(dir);
             }
             Console.WriteLine();
             Console.WriteLine(result.EvaluationTable);
@@ -117,9 +157,8 @@ internal static class R1Command
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"distillation: {d.TeacherTraces} verified teacher traces from {d.Problems} problems; held-out pass@1 student on traces {100 * d.TraceStudentPassAt1:F1}% vs plain answers {100 * d.PlainStudentPassAt1:F1}%"));
             Console.WriteLine($"{result.Parameters:N0} parameters; wall time {clock.Elapsed:hh\\:mm\\:ss}; written to {dir}");
-            return Task.FromResult(0);
-        });
-        return command;
+            return 0;
+        }
     }
 
     private static Command Tasks()

@@ -21,7 +21,17 @@ public sealed class CurveLog : IDisposable
         _writer = new StreamWriter(path, append: false, new UTF8Encoding(false)) { AutoFlush = true };
     }
 
-    public string Path { get; }
+    private CurveLog()
+    {
+        Path = null;
+        _writer = new StreamWriter(Stream.Null);
+    }
+
+    /// <summary>A log that keeps its records in memory and writes no file (a data-parallel rank other than 0).</summary>
+    public static CurveLog InMemory() => new();
+
+    /// <summary>The metrics file; null for <see cref="InMemory"/>.</summary>
+    public string? Path { get; }
 
     public void Record(string stage, long step, IReadOnlyDictionary<string, double> values)
     {

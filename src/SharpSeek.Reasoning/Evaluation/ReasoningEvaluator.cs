@@ -31,7 +31,8 @@ public sealed record EvaluationCell(string Stage, bool Thinking, TaskKind Kind, 
 /// pass@1 and maj@k on problems of one split (Test for the final table, Dev for monitoring), per task and difficulty, with thinking (the R1 prompt) and without (an
 /// empty think block pre-filled). pass@1 is the mean accuracy of k samples at temperature 0.6 (R1's definition);
 /// maj@k takes the most frequent answer of the k (integer answers compared by value, Countdown answers as
-/// "reaches the target" or their text) and scores it.
+/// "reaches the target" or their text) and scores it. With a data-parallel sampler each cell's problems are split over
+/// the ranks (a problem's k samples together) and every rank scores every completion, so all ranks return the same cells.
 /// </summary>
 public static class ReasoningEvaluator
 {
@@ -53,7 +54,7 @@ public static class ReasoningEvaluator
                         for (int s = 0; s < settings.Samples; s++)
                             requests.Add(new RolloutRequest(prompt, settings.Temperature, DeterministicRandom.SeedFor(settings.Seed, $"eval/{p.CanonicalKey}/{thinking}/{s}")));
                     }
-                    var outputs = sampler.Generate(requests, settings.MaxNewTokens);
+                    var outputs = sampler.Generate(requests, settings.MaxNewTokens, group: Math.Max(1, settings.Samples));
                     double pass = 0, majority = 0, tokens = 0;
                     for (int i = 0; i < problems.Count; i++)
                     {

@@ -1,6 +1,8 @@
+using SharpSeek.Distributed;
 using SharpSeek.Inference;
 using SharpSeek.Model;
 using SharpSeek.Reasoning.Tasks;
+using SharpSeek.Reasoning.Training;
 using SharpSeek.Tensors;
 using SharpSeek.Tensors.Backend;
 using SharpSeek.Tensors.Threading;
@@ -30,14 +32,19 @@ public sealed class RolloutSampler : IDisposable
     private InferenceEngine? _engine;
     private int _engineConcurrency;
 
-    public RolloutSampler(TrainableModel<float> source, ComputePool pool, ReasoningChatFormat format, int maxContext)
+    /// <param name="world">The data-parallel job (one process when null): <see cref="Generate"/> splits each call's
+    /// requests over its ranks, and every rank receives every completion.</param>
+    public RolloutSampler(TrainableModel<float> source, ComputePool pool, ReasoningChatFormat format, int maxContext, ICommunicator? world = null)
     {
         _source = source;
         _pool = pool;
         _format = format;
         _maxContext = maxContext;
+        World = world ?? SingleProcess.Instance;
         Sync();
     }
+
+    public ICommunicator World { get; }
 
     public int EndOfSentence => _format.EndOfSentence;
 
@@ -50,12 +57,66 @@ public sealed class RolloutSampler : IDisposable
     }
 
     /// <summary>The generated tokens of each request (end-of-sentence included when it was produced).</summary>
-    public List<int[]> Generate(IReadOnlyList<RolloutRequest> requests, int maxNewTokens, int concurrency = 16)
+    /// <param name="group">Requests that stay together on one rank (a GRPO group, a problem's k samples): under data
+    /// parallelism the call's requests are split over the ranks in whole groups (<see cref="RankShare"/>), each rank
+    /// generates its share, and the completions are exchanged so every rank returns all of them, in request order.
+    /// Requests are seeded one by one, so the completions are the one-process ones whoever draws them. Collective:
+    /// every rank passes the same requests.</param>
+    public List<int[]> Generate(IReadOnlyList<RolloutRequest> requests, int maxNewTokens, int concurrency = 16, int group = 1)
     {
-        var model = _model ?? throw new ObjectDisposedException(nameof(RolloutSampler));
+        if (group < 1 || requests.Count % group != 0)
+            throw new ArgumentException($"{requests.Count} requests do not split into groups of {group}");
         foreach (var r in requests)
             if (r.Prompt.Length + maxNewTokens > _maxContext)
                 throw new ArgumentException($"a prompt of {r.Prompt.Length} tokens plus {maxNewTokens} new ones exceeds the context of {_maxContext}");
+        if (World.Size == 1) return GenerateHere(requests, maxNewTokens, concurrency);
+        var (first, count) = RankShare.Of(requests.Count / group, World.Rank, World.Size);
+        var mine = count > 0
+            ? GenerateHere(requests.Skip(first * group).Take(count * group).ToList(), maxNewTokens, concurrency)
+            : [];
+        return Exchange(requests.Count, group, mine);
+    }
+
+    /// <summary>Every rank's completions to every rank: their lengths by an all-reduce (each rank fills its own), then the tokens by an all-gather.</summary>
+    private List<int[]> Exchange(int requests, int group, List<int[]> mine)
+    {
+        var lengths = new long[requests];
+        var (myFirst, _) = RankShare.Of(requests / group, World.Rank, World.Size);
+        for (int i = 0; i < mine.Count; i++) lengths[myFirst * group + i] = mine[i].Length;
+        World.AllReduceSum(lengths);
+        var counts = new int[World.Size];
+        for (int r = 0; r < World.Size; r++)
+        {
+            var (first, count) = RankShare.Of(requests / group, r, World.Size);
+            long tokens = 0;
+            for (int i = first * group; i < (first + count) * group; i++) tokens += lengths[i];
+            counts[r] = checked((int)tokens);
+        }
+        // Token ids travel as floats, exact below 2^24 (vocabularies are far smaller).
+        var send = new float[counts[World.Rank]];
+        int at = 0;
+        foreach (var completion in mine)
+            foreach (int t in completion)
+            {
+                if (t >= 1 << 24) throw new InvalidOperationException($"token id {t} does not travel exactly as a float");
+                send[at++] = t;
+            }
+        var all = new float[counts.Sum()];
+        World.AllGatherV(send, all, counts);
+        var result = new List<int[]>(requests);
+        at = 0;
+        for (int i = 0; i < requests; i++)
+        {
+            var tokens = new int[lengths[i]];
+            for (int j = 0; j < tokens.Length; j++) tokens[j] = (int)all[at++];
+            result.Add(tokens);
+        }
+        return result;
+    }
+
+    private List<int[]> GenerateHere(IReadOnlyList<RolloutRequest> requests, int maxNewTokens, int concurrency)
+    {
+        var model = _model ?? throw new ObjectDisposedException(nameof(RolloutSampler));
         var engine = Engine(model, concurrency);
         var streams = new GenerationStream[requests.Count];
         for (int i = 0; i < requests.Count; i++)

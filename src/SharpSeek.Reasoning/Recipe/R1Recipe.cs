@@ -2,6 +2,7 @@ using SharpSeek.Tensors;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
+using SharpSeek.Distributed;
 using SharpSeek.Model;
 using SharpSeek.Reasoning.Evaluation;
 using SharpSeek.Reasoning.Generation;
@@ -33,11 +34,23 @@ public sealed record DistillationResult(int TeacherTraces, int Problems, double 
 /// rule-based rewards → evaluation of base, SFT and GRPO on held-out problems; then distillation: the final model
 /// writes verified traces (rejection sampling) that a smaller student is fine-tuned on, compared with the same student
 /// fine-tuned on plain answers. Every random choice derives from <see cref="RecipeSettings.Seed"/>.
+/// <para>
+/// Data parallel over the ranks of <paramref name="world"/> (<c>mpirun -np N</c>): every rank trains the same tokenizer
+/// and draws the same batches; pretraining and SFT train each rank on its rows of every batch (terms weighted by each
+/// share's trained tokens, so the gradient is the one-process one); GRPO splits each step's prompt groups over the
+/// ranks for sampling, exchanges the completions (every rank scores all of them and picks the same groups), then splits
+/// the kept groups for the update with the objective normalised by the whole batch; evaluation and the distillation
+/// teacher split their problems the same way. Rank 0 alone writes files. The run follows the one-process run up to
+/// f32 summation order.
+/// </para>
 /// </summary>
-public sealed class R1Recipe(RecipeSettings settings, RecipeProgress? progress = null, Action<string>? log = null)
+public sealed class R1Recipe(RecipeSettings settings, RecipeProgress? progress = null, Action<string>? log = null, ICommunicator? world = null)
 {
     private static readonly JsonSerializerOptions s_indented = new() { WriteIndented = true };
     private readonly RecipeSettings _s = settings;
+    private readonly ICommunicator _world = world ?? SingleProcess.Instance;
+    /// <summary>Rank 0 writes the run's files; the other ranks compute the same things and write nothing.</summary>
+    private bool Writes => _world.Rank == 0;
     private readonly Dictionary<string, double> _seconds = new();
 
     private void Report(string stage, int done, int total, string status = "") => progress?.Invoke(stage, done, total, status);
@@ -50,26 +63,26 @@ public sealed class R1Recipe(RecipeSettings settings, RecipeProgress? progress =
         foreach (var (name, list) in new[] { (nameof(_s.SftDifficulties), _s.SftDifficulties), (nameof(_s.GrpoDifficulties), _s.GrpoDifficulties) })
             if (list is not null && (list.Length == 0 || list.Any(d => d is < 1 or > ProblemGenerator.MaxDifficulty)))
                 throw new ArgumentException($"{name} must list difficulties in [1, {ProblemGenerator.MaxDifficulty}]; got [{string.Join(", ", list)}]");
-        Directory.CreateDirectory(outputDirectory);
+        if (Writes) Directory.CreateDirectory(outputDirectory);
         using var pool = new ComputePool(Math.Max(1, _s.Threads));
-        using var curves = new CurveLog(Path.Combine(outputDirectory, "metrics.jsonl"));
+        using var curves = Writes ? new CurveLog(Path.Combine(outputDirectory, "metrics.jsonl")) : CurveLog.InMemory();
 
         var vocabulary = Timed("tokenizer", TrainTokenizer);
         var tokenizer = vocabulary.ToTokenizer();
         var format = new ReasoningChatFormat(tokenizer);
         var config = _s.Model with { VocabSize = tokenizer.VocabularySize };
 
-        using var policy = new PolicyModel(config, _s.Seed, pool);
+        using var policy = new PolicyModel(config, _s.Seed, pool, world: _world);
         var cells = new List<EvaluationCell>();
         bool[] modes = [true, false];
-        if (_s.SftCheckpoint is { } checkpoint && File.Exists(checkpoint))
+        if (_s.SftCheckpoint is { } checkpoint && Exists(checkpoint))
         {
             LoadValues(policy, checkpoint);
             Log($"loaded the SFT checkpoint {checkpoint}: pretraining and SFT skipped");
         }
         else
         {
-            if (_s.PretrainCheckpoint is { } pre && File.Exists(pre))
+            if (_s.PretrainCheckpoint is { } pre && Exists(pre))
             {
                 LoadValues(policy, pre);
                 TrainingCheckpoint.RestoreOptimizer(OptimizerPath(pre), policy.Optimizer);
@@ -78,7 +91,7 @@ public sealed class R1Recipe(RecipeSettings settings, RecipeProgress? progress =
             else
             {
                 Timed("pretrain", () => Pretrain(policy, format, curves));
-                if (_s.PretrainCheckpoint is { } prePath)
+                if (_s.PretrainCheckpoint is { } prePath && Writes)
                 {
                     // Optimizer first: the weights file is what marks the checkpoint as present.
                     TrainingCheckpoint.SaveOptimizer(policy.Optimizer, OptimizerPath(prePath));
@@ -88,7 +101,7 @@ public sealed class R1Recipe(RecipeSettings settings, RecipeProgress? progress =
             Timed("eval base", () => cells.AddRange(Evaluate("base", policy, format, pool, modes)));
             Timed("sft", () => Supervised("sft", policy, format, curves, _s.SftSteps, _s.SftBatch, _s.SftLearningRate,
                 (ref DeterministicRandom rng) => TraceExample(format, ref rng)));
-            if (_s.SftCheckpoint is { } path) SaveValues(policy, path);
+            if (_s.SftCheckpoint is { } path && Writes) SaveValues(policy, path);
         }
         Timed("eval sft", () => cells.AddRange(Evaluate("SFT", policy, format, pool, modes)));
         // RL starts from a copy with fresh AdamW moments: SFT's second-moment estimates would set GRPO's step sizes.
@@ -96,23 +109,34 @@ public sealed class R1Recipe(RecipeSettings settings, RecipeProgress? progress =
         Timed("grpo", () => Grpo(rl, format, pool, curves));
         Timed("eval grpo", () => cells.AddRange(Evaluate("GRPO", rl, format, pool, modes)));
 
-        ModelExport.Save(rl.Model, vocabulary, outputDirectory);
         string table = ReasoningEvaluator.MarkdownTable(cells, _s.Evaluation.Samples);
-        AtomicFile.WriteAllText(Path.Combine(outputDirectory, "eval.md"), table);
-        ReasoningEvaluator.WriteChart(cells, Path.Combine(outputDirectory, "eval.png"));
+        if (Writes)
+        {
+            ModelExport.Save(rl.Model, vocabulary, outputDirectory);
+            AtomicFile.WriteAllText(Path.Combine(outputDirectory, "eval.md"), table);
+            ReasoningEvaluator.WriteChart(cells, Path.Combine(outputDirectory, "eval.png"));
+        }
 
         // Calibration runs may skip distillation (no problems): it does not touch the policy.
         var distillation = _s.DistillProblems > 0
             ? Timed("distillation", () => Distill(rl, format, pool, curves))
             : new DistillationResult(0, 0, 0, 0, []);
-        WriteCharts(curves, outputDirectory);
-        if (_s.DistillProblems > 0) File.AppendAllText(Path.Combine(outputDirectory, "eval.md"), string.Create(CultureInfo.InvariantCulture,
+        if (Writes) WriteCharts(curves, outputDirectory);
+        if (_s.DistillProblems > 0 && Writes) File.AppendAllText(Path.Combine(outputDirectory, "eval.md"), string.Create(CultureInfo.InvariantCulture,
             $"\n## Distillation\n\n{distillation.TeacherTraces} verified teacher traces from {distillation.Problems} problems; held-out pass@1 (thinking, pooled): " +
             $"student on traces {100 * distillation.TraceStudentPassAt1:F1} %, on plain answers {100 * distillation.PlainStudentPassAt1:F1} %.\n\n") +
             ReasoningEvaluator.MarkdownTable(distillation.Cells, _s.Evaluation.Samples));
         var result = new RecipeResult(outputDirectory, cells, table, distillation, _seconds, policy.Model.ParameterCount);
-        WriteSummary(result, Path.Combine(outputDirectory, "recipe.json"));
+        if (Writes) WriteSummary(result, Path.Combine(outputDirectory, "recipe.json"));
         return result;
+    }
+
+    /// <summary>Whether a checkpoint file exists, as rank 0 sees it: every rank must take the same branch (a rank that cannot read the file then fails loudly).</summary>
+    private bool Exists(string path)
+    {
+        Span<byte> flag = [(byte)(File.Exists(path) ? 1 : 0)];
+        _world.Broadcast(flag, 0);
+        return flag[0] != 0;
     }
 
     /// <summary>The weights of a stage (the checkpoint files of calibration runs), as one safetensors file.</summary>
@@ -212,7 +236,7 @@ public sealed class R1Recipe(RecipeSettings settings, RecipeProgress? progress =
 
     private List<EvaluationCell> Evaluate(string stage, PolicyModel policy, ReasoningChatFormat format, ComputePool pool, bool[] modes)
     {
-        using var sampler = new RolloutSampler(policy.Model, pool, format, _s.MaxContext);
+        using var sampler = new RolloutSampler(policy.Model, pool, format, _s.MaxContext, _world);
         var cells = ReasoningEvaluator.Evaluate(stage, sampler, format, _s.Evaluation with { Seed = _s.Seed }, modes,
             f => Report($"eval {stage}", (int)Math.Round(f * 1000), 1000, ""));
         Log($"eval {stage}: pass@1 thinking {cells.Where(c => c.Thinking).Average(c => c.PassAt1):P1}");
@@ -227,7 +251,7 @@ public sealed class R1Recipe(RecipeSettings settings, RecipeProgress? progress =
     private void Grpo(PolicyModel policy, ReasoningChatFormat format, ComputePool pool, CurveLog curves)
     {
         using var reference = policy.Snapshot();
-        using var sampler = new RolloutSampler(policy.Model, pool, format, _s.MaxContext);
+        using var sampler = new RolloutSampler(policy.Model, pool, format, _s.MaxContext, _world);
         policy.BiasUpdateSpeed = _s.GrpoBiasUpdateSpeed;
         var rewards = new RewardFunction();
         var rng = new DeterministicRandom(DeterministicRandom.SeedFor(_s.Seed, "grpo"));
@@ -248,7 +272,8 @@ public sealed class R1Recipe(RecipeSettings settings, RecipeProgress? progress =
                     requests.Add(new RolloutRequest(prompt, _s.GrpoTemperature, DeterministicRandom.SeedFor(_s.Seed, $"grpo/{step}/{i}/{j}")));
             }
             sampler.Sync();
-            var completions = sampler.Generate(requests, _s.GrpoMaxNewTokens);
+            // Split over the ranks by prompt (a group's G samples together); every rank gets every completion back.
+            var completions = sampler.Generate(requests, _s.GrpoMaxNewTokens, group: g);
 
             var allRewards = new double[requests.Count];
             double accuracy = 0, formatOk = 0, length = 0;
@@ -294,10 +319,16 @@ public sealed class R1Recipe(RecipeSettings settings, RecipeProgress? progress =
                 if (varies) informativeGroups++;
             }
             var advantages = GrpoObjective.GroupAdvantages(rewardValues, g, _s.Grpo.ScaleAdvantagesByStd);
-            var batch = PolicyModel.Pack(examples, format.Padding);
-            var owner = RowOwners(batch, examples);
-            var old = policy.TokenLogProbs(batch);
-            var refLogProbs = _s.Grpo.KlBeta > 0 ? reference.TokenLogProbs(batch) : old;
+            var whole = PolicyModel.Pack(examples, format.Padding);
+            var wholeOwner = RowOwners(whole, examples);
+            // Data parallel: each rank updates on its share of the kept groups (whole groups: a response's tokens stay on
+            // one rank), packed to the whole batch's width, with the objective divided by the whole batch's counts.
+            var (firstGroup, groupCount) = RankShare.Of(kept.Count, _world.Rank, _world.Size);
+            var batch = groupCount == 0 ? null : whole.Slice(firstGroup * g, groupCount * g);
+            var owner = groupCount == kept.Count ? wholeOwner : wholeOwner.AsSpan(firstGroup * g * whole.SequenceLength, groupCount * g * whole.SequenceLength).ToArray();
+            GrpoNormalizer? normalizer = _world.Size > 1 ? GrpoNormalizer.Of(wholeOwner) : null;
+            var old = batch is null ? [] : policy.TokenLogProbs(batch);
+            var refLogProbs = _s.Grpo.KlBeta > 0 && batch is not null ? reference.TokenLogProbs(batch) : old;
             GrpoStatistics last = default;
             bool informative = advantages.Any(a => a != 0);
             for (int u = 0; u < _s.GrpoUpdates && informative; u++)
@@ -305,21 +336,28 @@ public sealed class R1Recipe(RecipeSettings settings, RecipeProgress? progress =
                 GrpoStatistics stats = default;
                 policy.PolicyStep(batch, logp =>
                 {
-                    var (objective, s) = GrpoObjective.Evaluate(_s.Grpo, logp, old, refLogProbs, owner, advantages);
+                    var (objective, s) = GrpoObjective.Evaluate(_s.Grpo, logp, old, refLogProbs, owner, advantages, normalizer);
                     stats = s;
                     return objective;
                 }, lr);
                 last = stats;
             }
+            if (informative && _world.Size > 1) last = Combine(last);
             if (_s.Grpo.KlBeta == 0 || !informative)
             {
                 // With β = 0 (or no update) the KL is still worth watching: measure it against the reference.
-                var now = policy.TokenLogProbs(batch);
-                var refNow = reference.TokenLogProbs(batch);
+                var now = batch is null ? [] : policy.TokenLogProbs(batch);
+                var refNow = batch is null ? [] : reference.TokenLogProbs(batch);
                 double kl = 0;
                 int n = 0;
                 for (int r = 0; r < owner.Length; r++)
                     if (owner[r] >= 0) { kl += GrpoObjective.K3(now[r], refNow[r]); n++; }
+                if (_world.Size > 1)
+                {
+                    double[] sums = [kl, n];
+                    _world.AllReduceSum(sums);
+                    (kl, n) = (sums[0], (int)sums[1]);
+                }
                 last = last with { MeanKl = n > 0 ? kl / n : 0 };
             }
             int count = requests.Count;
@@ -336,10 +374,19 @@ public sealed class R1Recipe(RecipeSettings settings, RecipeProgress? progress =
         }
     }
 
+    /// <summary>The objective's statistics of the whole batch from each rank's share: losses add up (each is divided by the whole batch's counts), KL and clipping are token means.</summary>
+    private GrpoStatistics Combine(GrpoStatistics mine)
+    {
+        double[] sums = [mine.Loss, mine.MeanKl * mine.Tokens, mine.ClipFraction * mine.Tokens, mine.Tokens];
+        _world.AllReduceSum(sums);
+        int tokens = (int)sums[3];
+        return new GrpoStatistics(sums[0], tokens > 0 ? sums[1] / tokens : 0, tokens > 0 ? Math.Round(sums[2]) / tokens : 0, tokens);
+    }
+
     /// <summary>Held-out pass@1 with thinking, per difficulty, as the "grpo-eval" curve (a small sample: a trend, not the table).</summary>
     private void MonitorGrpo(PolicyModel policy, ReasoningChatFormat format, ComputePool pool, CurveLog curves, int step)
     {
-        using var sampler = new RolloutSampler(policy.Model, pool, format, _s.MaxContext);
+        using var sampler = new RolloutSampler(policy.Model, pool, format, _s.MaxContext, _world);
         var cells = ReasoningEvaluator.Evaluate("grpo-eval", sampler, format, _s.GrpoEvaluation with
         {
             // The dev split: the curve is watched while training, so it must not be the table's test problems.
@@ -377,7 +424,7 @@ public sealed class R1Recipe(RecipeSettings settings, RecipeProgress? progress =
         var problems = new List<ReasoningProblem>();
         for (int i = 0; i < _s.DistillProblems; i++) problems.Add(ProblemGenerator.DrawTraining(ref rng, null));
         var traces = new List<(ReasoningProblem Problem, string Completion)>();
-        using (var sampler = new RolloutSampler(teacher.Model, pool, format, _s.MaxContext))
+        using (var sampler = new RolloutSampler(teacher.Model, pool, format, _s.MaxContext, _world))
         {
             int samples = Math.Max(1, _s.DistillSamples);
             var requests = new List<RolloutRequest>(problems.Count * samples);
@@ -386,9 +433,11 @@ public sealed class R1Recipe(RecipeSettings settings, RecipeProgress? progress =
                     requests.Add(new RolloutRequest(format.Prompt(problems[i], true), _s.DistillTemperature, DeterministicRandom.SeedFor(_s.Seed, $"distill/{i}/{k}")));
             var rewards = new RewardFunction();
             var seen = new HashSet<string>(StringComparer.Ordinal);
-            for (int start = 0; start < requests.Count; start += 64)
+            // 64 requests per rank and call (split over the ranks; completions do not depend on the chunking).
+            int chunkSize = 64 * _world.Size;
+            for (int start = 0; start < requests.Count; start += chunkSize)
             {
-                var chunk = requests.GetRange(start, Math.Min(64, requests.Count - start));
+                var chunk = requests.GetRange(start, Math.Min(chunkSize, requests.Count - start));
                 var outputs = sampler.Generate(chunk, _s.GrpoMaxNewTokens);
                 for (int i = 0; i < outputs.Count; i++)
                 {
@@ -403,7 +452,7 @@ public sealed class R1Recipe(RecipeSettings settings, RecipeProgress? progress =
                         if (seen.Add(p.CanonicalKey + "\n" + completion)) traces.Add((p, completion));
                     }
                 }
-                Report("distill: teacher traces", Math.Min(start + 64, requests.Count), requests.Count, $"{traces.Count} verified");
+                Report("distill: teacher traces", Math.Min(start + chunkSize, requests.Count), requests.Count, $"{traces.Count} verified");
             }
         }
         if (traces.Count == 0) traces.AddRange(problems.Take(1).Select(p => (p, ReasoningChatFormat.TraceCompletion(p))));
@@ -414,7 +463,7 @@ public sealed class R1Recipe(RecipeSettings settings, RecipeProgress? progress =
         var cells = new List<EvaluationCell>();
         // R1 distils into pretrained base models; the student base is pretrained on the same worked-solution text, then
         // both fine-tunes start from copies of it, so the only difference between them is the SFT targets.
-        using var studentBase = new PolicyModel(studentConfig, DeterministicRandom.SeedFor(_s.Seed, "student"), pool);
+        using var studentBase = new PolicyModel(studentConfig, DeterministicRandom.SeedFor(_s.Seed, "student"), pool, world: _world);
         Pretrain("student-pretrain", _s.DistillPretrainSteps, studentBase, format, curves);
         foreach (bool withTraces in new[] { true, false })
         {
@@ -426,7 +475,7 @@ public sealed class R1Recipe(RecipeSettings settings, RecipeProgress? progress =
                     var (p, completion) = traces[r.NextInt(traces.Count)];
                     return format.Example(p, withTraces ? completion : ReasoningChatFormat.PlainCompletion(p));
                 });
-            using var sampler = new RolloutSampler(student.Model, pool, format, _s.MaxContext);
+            using var sampler = new RolloutSampler(student.Model, pool, format, _s.MaxContext, _world);
             cells.AddRange(ReasoningEvaluator.Evaluate(stage, sampler, format, evaluation, [true],
                 f => Report($"eval {stage}", (int)Math.Round(f * 1000), 1000, "")));
         }
@@ -454,7 +503,7 @@ public sealed class R1Recipe(RecipeSettings settings, RecipeProgress? progress =
     {
         var summary = new Dictionary<string, object>
         {
-            ["seed"] = _s.Seed, ["threads"] = _s.Threads, ["parameters"] = result.Parameters,
+            ["seed"] = _s.Seed, ["threads"] = _s.Threads, ["ranks"] = _world.Size, ["parameters"] = result.Parameters,
             ["stage_seconds"] = result.StageSeconds.ToDictionary(k => k.Key, k => Math.Round(k.Value, 1)),
             ["distillation"] = new Dictionary<string, object>
             {

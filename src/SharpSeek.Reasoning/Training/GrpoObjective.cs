@@ -36,6 +36,28 @@ public readonly record struct TokenTerm(double Loss, double Gradient, bool Clipp
 public readonly record struct GrpoStatistics(double Loss, double MeanKl, double ClipFraction, int Tokens);
 
 /// <summary>
+/// What the objective divides by: the response tokens and the responses (with at least one token) of the whole batch.
+/// Under data parallelism each rank evaluates the objective on its share of the responses but divides by the whole
+/// batch's counts, so the ranks' losses and gradients add up to the one-process objective.
+/// </summary>
+public readonly record struct GrpoNormalizer(int Tokens, int Sequences)
+{
+    /// <summary>The counts of a batch whose row owners are <paramref name="sequenceOf"/> (−1 = no response token).</summary>
+    public static GrpoNormalizer Of(ReadOnlySpan<int> sequenceOf)
+    {
+        var seen = new HashSet<int>();
+        int tokens = 0;
+        foreach (int s in sequenceOf)
+            if (s >= 0)
+            {
+                tokens++;
+                seen.Add(s);
+            }
+        return new GrpoNormalizer(tokens, seen.Count);
+    }
+}
+
+/// <summary>
 /// The GRPO objective (DeepSeekMath §4.1.2), as a loss to minimise over response tokens:
 /// <code>
 ///   ρ_t = exp(log π_θ − log π_old)
@@ -102,10 +124,13 @@ public static class GrpoObjective
     /// <summary>
     /// The objective over a batch of rows: <paramref name="sequenceOf"/>[row] names the response a row belongs to (−1 =
     /// not a response token), <paramref name="advantages"/> holds each response's advantage. Returns the loss with
-    /// per-row gradients for <see cref="TokenLogProbOp.TokenLogProbLoss"/>.
+    /// per-row gradients for <see cref="TokenLogProbOp.TokenLogProbLoss"/>. <paramref name="normalizer"/> (default: these
+    /// rows' own counts) is what the loss divides by: a data-parallel rank's share passes the whole batch's. The
+    /// statistics are these rows' own (the KL and clip fraction over their tokens).
     /// </summary>
     public static (TokenObjective Objective, GrpoStatistics Statistics) Evaluate(GrpoSettings settings, ReadOnlySpan<double> logPolicy,
-        ReadOnlySpan<double> logOld, ReadOnlySpan<double> logReference, ReadOnlySpan<int> sequenceOf, ReadOnlySpan<double> advantages)
+        ReadOnlySpan<double> logOld, ReadOnlySpan<double> logReference, ReadOnlySpan<int> sequenceOf, ReadOnlySpan<double> advantages,
+        GrpoNormalizer? normalizer = null)
     {
         int rows = logPolicy.Length;
         if (logOld.Length != rows || logReference.Length != rows || sequenceOf.Length != rows)
@@ -119,6 +144,7 @@ public static class GrpoObjective
                 total++;
             }
         int sequences = tokensPerSequence.Count(n => n > 0);
+        int divisorTokens = normalizer?.Tokens ?? total, divisorSequences = normalizer?.Sequences ?? sequences;
         var gradients = new double[rows];
         double loss = 0, kl = 0;
         int clippedCount = 0;
@@ -127,7 +153,7 @@ public static class GrpoObjective
             int s = sequenceOf[r];
             if (s < 0) continue;
             var term = Token(logPolicy[r], logOld[r], logReference[r], advantages[s], settings.ClipEpsilon, settings.KlBeta);
-            double weight = settings.Normalization == LossNormalization.Token ? 1.0 / total : 1.0 / (sequences * tokensPerSequence[s]);
+            double weight = settings.Normalization == LossNormalization.Token ? 1.0 / divisorTokens : 1.0 / (divisorSequences * tokensPerSequence[s]);
             loss += weight * term.Loss;
             gradients[r] = weight * term.Gradient;
             kl += term.Kl;

@@ -10,7 +10,42 @@ using SharpSeek.Training.Precision;
 namespace SharpSeek.Training;
 
 /// <summary>The weights of the V3 objective's terms: L = L_main + (λ/D)·Σ_k L_MTP^k + Σ_layers α·L_balance.</summary>
-public sealed record ObjectiveSettings(double MtpWeight = 0.3, double BalanceAlpha = 0.0001);
+public sealed record ObjectiveSettings(double MtpWeight = 0.3, double BalanceAlpha = 0.0001)
+{
+    /// <summary>Factors on the terms of one data-parallel rank's share of a batch (null: the batch is the rank's own, factors 1).</summary>
+    public ObjectiveShares? Shares { get; init; }
+}
+
+/// <summary>
+/// Data parallelism over a batch whose terms are means over unequal counts (masked targets, uneven rows): each term of
+/// a rank's share is a mean over the share's own labelled positions (sequences, for the balance loss), so the mean of
+/// the ranks' losses is not the batch's. Multiplied by N·(share's count)/(batch's count) and seeded with 1/N, the
+/// ranks' contributions sum to the one-process term of the whole batch. <see cref="For"/> computes the factors.
+/// </summary>
+/// <param name="Main">Factor of the main head's cross-entropy.</param>
+/// <param name="Mtp">Factor of each MTP depth's cross-entropy.</param>
+/// <param name="Balance">Factor of the balance loss (a mean over sequences).</param>
+public sealed record ObjectiveShares(double Main, IReadOnlyList<double> Mtp, double Balance)
+{
+    /// <summary>The factors of rows [<paramref name="first"/>, +<paramref name="count"/>) of <paramref name="batch"/> for one of <paramref name="ranks"/> ranks.</summary>
+    public static ObjectiveShares For(TokenBatch batch, int first, int count, int ranks, int mtpDepth)
+    {
+        var share = batch.Slice(first, count);
+        var mtp = new double[mtpDepth];
+        for (int k = 1; k <= mtpDepth; k++) mtp[k - 1] = Factor(Labelled(share.MtpTargets(k)), Labelled(batch.MtpTargets(k)), ranks);
+        return new ObjectiveShares(Factor(Labelled(share.MainTargets()), Labelled(batch.MainTargets()), ranks), mtp, Factor(count, batch.Sequences, ranks));
+    }
+
+    private static long Labelled(int[] targets)
+    {
+        long n = 0;
+        foreach (int t in targets) if (t >= 0) n++;
+        return n;
+    }
+
+    // A term the whole batch has nothing for is 0 on every rank; its factor does not matter.
+    private static double Factor(long mine, long all, int ranks) => all == 0 ? 0 : (double)ranks * mine / all;
+}
 
 /// <summary>One forward pass of the objective: the differentiable total and its parts (for logging).</summary>
 public sealed class ObjectiveResult<T> where T : unmanaged, IBinaryFloatingPointIeee754<T>
@@ -204,20 +239,21 @@ public sealed class TrainableModel<T> : IDisposable where T : unmanaged, IBinary
         var head = tape.Leaf(this[Config.TieWordEmbeddings ? WeightNames.Embedding : WeightNames.OutputHead]);
         var terms = new List<(Node<T>, double)>();
         var main = tape.LinearCrossEntropy(hidden[0], head, batch.MainTargets(), headPrecision);
-        terms.Add((main, 1.0));
+        var shares = objective.Shares;
+        terms.Add((main, shares?.Main ?? 1.0));
         int depth = Config.NumNextnPredictLayers;
         var mtp = new double[depth];
         for (int k = 1; k <= depth; k++)
         {
             var l = tape.LinearCrossEntropy(hidden[k], head, batch.MtpTargets(k), headPrecision);
             mtp[k - 1] = double.CreateTruncating(l.Scalar);
-            terms.Add((l, objective.MtpWeight / depth));
+            terms.Add((l, shares is null ? objective.MtpWeight / depth : objective.MtpWeight / depth * shares.Mtp[k - 1]));
         }
         double balance = 0;
         foreach (var b in pass.BalanceTerms)
         {
             balance += double.CreateTruncating(b.Scalar);
-            terms.Add((b, 1.0));
+            terms.Add((b, shares?.Balance ?? 1.0));
         }
         return new ObjectiveResult<T>
         {
