@@ -23,9 +23,17 @@ internal static class MpiJob
         return start;
     }
 
+    private static ProcessStartInfo Direct(string program, IEnumerable<string> arguments)
+    {
+        var start = new ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (string a in arguments) start.ArgumentList.Add(a);
+        return start;
+    }
+
+    /// <summary>Runs the job to its end; one rank runs <paramref name="program"/> directly, without mpirun (the one-process baseline).</summary>
     public static async Task<Result> RunAsync(int ranks, string program, IEnumerable<string> arguments, TimeSpan timeout)
     {
-        var start = StartInfo(ranks, program, arguments);
+        var start = ranks == 1 ? Direct(program, arguments) : StartInfo(ranks, program, arguments);
         var clock = Stopwatch.StartNew();
         using var process = Process.Start(start)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
@@ -38,7 +46,7 @@ internal static class MpiJob
         catch (OperationCanceledException)
         {
             process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"mpirun -np {ranks} {program} did not end within {timeout}: {await stdout}{await stderr}");
+            throw new TimeoutException($"{ranks} rank(s) of {program} did not end within {timeout}: {await stdout}{await stderr}");
         }
         return new Result(process.ExitCode, await stdout + await stderr, clock.Elapsed);
     }

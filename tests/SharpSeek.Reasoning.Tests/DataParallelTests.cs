@@ -179,20 +179,7 @@ public class DataParallelTests(ITestOutputHelper output)
 
     private async Task<string> RunAsync(int ranks, string program, string[] args)
     {
-        MpiJob.Result job;
-        if (ranks == 1)
-        {
-            var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-            start.ArgumentList.Add(program);
-            foreach (var a in args) start.ArgumentList.Add(a);
-            var clock = Stopwatch.StartNew();
-            using var p = Process.Start(start)!;
-            var stdout = p.StandardOutput.ReadToEndAsync();
-            var stderr = p.StandardError.ReadToEndAsync();
-            await p.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(3));
-            job = new MpiJob.Result(p.ExitCode, await stdout + await stderr, clock.Elapsed);
-        }
-        else job = await MpiJob.RunAsync(ranks, "dotnet", [program, .. args], TimeSpan.FromMinutes(3));
+        var job = await MpiJob.RunAsync(ranks, "dotnet", [program, .. args], TimeSpan.FromMinutes(3));
         output.WriteLine($"[{ranks} rank(s), {job.Elapsed.TotalSeconds:F1} s] {Path.GetFileName(program)} {string.Join(' ', args)}");
         Assert.True(job.ExitCode == 0, job.Output);
         return job.Output;

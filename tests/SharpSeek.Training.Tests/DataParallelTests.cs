@@ -134,25 +134,10 @@ public class DataParallelTests(ITestOutputHelper output)
 
     private async Task<string> RunAsync(int ranks, string[] args)
     {
-        var job = ranks == 1
-            ? await RunOneAsync(args)
-            : await MpiJob.RunAsync(ranks, "dotnet", [Cli, .. args], TimeSpan.FromMinutes(3));
+        var job = await MpiJob.RunAsync(ranks, "dotnet", [Cli, .. args], TimeSpan.FromMinutes(3));
         output.WriteLine($"[{ranks} rank(s), {job.Elapsed.TotalSeconds:F1} s] {string.Join(' ', args)}\n{job.Output}");
         Assert.True(job.ExitCode == 0, job.Output);
         return job.Output;
-    }
-
-    private static async Task<MpiJob.Result> RunOneAsync(string[] args)
-    {
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        start.ArgumentList.Add(Cli);
-        foreach (var a in args) start.ArgumentList.Add(a);
-        var clock = Stopwatch.StartNew();
-        using var p = Process.Start(start)!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        await p.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(3));
-        return new MpiJob.Result(p.ExitCode, await stdout + await stderr, clock.Elapsed);
     }
 
     /// <summary>The rank processes of the job writing to <paramref name="outDir"/>: processes naming it, less mpirun itself.</summary>
