@@ -5,7 +5,8 @@ using System.Text.RegularExpressions;
 /// <summary>
 /// Data parallelism on one box, side by side: the f32 speed benchmark as 1 process × 1 thread (the baseline), as 1 process
 /// × 2 threads (what the cores give without MPI) and as 2 MPI ranks × 1 thread. Each runs as its own process, one after
-/// the other, so they never share the cores. Scaling efficiency = tokens/s of 2 ranks ÷ (2 × tokens/s of 1 rank).
+/// the other, so they never share the cores; then the 2-rank run again with the routed experts spread over the ranks
+/// (expert parallelism). Scaling efficiency = tokens/s of 2 ranks ÷ (2 × tokens/s of 1 rank).
 /// </summary>
 internal static partial class DataParallelScaling
 {
@@ -27,10 +28,13 @@ internal static partial class DataParallelScaling
             // Unbound: bound to one core each, a rank's runtime threads (GC, JIT) preempt its compute thread (measured here: 1,063 ms per step bound, 733 ms unbound).
             ["--allow-run-as-root", "--bind-to", "none", "--mca", "btl", "self,vader,tcp", "-np", "2", "dotnet", self, .. common, "--threads", "1"]);
 
+        var experts = Measure("2 ranks x 1 thread, experts spread (--expert-parallel 2)", "mpirun",
+            ["--allow-run-as-root", "--bind-to", "none", "--mca", "btl", "self,vader,tcp", "-np", "2", "dotnet", self, .. common, "--threads", "1", "--expert-parallel", "2"]);
+
         Console.WriteLine();
         Console.WriteLine("| layout | tokens/s | MFU | communication share | vs 1 x 1 |");
         Console.WriteLine("|---|---|---|---|---|");
-        foreach (var m in new[] { one, two, ranks })
+        foreach (var m in new[] { one, two, ranks, experts })
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {m.Name} | {m.TokensPerSecond:F0} | {m.Mfu:F1}% | {m.Communication:F1}% | {m.TokensPerSecond / one.TokensPerSecond:F2}x |"));
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"data-parallel scaling efficiency (2 ranks vs 2 x one rank): {ranks.TokensPerSecond / (2 * one.TokensPerSecond) * 100:F1}%; 2 ranks vs 2 threads: {ranks.TokensPerSecond / two.TokensPerSecond:F2}x"));

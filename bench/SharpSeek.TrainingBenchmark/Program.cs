@@ -14,8 +14,9 @@ using SharpSeek.Tensors.Diagnostics;
 // With --mode fidelity it trains the same config in f32, BF16 and FP8 and compares held-out losses instead:
 //   dotnet run -c Release --project bench/SharpSeek.TrainingBenchmark -- --mode fidelity [--model bench20m] [--steps 200] [--batch 8]
 //     [--seq 128] [--lr 1e-3] [--min-lr 1e-4] [--seeds 1,2,3] [--precisions f32,bf16,fp8] [--val-batches 8]
-// With --mode scaling it runs the speed benchmark as 1 process × 1 thread, 1 × 2 threads and (mpirun) 2 ranks × 1 thread,
-// and prints data parallelism's tokens/s, communication share and scaling efficiency side by side:
+// With --mode scaling it runs the speed benchmark as 1 process × 1 thread, 1 × 2 threads, (mpirun) 2 ranks × 1 thread,
+// and 2 ranks with the experts spread (--expert-parallel 2), and prints tokens/s, communication share and scaling
+// efficiency side by side:
 //   dotnet run -c Release --project bench/SharpSeek.TrainingBenchmark -- --mode scaling [--steps 8] [--batch 8] [--seq 128]
 // The speed benchmark itself runs data parallel when started by mpirun (rank 0 prints).
 var opts = Args.Parse(args);
@@ -54,7 +55,7 @@ try
     foreach (var precision in precisions)
     {
         var options = new TrainingOptions { SequenceLength = seq, BatchSequences = batch, Steps = steps + warmup, Precision = precision, PeakLearningRate = 1e-3, WarmupSteps = 1 };
-        using var trainer = new Trainer(config, options, data, pool, world);
+        using var trainer = new Trainer(config, options, data, pool, world, expertParallel: opts.Int("expert-parallel", 1) > 1);
         for (int s = 0; s < warmup; s++) trainer.TrainStep();
         var times = new List<double>();
         double communication = 0;

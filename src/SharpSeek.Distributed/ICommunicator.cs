@@ -41,6 +41,9 @@ public interface ICommunicator : IDisposable
     /// </summary>
     void AllGatherV(ReadOnlySpan<float> mine, Span<float> all, ReadOnlySpan<int> counts);
 
+    /// <summary>The same gathering for integers (token ids, counts).</summary>
+    void AllGatherV(ReadOnlySpan<int> mine, Span<int> all, ReadOnlySpan<int> counts);
+
     /// <summary>
     /// Personalised exchange: the first sendCounts[0] elements of <paramref name="send"/> go to rank 0, the next
     /// sendCounts[1] to rank 1, …; <paramref name="receive"/> gets receiveCounts[s] elements from each rank s, in rank order.

@@ -17,7 +17,10 @@ public sealed class SingleProcess : ICommunicator
     public unsafe PendingReduction StartAllReduceSum(float* values, long count) => PendingReduction.Completed;
     public void Broadcast(Span<byte> values, int root) => CheckRoot(root);
 
-    public void AllGatherV(ReadOnlySpan<float> mine, Span<float> all, ReadOnlySpan<int> counts)
+    public void AllGatherV(ReadOnlySpan<float> mine, Span<float> all, ReadOnlySpan<int> counts) => Gather(mine, all, counts);
+    public void AllGatherV(ReadOnlySpan<int> mine, Span<int> all, ReadOnlySpan<int> counts) => Gather(mine, all, counts);
+
+    private static void Gather<T>(ReadOnlySpan<T> mine, Span<T> all, ReadOnlySpan<int> counts)
     {
         if (counts.Length != 1 || counts[0] != mine.Length || all.Length < mine.Length) throw new ArgumentException("all-gather: counts do not match one rank's contribution");
         mine.CopyTo(all);

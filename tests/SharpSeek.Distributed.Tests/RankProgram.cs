@@ -60,6 +60,12 @@ public static class RankProgram
         world.AllGatherV(mine, all, counts);
         for (int q = 0, at = 0; q < n; q++)
             for (int i = 0; i <= q; i++) Expect(all[at++], 100f * q + i, "all-gather");
+        // Integers above 2^24 would not survive a trip as floats: token ids and counts travel as ints.
+        var mineInts = Enumerable.Range(0, r + 1).Select(i => (1 << 25) + 100 * r + i).ToArray();
+        var allInts = new int[counts.Sum()];
+        world.AllGatherV(mineInts, allInts, counts);
+        for (int q = 0, at = 0; q < n; q++)
+            for (int i = 0; i <= q; i++) Expect(allInts[at++], (1 << 25) + 100 * q + i, "all-gather (int)");
 
         // All-to-all: rank r sends (r + q) values to rank q, each encoding (from, to, index).
         var sendCounts = Enumerable.Range(0, n).Select(q => r + q).ToArray();

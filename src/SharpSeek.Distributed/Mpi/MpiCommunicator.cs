@@ -88,13 +88,16 @@ public sealed unsafe class MpiCommunicator : ICommunicator
         fixed (byte* p = values) Check(OpenMpiNative.Broadcast(p, values.Length, _byte, root, _world), "MPI_Bcast");
     }
 
-    public void AllGatherV(ReadOnlySpan<float> mine, Span<float> all, ReadOnlySpan<int> counts)
+    public void AllGatherV(ReadOnlySpan<float> mine, Span<float> all, ReadOnlySpan<int> counts) => Gather(mine, all, counts, _float);
+    public void AllGatherV(ReadOnlySpan<int> mine, Span<int> all, ReadOnlySpan<int> counts) => Gather(mine, all, counts, _int32);
+
+    private void Gather<T>(ReadOnlySpan<T> mine, Span<T> all, ReadOnlySpan<int> counts, nint type) where T : unmanaged
     {
         var displacements = Displacements(counts, all.Length, "all-gather");
         if (counts[Rank] != mine.Length) throw new ArgumentException($"all-gather: rank {Rank} contributes {mine.Length} values but counts say {counts[Rank]}");
-        fixed (float* s = mine, r = all)
+        fixed (T* s = mine, r = all)
         fixed (int* c = counts, d = displacements)
-            Check(OpenMpiNative.AllGatherV(s, mine.Length, _float, r, c, d, _float, _world), "MPI_Allgatherv");
+            Check(OpenMpiNative.AllGatherV(s, mine.Length, type, r, c, d, type, _world), "MPI_Allgatherv");
     }
 
     public void AllToAllV(ReadOnlySpan<float> send, ReadOnlySpan<int> sendCounts, Span<float> receive, ReadOnlySpan<int> receiveCounts) =>

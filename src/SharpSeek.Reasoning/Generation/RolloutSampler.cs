@@ -92,24 +92,21 @@ public sealed class RolloutSampler : IDisposable
             for (int i = first * group; i < (first + count) * group; i++) tokens += lengths[i];
             counts[r] = checked((int)tokens);
         }
-        // Token ids travel as floats, exact below 2^24 (vocabularies are far smaller).
-        var send = new float[counts[World.Rank]];
+        var send = new int[counts[World.Rank]];
         int at = 0;
         foreach (var completion in mine)
-            foreach (int t in completion)
-            {
-                if (t >= 1 << 24) throw new InvalidOperationException($"token id {t} does not travel exactly as a float");
-                send[at++] = t;
-            }
-        var all = new float[counts.Sum()];
+        {
+            completion.CopyTo(send, at);
+            at += completion.Length;
+        }
+        var all = new int[counts.Sum()];
         World.AllGatherV(send, all, counts);
         var result = new List<int[]>(requests);
         at = 0;
         for (int i = 0; i < requests; i++)
         {
-            var tokens = new int[lengths[i]];
-            for (int j = 0; j < tokens.Length; j++) tokens[j] = (int)all[at++];
-            result.Add(tokens);
+            result.Add(all.AsSpan(at, (int)lengths[i]).ToArray());
+            at += (int)lengths[i];
         }
         return result;
     }
