@@ -55,15 +55,22 @@ public sealed class Trainer : IDisposable
             throw new ArgumentException($"the data's vocabulary ({data.VocabularySize}) does not fit the model's ({config.VocabSize})");
         Options = options;
         Pool = pool ?? ComputePool.Shared;
-        Model = new TrainableModel<float>(config);
-        if (initialize) Model.Initialize(options.Seed);
-        Loader = new BatchLoader(data, options.BatchSequences, options.Seed);
-        _tape = new Tape<float>(Pool, PrecisionPolicy.For(options.Precision));
+        // Under expert parallelism this rank allocates only its own routed experts.
+        ExpertParallelism? experts = null;
         if (expertParallel)
         {
             if (World.Size < 2) throw new ArgumentException("expert parallelism needs several processes: start the run with mpirun -np N");
-            Model.ExpertParallel = new ExpertParallelism(World, Model);
+            experts = new ExpertParallelism(World, config);
         }
+        Model = new TrainableModel<float>(config, experts is null ? null : experts.Holds);
+        if (experts is not null)
+        {
+            experts.Bind(Model);
+            Model.ExpertParallel = experts;
+        }
+        if (initialize) Model.Initialize(options.Seed);
+        Loader = new BatchLoader(data, options.BatchSequences, options.Seed);
+        _tape = new Tape<float>(Pool, PrecisionPolicy.For(options.Precision));
         _step = new TrainingStep(Model, _tape, Pool, options.AdamW, World);
     }
 
@@ -184,17 +191,37 @@ public sealed class Trainer : IDisposable
     }
 
     /// <summary>Writes a checkpoint under <paramref name="outputDirectory"/> (atomically) and returns its path.</summary>
-    /// <remarks>Under expert parallelism every rank calls <see cref="PrepareCheckpoint"/> first; one rank then writes.</remarks>
-    public string SaveCheckpoint(string outputDirectory) => TrainingCheckpoint.Save(this, outputDirectory);
+    /// <remarks>Under expert parallelism every rank calls <see cref="PrepareCheckpoint"/> first; rank 0 then writes.</remarks>
+    public string SaveCheckpoint(string outputDirectory)
+    {
+        if (Model.ExpertParallel is not null && _staged is null)
+            throw new InvalidOperationException("under expert parallelism, every rank calls PrepareCheckpoint first and rank 0 writes");
+        try
+        {
+            return TrainingCheckpoint.Save(this, outputDirectory, _staged);
+        }
+        finally
+        {
+            _staged?.Dispose();
+            _staged = null;
+        }
+    }
 
     /// <summary>
-    /// Brings every rank's copy of the model and optimizer up to date (expert parallelism: each expert's owner shares
-    /// it), so any rank can write the whole checkpoint. Every rank calls it at the same step; a no-op otherwise.
+    /// Under expert parallelism, brings the experts other ranks own to rank 0 (weights and moments) for the next
+    /// <see cref="SaveCheckpoint"/>; every rank calls it at the same step. A no-op otherwise.
     /// </summary>
-    public void PrepareCheckpoint() => Model.ExpertParallel?.ShareExperts(Optimizer);
+    public void PrepareCheckpoint()
+    {
+        _staged?.Dispose();
+        _staged = Model.ExpertParallel?.GatherExperts(Model, Optimizer);
+    }
+
+    private StagedExperts? _staged;
 
     public void Dispose()
     {
+        _staged?.Dispose();
         _tape.Dispose();
         _step.Dispose();
         Optimizer.Dispose();

@@ -99,6 +99,28 @@ public class DataParallelTests(ITestOutputHelper output)
     }
 
     /// <summary>
+    /// An expert-parallel run's checkpoint holds every expert (each rank allocates only its own; rank 0 gathers the rest
+    /// to write): the run resumes on one process, and with its experts spread again, on the one-process loss curve.
+    /// </summary>
+    [Fact]
+    public async Task An_expert_parallel_checkpoint_resumes_on_one_process_or_spread_again()
+    {
+        using var dir = new TempDirectory();
+        string whole = Path.Combine(dir.Path, "whole"), spread = Path.Combine(dir.Path, "spread"), again = Path.Combine(dir.Path, "again");
+        await RunAsync(1, Train(whole, "--steps", "16"));
+        await RunAsync(2, Train(spread, "--steps", "8", "--expert-parallel", "2"));
+        CopyDirectory(spread, again);
+        Assert.Contains("at step 8", await RunAsync(1, Train(spread, "--steps", "16", "--resume")), StringComparison.Ordinal);
+        Assert.Contains("at step 8", await RunAsync(2, Train(again, "--steps", "16", "--resume", "--expert-parallel", "2")), StringComparison.Ordinal);
+        var reference = Steps(whole);
+        foreach (var resumed in new[] { Steps(spread), Steps(again) })
+        {
+            Assert.Equal(16, resumed.Count);
+            for (int i = 0; i < 16; i++) Close(reference[i], resumed[i], "loss");
+        }
+    }
+
+    /// <summary>
     /// The gradient of every parameter of the tiny MoE + MTP model for one batch: experts spread over two ranks (each
     /// rank half the sequences) against one process with the whole batch.
     /// </summary>
@@ -109,6 +131,9 @@ public class DataParallelTests(ITestOutputHelper output)
         string file = Path.Combine(dir.Path, "grads.bin");
         var job = await MpiJob.RunAsync(2, "dotnet", [typeof(RankProgram).Assembly.Location, "ep-gradients", file], TimeSpan.FromMinutes(2));
         Assert.True(job.ExitCode == 0, job.Output);
+        // Each rank allocates only its own experts: 4 of 8 per MoE layer (2 layers) × 3 matrices.
+        Assert.Contains("rank 0/2 ok, holding 24 expert matrices", job.Output, StringComparison.Ordinal);
+        Assert.Contains("rank 1/2 ok, holding 24 expert matrices", job.Output, StringComparison.Ordinal);
         var spread = RankProgram.ReadGradients(file);
 
         using var pool = new SharpSeek.Tensors.Threading.ComputePool(1);

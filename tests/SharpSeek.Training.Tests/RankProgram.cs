@@ -27,8 +27,10 @@ public static class RankProgram
         }
         using var world = Communicator.FromEnvironment();
         using var pool = new ComputePool(1);
-        using var model = NewModel();
-        model.ExpertParallel = new ExpertParallelism(world, model);
+        var ep = new ExpertParallelism(world, TrainingPresets.Tiny);
+        using var model = NewModel(ep.Holds); // this rank's experts only
+        ep.Bind(model);
+        model.ExpertParallel = ep;
         using var tape = new Tape<float>(pool);
         using var step = new TrainingStep(model, tape, pool, new AdamWSettings(), world);
         step.Begin();
@@ -36,20 +38,27 @@ public static class RankProgram
         var r = model.Loss(tape, Batch().Slice(world.Rank * share, share), new ObjectiveSettings());
         step.Accumulate(r.Loss, 1f, "in the test", lastOfStep: true);
         step.SynchronizeGradients();
-        var ep = model.ExpertParallel;
+        // Every expert's gradient from its owner; rank 0 writes them with the replicated ones.
+        var all = model.Parameters.Where(p => p.Trainable).ToDictionary(p => p.Name, p => p.Gradients.ToArray());
+        var config = TrainingPresets.Tiny;
+        int h = config.HiddenSize, f = config.MoeIntermediateSize;
         foreach (int layer in model.MoeLayers)
             for (int e = 0; e < ep.Experts; e++)
                 foreach (string name in (string[])[Model.WeightNames.ExpertGate(layer, e), Model.WeightNames.ExpertUp(layer, e), Model.WeightNames.ExpertDown(layer, e)])
-                    world.Broadcast(MemoryMarshal.AsBytes(model[name].Gradients), ep.OwnerOf(e));
-        if (world.Rank == 0) WriteGradients(model, file);
-        Console.WriteLine($"rank {world.Rank}/{world.Size} ok");
+                {
+                    var g = ep.Owns(e) ? all[name] : new float[h * f];
+                    world.Broadcast(MemoryMarshal.AsBytes(g.AsSpan()), ep.OwnerOf(e));
+                    all[name] = g;
+                }
+        if (world.Rank == 0) WriteGradients(all, file);
+        Console.WriteLine($"rank {world.Rank}/{world.Size} ok, holding {model.Parameters.Count(p => p.Name.Contains(".experts.", StringComparison.Ordinal))} expert matrices");
         return 0;
     }
 
     /// <summary>The tiny preset (2 blocks + 1 MTP depth, 8 routed experts top-2, shared expert) with fixed weights.</summary>
-    public static TrainableModel<float> NewModel()
+    public static TrainableModel<float> NewModel(Func<int, int, bool>? holdsExpert = null)
     {
-        var model = new TrainableModel<float>(TrainingPresets.Tiny);
+        var model = new TrainableModel<float>(TrainingPresets.Tiny, holdsExpert);
         model.Initialize(7);
         return model;
     }
@@ -63,14 +72,14 @@ public static class RankProgram
         return new TokenBatch(tokens, Sequences, SequenceLength);
     }
 
-    private static void WriteGradients(TrainableModel<float> model, string file)
+    private static void WriteGradients(Dictionary<string, float[]> gradients, string file)
     {
         using var writer = new BinaryWriter(File.Create(file));
-        foreach (var p in model.Parameters.Where(p => p.Trainable))
+        foreach (var (name, values) in gradients)
         {
-            writer.Write(p.Name);
-            writer.Write(p.Length);
-            foreach (float g in p.Gradients) writer.Write(g);
+            writer.Write(name);
+            writer.Write((long)values.Length);
+            foreach (float g in values) writer.Write(g);
         }
     }
 

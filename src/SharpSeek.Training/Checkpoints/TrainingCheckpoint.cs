@@ -9,6 +9,7 @@ using SharpSeek.Model;
 using SharpSeek.Tensors;
 using SharpSeek.Training.Autodiff;
 using SharpSeek.Training.Optimization;
+using SharpSeek.Training.ScaleOut;
 
 namespace SharpSeek.Training.Checkpoints;
 
@@ -63,7 +64,8 @@ public static class TrainingCheckpoint
 
     public static string DirectoryName(long step) => $"checkpoint-{step.ToString("D6", CultureInfo.InvariantCulture)}";
 
-    public static string Save(Trainer trainer, string outputDirectory)
+    /// <param name="staged">Expert-parallel runs: the experts other ranks own, gathered to this one, written with the model.</param>
+    public static string Save(Trainer trainer, string outputDirectory, StagedExperts? staged = null)
     {
         Directory.CreateDirectory(outputDirectory);
         string final = Path.Combine(outputDirectory, DirectoryName(trainer.Step));
@@ -71,8 +73,8 @@ public static class TrainingCheckpoint
         Directory.CreateDirectory(temp);
         try
         {
-            WriteModel(trainer.Model, temp, $"training step {trainer.Step}");
-            SaveOptimizer(trainer.Optimizer, Path.Combine(temp, OptimizerFile));
+            WriteModel(trainer.Model, temp, $"training step {trainer.Step}", staged);
+            SaveOptimizer(trainer.Optimizer, Path.Combine(temp, OptimizerFile), staged);
             var state = new TrainerState
             {
                 Step = trainer.Step,
@@ -136,14 +138,15 @@ public static class TrainingCheckpoint
     /// Writes <paramref name="model"/> as an HF checkpoint folder (config.json + model.safetensors, F32) into
     /// <paramref name="directory"/> through <see cref="HuggingFaceCheckpointWriter"/>: the one place weights are laid out.
     /// </summary>
-    public static void WriteModel(TrainableModel<float> model, string directory, string description) =>
-        HuggingFaceCheckpointWriter.Write(Source(model, description), directory, new HuggingFaceWriteOptions { WeightType = DType.F32, MaxShardBytes = long.MaxValue });
+    public static void WriteModel(TrainableModel<float> model, string directory, string description, StagedExperts? staged = null) =>
+        HuggingFaceCheckpointWriter.Write(Source(model, description, staged), directory, new HuggingFaceWriteOptions { WeightType = DType.F32, MaxShardBytes = long.MaxValue });
 
-    /// <summary>The model's parameters as a checkpoint source (F32 views of their memory, no copy).</summary>
-    public static unsafe WeightsCheckpoint Source(TrainableModel<float> model, string description)
+    /// <summary>The model's parameters (and any staged experts of other ranks) as a checkpoint source (F32 views of their memory, no copy).</summary>
+    public static unsafe WeightsCheckpoint Source(TrainableModel<float> model, string description, StagedExperts? staged = null)
     {
         var tensors = new Dictionary<string, Tensor>(StringComparer.Ordinal);
         foreach (var p in model.Parameters) tensors[p.Name] = View(p.Value, p.Shape, p);
+        foreach (var t in staged?.Tensors ?? []) tensors[t.Value.Name] = View(t.Value.Value, t.Value.Shape, t.Value);
         return new WeightsCheckpoint(model.Config, tensors, description);
     }
 
@@ -207,7 +210,7 @@ public static class TrainingCheckpoint
     }
 
     /// <summary>Writes AdamW's moments (<c>NAME.exp_avg</c>, <c>NAME.exp_avg_sq</c>) and step count as one safetensors file, atomically.</summary>
-    public static unsafe void SaveOptimizer(AdamW optimizer, string path)
+    public static unsafe void SaveOptimizer(AdamW optimizer, string path, StagedExperts? staged = null)
     {
         var writer = new SafetensorsWriter();
         writer.Metadata["step"] = optimizer.StepCount.ToString(CultureInfo.InvariantCulture);
@@ -217,6 +220,11 @@ public static class TrainingCheckpoint
                 writer.AddTensor(p.Name + ".exp_avg", View(m, p.Shape, optimizer));
             fixed (float* v = optimizer.SecondMoment(p))
                 writer.AddTensor(p.Name + ".exp_avg_sq", View(v, p.Shape, optimizer));
+        }
+        foreach (var t in staged?.Tensors ?? [])
+        {
+            writer.AddTensor(t.FirstMoment.Name, View(t.FirstMoment.Value, t.FirstMoment.Shape, t.FirstMoment));
+            writer.AddTensor(t.SecondMoment.Name, View(t.SecondMoment.Value, t.SecondMoment.Shape, t.SecondMoment));
         }
         writer.Write(path);
     }

@@ -76,9 +76,13 @@ public sealed class TrainableModel<T> : IDisposable where T : unmanaged, IBinary
     private readonly Dictionary<string, Parameter<T>> _byName = new(StringComparer.Ordinal);
     private readonly Dictionary<int, long[]> _expertLoad = [];
     private RotaryTable<T>? _rotary;
+    private readonly Func<int, int, bool>? _holdsExpert;
 
-    public TrainableModel(ModelConfig config)
+    /// <param name="holdsExpert">Under expert parallelism, which routed experts (layer, expert) this process allocates
+    /// (its own); null allocates all.</param>
+    public TrainableModel(ModelConfig config, Func<int, int, bool>? holdsExpert = null)
     {
+        _holdsExpert = holdsExpert;
         config.Validate();
         if (config.Architecture != ModelArchitecture.DeepSeek)
             throw new NotSupportedException($"training supports the DeepSeek architecture (MLA + MoE), not {config.ModelType}");
@@ -167,6 +171,7 @@ public sealed class TrainableModel<T> : IDisposable where T : unmanaged, IBinary
             if (c.TopkMethod == ExpertSelection.NoAuxTopkCorrected) Add(WeightNames.RouterBias(l), [e], ParameterRole.Buffer);
             for (int x = 0; x < e; x++)
             {
+                if (_holdsExpert is not null && !_holdsExpert(l, x)) continue;
                 Add(WeightNames.ExpertGate(l, x), [f, h], ParameterRole.Matrix);
                 Add(WeightNames.ExpertUp(l, x), [f, h], ParameterRole.Matrix);
                 Add(WeightNames.ExpertDown(l, x), [h, f], ParameterRole.Matrix);

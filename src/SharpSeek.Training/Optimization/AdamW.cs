@@ -57,9 +57,7 @@ public sealed unsafe class AdamW : IDisposable
     }
 
     /// <summary>One update of every parameter from its accumulated gradient.</summary>
-    /// <param name="elsewhere">Parameters another process updates (expert parallelism's experts owned by other ranks):
-    /// left alone, weights and moments.</param>
-    public void Update(double learningRate, ComputePool pool, IReadOnlySet<Parameter<float>>? elsewhere = null)
+    public void Update(double learningRate, ComputePool pool)
     {
         StepCount++;
         var s = Settings;
@@ -69,7 +67,6 @@ public sealed unsafe class AdamW : IDisposable
         const int chunk = 16384;
         foreach (var (p, mPtr, vPtr) in _state)
         {
-            if (elsewhere is not null && elsewhere.Contains(p)) continue;
             float decay = p.Role == ParameterRole.Matrix ? (float)(1 - learningRate * s.WeightDecay) : 1f;
             float* w = p.Value, g = p.Grad, m = (float*)mPtr, v = (float*)vPtr;
             long n = p.Length;

@@ -101,7 +101,7 @@ public sealed class TrainingStep : IDisposable
     {
         SynchronizeGradients();
         double norm = _experts is null ? GradientClipping.ClipByGlobalNorm(_trainable, clipNorm, _pool) : ClipWithOwnedExperts(clipNorm);
-        Optimizer.Update(learningRate, _pool, _experts?.Elsewhere);
+        Optimizer.Update(learningRate, _pool);
         // FP8/BF16 GEMMs reuse rounded copies of the weights; after an update they are stale.
         _tape.WeightOperands.Invalidate();
         if (biasUpdateSpeed > 0) UpdateSelectionBiases((float)biasUpdateSpeed);

@@ -8,39 +8,40 @@ namespace SharpSeek.Training.ScaleOut;
 
 /// <summary>
 /// Expert parallelism over the whole job: rank r owns routed experts [r·E/N, (r+1)·E/N) of every MoE layer (MTP's
-/// included) and is the only one to run, differentiate and update them. After routing, each rank's rows travel to the
+/// included) and is the only one to hold, run, differentiate and update them — a rank allocates only its own experts
+/// (<see cref="TrainableModel{T}"/> is built with <see cref="Holds"/>). After routing, each rank's rows travel to the
 /// ranks owning their experts and the outputs come back (<see cref="ExpertExchange"/>); attention, dense layers, shared
 /// experts, norms and the router stay data parallel.
 /// </summary>
 /// <remarks>
-/// Every rank still holds a full copy of the parameters (and optimizer moments): only the owner's copy of an expert is
-/// current between checkpoints, and <see cref="ShareExperts"/> brings every copy up to date before one is written. That
-/// keeps checkpoints in the one-process layout (resume on any number of ranks) at the price of memory; dropping the
-/// non-owned copies is what a model that outgrows one rank's memory needs next.
+/// Checkpoints keep the one-process layout, so a run resumes on any number of ranks: before one is written, every
+/// expert's owner broadcasts its weights and AdamW moments and rank 0 stages the ones it does not hold
+/// (<see cref="GatherExperts"/>) for as long as the write takes.
 /// </remarks>
 public sealed class ExpertParallelism
 {
     private readonly HashSet<Parameter<float>> _owned = [];
-    private readonly HashSet<Parameter<float>> _elsewhere = [];
-    private readonly List<(Parameter<float> Parameter, int Owner)> _experts = [];
+    private readonly List<(string Name, int[] Shape, int Owner)> _experts = [];
     private long _exchangeTicks;
 
-    public ExpertParallelism(ICommunicator world, TrainableModel<float> model)
+    public ExpertParallelism(ICommunicator world, ModelConfig config)
     {
         World = world;
-        Experts = model.Config.NRoutedExperts;
-        if (Experts == 0 || model.MoeLayers.Count == 0) throw new ArgumentException("expert parallelism needs a model with routed experts");
+        Experts = config.NRoutedExperts;
+        int layers = config.NumHiddenLayers + config.NumNextnPredictLayers;
+        var moeLayers = Enumerable.Range(0, layers).Where(config.IsMoeLayer).ToArray();
+        if (Experts == 0 || moeLayers.Length == 0) throw new ArgumentException("expert parallelism needs a model with routed experts");
         if (Experts % world.Size != 0)
             throw new ArgumentException($"{Experts} routed experts do not split evenly over {world.Size} ranks; use a number of ranks that divides {Experts}");
         PerRank = Experts / world.Size;
-        foreach (int layer in model.MoeLayers)
+        int h = config.HiddenSize, f = config.MoeIntermediateSize;
+        foreach (int layer in moeLayers)
             for (int e = 0; e < Experts; e++)
-                foreach (string name in (string[])[WeightNames.ExpertGate(layer, e), WeightNames.ExpertUp(layer, e), WeightNames.ExpertDown(layer, e)])
-                {
-                    var p = model[name];
-                    _experts.Add((p, OwnerOf(e)));
-                    (Owns(e) ? _owned : _elsewhere).Add(p);
-                }
+            {
+                _experts.Add((WeightNames.ExpertGate(layer, e), [f, h], OwnerOf(e)));
+                _experts.Add((WeightNames.ExpertUp(layer, e), [f, h], OwnerOf(e)));
+                _experts.Add((WeightNames.ExpertDown(layer, e), [h, f], OwnerOf(e)));
+            }
     }
 
     public ICommunicator World { get; }
@@ -51,24 +52,56 @@ public sealed class ExpertParallelism
 
     public int OwnerOf(int expert) => expert / PerRank;
     public bool Owns(int expert) => OwnerOf(expert) == World.Rank;
-    /// <summary>Expert parameters this rank trains.</summary>
+    /// <summary>Whether this rank allocates routed expert <paramref name="expert"/> of <paramref name="layer"/> (its own only).</summary>
+    public bool Holds(int layer, int expert) => Owns(expert);
+
+    /// <summary>Expert parameters this rank trains (after <see cref="Bind"/>).</summary>
     public IReadOnlySet<Parameter<float>> Owned => _owned;
-    /// <summary>Expert parameters other ranks train (this rank neither differentiates nor updates them).</summary>
-    public IReadOnlySet<Parameter<float>> Elsewhere => _elsewhere;
-    public bool IsExpert(Parameter<float> p) => _owned.Contains(p) || _elsewhere.Contains(p);
+    public bool IsExpert(Parameter<float> p) => _owned.Contains(p);
+
+    /// <summary>Finds this rank's experts in <paramref name="model"/> (built with <see cref="Holds"/>).</summary>
+    public void Bind(TrainableModel<float> model)
+    {
+        _owned.Clear();
+        foreach (var (name, _, owner) in _experts)
+        {
+            if (owner == World.Rank) _owned.Add(model[name]);
+            else if (model.Contains(name)) throw new ArgumentException($"'{name}' belongs to rank {owner} but this rank's model holds it");
+        }
+    }
 
     /// <summary>
-    /// Each expert's owner sends its weights and AdamW moments to every rank, so every copy is current (before a
-    /// checkpoint is written; every rank calls this at the same point).
+    /// Every expert's owner broadcasts its weights and AdamW moments; rank 0 keeps the ones it does not hold and returns
+    /// them (the caller writes and disposes them), the other ranks return null. Every rank calls this at the same point.
     /// </summary>
-    public void ShareExperts(AdamW optimizer)
+    public StagedExperts? GatherExperts(TrainableModel<float> model, AdamW optimizer)
     {
-        foreach (var (p, owner) in _experts)
+        bool root = World.Rank == 0;
+        var staged = root ? new StagedExperts() : null;
+        float[] scratch = [];
+        foreach (var (name, shape, owner) in _experts)
         {
-            World.Broadcast(MemoryMarshal.AsBytes(p.Values), owner);
-            World.Broadcast(MemoryMarshal.AsBytes(optimizer.FirstMoment(p)), owner);
-            World.Broadcast(MemoryMarshal.AsBytes(optimizer.SecondMoment(p)), owner);
+            if (owner == World.Rank)
+            {
+                var p = model[name];
+                World.Broadcast(MemoryMarshal.AsBytes(p.Values), owner);
+                World.Broadcast(MemoryMarshal.AsBytes(optimizer.FirstMoment(p)), owner);
+                World.Broadcast(MemoryMarshal.AsBytes(optimizer.SecondMoment(p)), owner);
+                continue;
+            }
+            if (staged is not null)
+            {
+                var tensor = staged.Add(name, shape);
+                World.Broadcast(MemoryMarshal.AsBytes(tensor.Value.Values), owner);
+                World.Broadcast(MemoryMarshal.AsBytes(tensor.FirstMoment.Values), owner);
+                World.Broadcast(MemoryMarshal.AsBytes(tensor.SecondMoment.Values), owner);
+                continue;
+            }
+            int length = shape[0] * shape[1];
+            if (scratch.Length < length) scratch = new float[length];
+            for (int i = 0; i < 3; i++) World.Broadcast(MemoryMarshal.AsBytes(scratch.AsSpan(0, length)), owner);
         }
+        return staged;
     }
 
     /// <summary>Adds time spent in the layers' exchanges (forward and backward).</summary>
@@ -97,3 +130,33 @@ public sealed class ExpertParallelism
         return worst;
     }
 }
+
+/// <summary>Other ranks' experts, weights and AdamW moments, held by rank 0 while a checkpoint is written.</summary>
+public sealed class StagedExperts : IDisposable
+{
+    private readonly List<StagedExpert> _tensors = [];
+
+    public IReadOnlyList<StagedExpert> Tensors => _tensors;
+
+    internal StagedExpert Add(string name, int[] shape)
+    {
+        var t = new StagedExpert(new Parameter<float>(name, shape, ParameterRole.Buffer),
+            new Parameter<float>(name + ".exp_avg", shape, ParameterRole.Buffer), new Parameter<float>(name + ".exp_avg_sq", shape, ParameterRole.Buffer));
+        _tensors.Add(t);
+        return t;
+    }
+
+    public void Dispose()
+    {
+        foreach (var t in _tensors)
+        {
+            t.Value.Dispose();
+            t.FirstMoment.Dispose();
+            t.SecondMoment.Dispose();
+        }
+        _tensors.Clear();
+    }
+}
+
+/// <summary>One staged expert matrix: its weights (named as in the model) and its two moments.</summary>
+public sealed record StagedExpert(Parameter<float> Value, Parameter<float> FirstMoment, Parameter<float> SecondMoment);
