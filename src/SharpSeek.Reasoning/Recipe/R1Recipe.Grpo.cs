@@ -1,0 +1,193 @@
+using SharpSeek.Tensors;
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using SharpSeek.Distributed;
+using SharpSeek.Model;
+using SharpSeek.Reasoning.Evaluation;
+using SharpSeek.Reasoning.Generation;
+using SharpSeek.Reasoning.Tasks;
+using SharpSeek.Reasoning.Training;
+using SharpSeek.Tensors.Threading;
+using SharpSeek.Tokenizer.PreTokenization;
+using SharpSeek.Tokenizer.Training;
+using SharpSeek.Training;
+using SharpSeek.Training.Checkpoints;
+using SharpSeek.Training.Data;
+using SharpSeek.Formats;
+
+namespace SharpSeek.Reasoning.Recipe;
+
+/// <summary>The recipe's reinforcement-learning stage: GRPO with rule-based rewards, its monitor and its data-parallel split.</summary>
+public sealed partial class R1Recipe
+{
+    /// <summary>
+    /// GRPO: each step samples G completions for each of P training prompts from the current policy, scores them
+    /// with the rule-based rewards, computes group-relative advantages, then takes μ optimizer steps on the clipped
+    /// objective with the k3 KL to the frozen SFT model; old log-probabilities come from the policy that sampled.
+    /// </summary>
+    private void Grpo(PolicyModel policy, ReasoningChatFormat format, ComputePool pool, CurveLog curves)
+    {
+        using var reference = policy.Snapshot();
+        using var sampler = new RolloutSampler(policy.Model, pool, format, _s.MaxContext, _world);
+        policy.BiasUpdateSpeed = _s.GrpoBiasUpdateSpeed;
+        var rewards = new RewardFunction();
+        var rng = new DeterministicRandom(DeterministicRandom.SeedFor(_s.Seed, "grpo"));
+        int g = _s.GrpoGroup;
+        int candidates = _s.GrpoPrompts * Math.Max(1, _s.GrpoOversample);
+        if (_s.GrpoEvalEvery > 0) MonitorGrpo(policy, format, pool, curves, 0);
+        for (int step = 0; step < _s.GrpoSteps; step++)
+        {
+            double lr = _s.GrpoLearningRate * Math.Min(1.0, (step + 1) / (double)Math.Max(1, _s.GrpoWarmupSteps));
+            var problems = new List<ReasoningProblem>();
+            var requests = new List<RolloutRequest>();
+            for (int i = 0; i < candidates; i++)
+            {
+                var p = ProblemGenerator.DrawTraining(ref rng, _s.GrpoDifficulties);
+                problems.Add(p);
+                var prompt = format.Prompt(p, thinking: true);
+                for (int j = 0; j < g; j++)
+                    requests.Add(new RolloutRequest(prompt, _s.GrpoTemperature, DeterministicRandom.SeedFor(_s.Seed, $"grpo/{step}/{i}/{j}")));
+            }
+            sampler.Sync();
+            // Split over the ranks by prompt (a group's G samples together); every rank gets every completion back.
+            var completions = sampler.Generate(requests, _s.GrpoMaxNewTokens, group: g);
+
+            var allRewards = new double[requests.Count];
+            double accuracy = 0, formatOk = 0, length = 0;
+            for (int i = 0; i < requests.Count; i++)
+            {
+                var reward = rewards.Score(problems[i / g], ReasoningChatFormat.AssistantText(format.Tokenizer.Decode(completions[i]), thinking: true));
+                allRewards[i] = reward.Total;
+                accuracy += reward.Accuracy;
+                formatOk += reward.Format;
+                length += completions[i].Length;
+            }
+            // Keep the first groups (in draw order, so the choice is deterministic) whose rewards are not all equal.
+            var kept = new List<int>();
+            for (int group = 0; group < candidates && kept.Count < _s.GrpoPrompts; group++)
+            {
+                var span = allRewards.AsSpan(group * g, g);
+                bool varies = false;
+                foreach (double r in span) varies |= r != span[0];
+                if (varies) kept.Add(group);
+            }
+            if (kept.Count == 0) kept.Add(0);
+            var rewardValues = new double[kept.Count * g];
+            var examples = new List<SupervisedExample>(rewardValues.Length);
+            for (int k = 0; k < kept.Count; k++)
+                for (int j = 0; j < g; j++)
+                {
+                    int i = kept[k] * g + j;
+                    rewardValues[k * g + j] = allRewards[i];
+                    var prompt = requests[i].Prompt;
+                    var tokens = new int[prompt.Length + completions[i].Length];
+                    prompt.CopyTo(tokens, 0);
+                    completions[i].CopyTo(tokens, prompt.Length);
+                    var mask = new bool[tokens.Length];
+                    Array.Fill(mask, true, prompt.Length, completions[i].Length);
+                    examples.Add(new SupervisedExample(tokens, mask));
+                }
+            double informativeGroups = 0;
+            for (int group = 0; group < candidates; group++)
+            {
+                var span = allRewards.AsSpan(group * g, g);
+                bool varies = false;
+                foreach (double r in span) varies |= r != span[0];
+                if (varies) informativeGroups++;
+            }
+            var advantages = GrpoObjective.GroupAdvantages(rewardValues, g, _s.Grpo.ScaleAdvantagesByStd);
+            var whole = PolicyModel.Pack(examples, format.Padding);
+            var wholeOwner = RowOwners(whole, examples);
+            // Data parallel: each rank updates on its share of the kept groups (whole groups: a response's tokens stay on
+            // one rank), packed to the whole batch's width, with the objective divided by the whole batch's counts.
+            var (firstGroup, groupCount) = RankShare.Of(kept.Count, _world.Rank, _world.Size);
+            var batch = groupCount == 0 ? null : whole.Slice(firstGroup * g, groupCount * g);
+            var owner = groupCount == kept.Count ? wholeOwner : wholeOwner.AsSpan(firstGroup * g * whole.SequenceLength, groupCount * g * whole.SequenceLength).ToArray();
+            GrpoNormalizer? normalizer = _world.Size > 1 ? GrpoNormalizer.Of(wholeOwner) : null;
+            var old = batch is null ? [] : policy.TokenLogProbs(batch);
+            var refLogProbs = _s.Grpo.KlBeta > 0 && batch is not null ? reference.TokenLogProbs(batch) : old;
+            GrpoStatistics last = default;
+            bool informative = advantages.Any(a => a != 0);
+            for (int u = 0; u < _s.GrpoUpdates && informative; u++)
+            {
+                GrpoStatistics stats = default;
+                policy.PolicyStep(batch, logp =>
+                {
+                    var (objective, s) = GrpoObjective.Evaluate(_s.Grpo, logp, old, refLogProbs, owner, advantages, normalizer);
+                    stats = s;
+                    return objective;
+                }, lr);
+                last = stats;
+            }
+            if (informative && _world.Size > 1) last = Combine(last);
+            if (_s.Grpo.KlBeta == 0 || !informative)
+            {
+                // With β = 0 (or no update) the KL is still worth watching: measure it against the reference.
+                var now = batch is null ? [] : policy.TokenLogProbs(batch);
+                var refNow = batch is null ? [] : reference.TokenLogProbs(batch);
+                double kl = 0;
+                int n = 0;
+                for (int r = 0; r < owner.Length; r++)
+                    if (owner[r] >= 0) { kl += GrpoObjective.K3(now[r], refNow[r]); n++; }
+                if (_world.Size > 1)
+                {
+                    double[] sums = [kl, n];
+                    _world.AllReduceSum(sums);
+                    (kl, n) = (sums[0], (int)sums[1]);
+                }
+                last = last with { MeanKl = n > 0 ? kl / n : 0 };
+            }
+            int count = requests.Count;
+            var metrics = new Dictionary<string, double>
+            {
+                ["reward"] = allRewards.Average(), ["accuracy"] = accuracy / count, ["format"] = formatOk / count,
+                ["informative_groups"] = informativeGroups / candidates,
+                ["response_tokens"] = length / count, ["kl"] = last.MeanKl, ["clip_fraction"] = last.ClipFraction, ["loss"] = last.Loss,
+            };
+            curves.Record("grpo", step + 1, metrics);
+            Report("grpo", step + 1, _s.GrpoSteps, $"reward {metrics["reward"]:F2} acc {metrics["accuracy"]:P0} len {metrics["response_tokens"]:F0}");
+            if (_s.GrpoEvalEvery > 0 && ((step + 1) % _s.GrpoEvalEvery == 0 || step + 1 == _s.GrpoSteps))
+                MonitorGrpo(policy, format, pool, curves, step + 1);
+        }
+    }
+
+    /// <summary>The objective's statistics of the whole batch from each rank's share: losses add up (each is divided by the whole batch's counts), KL and clipping are token means.</summary>
+    private GrpoStatistics Combine(GrpoStatistics mine)
+    {
+        double[] sums = [mine.Loss, mine.MeanKl * mine.Tokens, mine.ClipFraction * mine.Tokens, mine.Tokens];
+        _world.AllReduceSum(sums);
+        int tokens = (int)sums[3];
+        return new GrpoStatistics(sums[0], tokens > 0 ? sums[1] / tokens : 0, tokens > 0 ? Math.Round(sums[2]) / tokens : 0, tokens);
+    }
+
+    /// <summary>Held-out pass@1 with thinking, per difficulty, as the "grpo-eval" curve (a small sample: a trend, not the table).</summary>
+    private void MonitorGrpo(PolicyModel policy, ReasoningChatFormat format, ComputePool pool, CurveLog curves, int step)
+    {
+        using var sampler = new RolloutSampler(policy.Model, pool, format, _s.MaxContext, _world);
+        var cells = ReasoningEvaluator.Evaluate("grpo-eval", sampler, format, _s.GrpoEvaluation with
+        {
+            // The dev split: the curve is watched while training, so it must not be the table's test problems.
+            Split = DataSplit.Dev, Seed = DeterministicRandom.SeedFor(_s.Seed, "grpo-monitor"), MaxNewTokens = _s.GrpoMaxNewTokens,
+        }, [true]);
+        var values = new Dictionary<string, double> { ["all"] = cells.Average(c => c.PassAt1) };
+        foreach (var level in cells.GroupBy(c => c.Difficulty)) values[$"D{level.Key}"] = level.Average(c => c.PassAt1);
+        curves.Record("grpo-eval", step, values);
+        Log($"grpo step {step}: dev pass@1 " + string.Join(", ", values.Select(v => FormattableString.Invariant($"{v.Key} {100 * v.Value:F1} %"))));
+    }
+
+    /// <summary>For each position of the packed batch: the index of the response whose token it predicts, or −1.</summary>
+    private static int[] RowOwners(TokenBatch batch, List<SupervisedExample> examples)
+    {
+        int t = batch.SequenceLength;
+        var owner = new int[batch.Positions];
+        Array.Fill(owner, -1);
+        for (int b = 0; b < examples.Count; b++)
+        {
+            var mask = examples[b].LossMask;
+            for (int i = 0; i < t && i + 1 < mask.Length; i++)
+                if (mask[i + 1]) owner[b * t + i] = b;
+        }
+        return owner;
+    }
+}
