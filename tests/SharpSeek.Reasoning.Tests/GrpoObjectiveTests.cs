@@ -61,6 +61,32 @@ public class GrpoObjectiveTests
     }
 
     [Fact]
+    public void Clip_higher_widens_only_the_upper_side()
+    {
+        double lp = Math.Log(0.6), old = Math.Log(0.4); // ρ = 1.5
+        // With ε_high = 0.6 the ratio 1.5 is inside [0.8, 1.6]: a positive advantage still pushes it up.
+        var up = GrpoObjective.Token(lp, old, lp, 1, 0.2, 0, epsilonHigh: 0.6);
+        Assert.False(up.Clipped);
+        Assert.Equal(-1.5, up.Loss, 12);
+        Assert.Equal(-1.5, up.Gradient, 12);
+        // Past it (ρ = 2 > 1.6) the clip holds again, at 1 + ε_high.
+        var far = GrpoObjective.Token(Math.Log(0.8), old, Math.Log(0.8), 1, 0.2, 0, epsilonHigh: 0.6);
+        Assert.True(far.Clipped);
+        Assert.Equal(-1.6, far.Loss, 12);
+        // The lower side is ε's: ρ = 0.5 with a negative advantage is clipped at 0.8 as without clip-higher.
+        var low = GrpoObjective.Token(Math.Log(0.2), old, Math.Log(0.2), -1, 0.2, 0, epsilonHigh: 0.6);
+        Assert.Equal(GrpoObjective.Token(Math.Log(0.2), old, Math.Log(0.2), -1, 0.2, 0), low);
+        Assert.True(low.Clipped);
+        // Settings check their sides, and Evaluate uses ε_high.
+        Assert.Throws<ArgumentOutOfRangeException>(() => new GrpoSettings { ClipEpsilon = 0.2, ClipEpsilonHigh = 0.1 }.Validate());
+        var settings = new GrpoSettings { ClipEpsilon = 0.2, ClipEpsilonHigh = 0.6, KlBeta = 0 };
+        var (_, stats) = GrpoObjective.Evaluate(settings, [lp], [old], [lp], [0], [1.0]);
+        Assert.Equal(0, stats.ClipFraction);
+        var (_, symmetric) = GrpoObjective.Evaluate(settings with { ClipEpsilonHigh = null }, [lp], [old], [lp], [0], [1.0]);
+        Assert.Equal(1, symmetric.ClipFraction);
+    }
+
+    [Fact]
     public void Kl_penalty_adds_beta_k3_and_its_derivative()
     {
         double lp = Math.Log(0.5), reference = Math.Log(0.25);

@@ -14,8 +14,13 @@ public enum LossNormalization
 /// <summary>GRPO's knobs.</summary>
 public sealed record GrpoSettings
 {
-    /// <summary>ε of the clipped ratio.</summary>
+    /// <summary>ε of the clipped ratio (its lower side, 1 − ε, and its upper side unless <see cref="ClipEpsilonHigh"/> is set).</summary>
     public double ClipEpsilon { get; init; } = 0.2;
+    /// <summary>
+    /// DAPO's clip-higher: a wider upper side, 1 + ε_high, so tokens the policy rarely picks can still gain probability
+    /// when they earn a positive advantage (a symmetric clip stalls them and entropy collapses). Null: ε on both sides.
+    /// </summary>
+    public double? ClipEpsilonHigh { get; init; }
     /// <summary>β of the KL penalty to the reference policy (0 = none, as in TRL's default).</summary>
     public double KlBeta { get; init; } = 0.001;
     public LossNormalization Normalization { get; init; } = LossNormalization.Token;
@@ -25,6 +30,8 @@ public sealed record GrpoSettings
     public void Validate()
     {
         if (!(ClipEpsilon > 0 && ClipEpsilon < 1)) throw new ArgumentOutOfRangeException(nameof(ClipEpsilon), ClipEpsilon, "ε must be in (0, 1)");
+        if (ClipEpsilonHigh is double high && !(high >= ClipEpsilon && high < 10))
+            throw new ArgumentOutOfRangeException(nameof(ClipEpsilonHigh), high, "ε_high must be at least ε (and below 10)");
         if (!(KlBeta >= 0)) throw new ArgumentOutOfRangeException(nameof(KlBeta), KlBeta, "β must be non-negative");
     }
 }
@@ -101,11 +108,11 @@ public static class GrpoObjective
         return Math.Exp(d) - d - 1;
     }
 
-    /// <summary>One token's loss and its derivative with respect to log π_θ.</summary>
-    public static TokenTerm Token(double logPolicy, double logOld, double logReference, double advantage, double epsilon, double beta)
+    /// <summary>One token's loss and its derivative with respect to log π_θ (ratio clipped to [1 − ε, 1 + ε_high]; ε_high = ε when null).</summary>
+    public static TokenTerm Token(double logPolicy, double logOld, double logReference, double advantage, double epsilon, double beta, double? epsilonHigh = null)
     {
         double ratio = Math.Exp(logPolicy - logOld);
-        double clippedRatio = Math.Clamp(ratio, 1 - epsilon, 1 + epsilon);
+        double clippedRatio = Math.Clamp(ratio, 1 - epsilon, 1 + (epsilonHigh ?? epsilon));
         double unclipped = ratio * advantage, clipped = clippedRatio * advantage;
         // min picks the clipped term only when it is strictly smaller; then the ratio is outside the trust region in
         // the direction the advantage pushes, and the token contributes no gradient.
@@ -152,7 +159,7 @@ public static class GrpoObjective
         {
             int s = sequenceOf[r];
             if (s < 0) continue;
-            var term = Token(logPolicy[r], logOld[r], logReference[r], advantages[s], settings.ClipEpsilon, settings.KlBeta);
+            var term = Token(logPolicy[r], logOld[r], logReference[r], advantages[s], settings.ClipEpsilon, settings.KlBeta, settings.ClipEpsilonHigh);
             double weight = settings.Normalization == LossNormalization.Token ? 1.0 / divisorTokens : 1.0 / (divisorSequences * tokensPerSequence[s]);
             loss += weight * term.Loss;
             gradients[r] = weight * term.Gradient;
