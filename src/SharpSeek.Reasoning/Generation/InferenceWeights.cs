@@ -6,8 +6,9 @@ namespace SharpSeek.Reasoning.Generation;
 
 /// <summary>
 /// The trainable model's parameters as inference weights: zero-copy F32 views of the parameter memory, named as in an
-/// HF checkpoint, with the MTP layer's repeated embedding and head (as the released V3 checkpoint stores them). A
-/// <see cref="LanguageModel"/> bound to these sees the training weights as they are when it is created.
+/// HF checkpoint. The MTP layer's embedding and head are not repeated: <see cref="DeepSeekModel"/> uses the main ones
+/// when a checkpoint has no copies of its own. A <see cref="LanguageModel"/> bound to these sees the training weights
+/// as they are when it is created.
 /// </summary>
 public static class InferenceWeights
 {
@@ -16,15 +17,6 @@ public static class InferenceWeights
         var weights = new ModelWeights();
         foreach (var p in model.Parameters)
             weights.Add(p.Name, Tensor.FromPointer(DType.F32, p.Shape, (byte*)p.Value, p.Length * sizeof(float), p), owned: false);
-        var c = model.Config;
-        var head = model[c.TieWordEmbeddings ? WeightNames.Embedding : WeightNames.OutputHead];
-        var embedding = model[WeightNames.Embedding];
-        for (int k = 0; k < c.NumNextnPredictLayers; k++)
-        {
-            int l = c.NumHiddenLayers + k;
-            weights.Add(WeightNames.MtpEmbedding(l), Tensor.FromPointer(DType.F32, embedding.Shape, (byte*)embedding.Value, embedding.Length * sizeof(float), embedding), owned: false);
-            weights.Add(WeightNames.MtpHead(l), Tensor.FromPointer(DType.F32, head.Shape, (byte*)head.Value, head.Length * sizeof(float), head), owned: false);
-        }
         return weights;
     }
 }
