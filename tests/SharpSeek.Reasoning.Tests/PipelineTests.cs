@@ -23,6 +23,25 @@ public class PipelineTests
             Assert.Contains("pretrain", stages);
             Assert.Contains("grpo", stages);
             Assert.Equal(3 * 2 * 4 * 3, first.Evaluation.Count); // stages × modes × tasks × difficulties
+            // Each cell carries its problems' outcomes: pass@1 from them is the table's, and the pass@k curve rises.
+            foreach (var cell in first.Evaluation)
+            {
+                Assert.Equal(cell.Problems, cell.Solved.Correct.Count);
+                var curve = cell.Solved.PassAtKCurve();
+                Assert.Equal(RecipeSettings.ContinuousIntegration(5).Evaluation.Samples, curve.Length);
+                Assert.Equal(cell.PassAt1, curve[0], 9);
+                for (int k = 1; k < curve.Length; k++) Assert.True(curve[k] >= curve[k - 1] - 1e-12);
+            }
+            using (var summary = JsonDocument.Parse(File.ReadAllText(Path.Combine(first.OutputDirectory, "recipe.json"))))
+            {
+                var comparisons = summary.RootElement.GetProperty("grpo_vs_sft").EnumerateArray().ToList();
+                Assert.Equal(2, comparisons.Count); // with and without thinking
+                foreach (var c in comparisons)
+                {
+                    double d = c.GetProperty("difference").GetDouble();
+                    Assert.InRange(d, c.GetProperty("ci95_low").GetDouble(), c.GetProperty("ci95_high").GetDouble());
+                }
+            }
 
             // GRPO logged every metric the issue asks for.
             var grpo = File.ReadLines(Path.Combine(first.OutputDirectory, "metrics.jsonl")).Where(l => l.Contains("\"grpo\"")).ToList();

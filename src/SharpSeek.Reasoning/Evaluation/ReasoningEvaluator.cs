@@ -25,7 +25,34 @@ public sealed record EvaluationSettings
 }
 
 /// <summary>One cell of the eval table.</summary>
-public sealed record EvaluationCell(string Stage, bool Thinking, TaskKind Kind, int Difficulty, int Problems, double PassAt1, double MajorityAtK, double MeanTokens);
+public sealed record EvaluationCell(string Stage, bool Thinking, TaskKind Kind, int Difficulty, int Problems, double PassAt1, double MajorityAtK, double MeanTokens)
+{
+    /// <summary>How many of each problem's samples were correct (the cell's problems are the same set in every stage).</summary>
+    public ProblemScores Solved { get; init; } = ProblemScores.Empty;
+}
+
+/// <summary>
+/// Per-problem outcomes of one cell: <see cref="Samples"/> samples each, <see cref="Correct"/>[i] of them right. From
+/// these come the pass@k curve (<see cref="PassAtK"/>) and paired comparisons between stages (<see cref="PairedBootstrap"/>).
+/// Compared by value, so cells stay comparable records.
+/// </summary>
+public sealed class ProblemScores(int samples, IReadOnlyList<int> correct) : IEquatable<ProblemScores>
+{
+    public static ProblemScores Empty { get; } = new(0, []);
+
+    public int Samples { get; } = samples;
+    public IReadOnlyList<int> Correct { get; } = correct;
+
+    /// <summary>pass@k for k = 1 … Samples.</summary>
+    public double[] PassAtKCurve() => Correct.Count == 0 || Samples == 0 ? [] : PassAtK.Curve(Correct.Select(c => (Samples, c)).ToList(), Samples);
+
+    /// <summary>Each problem's pass@1 (its share of correct samples), for paired comparisons.</summary>
+    public double[] PassAt1PerProblem() => Correct.Select(c => Samples == 0 ? 0 : (double)c / Samples).ToArray();
+
+    public bool Equals(ProblemScores? other) => other is not null && Samples == other.Samples && Correct.SequenceEqual(other.Correct);
+    public override bool Equals(object? obj) => Equals(obj as ProblemScores);
+    public override int GetHashCode() => HashCode.Combine(Samples, Correct.Count, Correct.Count > 0 ? Correct[0] : 0);
+}
 
 /// <summary>
 /// pass@1 and maj@k on problems of one split (Test for the final table, Dev for monitoring), per task and difficulty, with thinking (the R1 prompt) and without (an
@@ -56,6 +83,7 @@ public static class ReasoningEvaluator
                     }
                     var outputs = sampler.Generate(requests, settings.MaxNewTokens, group: Math.Max(1, settings.Samples));
                     double pass = 0, majority = 0, tokens = 0;
+                    var correct = new int[problems.Count];
                     for (int i = 0; i < problems.Count; i++)
                     {
                         var votes = new Dictionary<string, (int Count, bool Correct)>(StringComparer.Ordinal);
@@ -65,6 +93,7 @@ public static class ReasoningEvaluator
                             tokens += output.Length;
                             var reward = rewards.Score(problems[i], ReasoningChatFormat.AssistantText(format.Tokenizer.Decode(output), thinking));
                             pass += reward.Accuracy;
+                            if (reward.Accuracy > 0) correct[i]++;
                             if (reward.Answer is null) continue;
                             string key = VoteKey(problems[i], reward.Answer, reward.Accuracy > 0);
                             votes[key] = votes.TryGetValue(key, out var v) ? (v.Count + 1, v.Correct) : (1, reward.Accuracy > 0);
@@ -74,7 +103,10 @@ public static class ReasoningEvaluator
                             majority++;
                     }
                     int n = Math.Max(problems.Count, 1);
-                    cells.Add(new EvaluationCell(stage, thinking, kind, d, problems.Count, pass / (n * settings.Samples), majority / n, tokens / (n * settings.Samples)));
+                    cells.Add(new EvaluationCell(stage, thinking, kind, d, problems.Count, pass / (n * settings.Samples), majority / n, tokens / (n * settings.Samples))
+                    {
+                        Solved = new ProblemScores(settings.Samples, correct),
+                    });
                     progress?.Invoke(++done / (double)total);
                 }
         return cells;

@@ -273,8 +273,38 @@ public sealed partial class R1Recipe(RecipeSettings settings, RecipeProgress? pr
             {
                 ["stage"] = c.Stage, ["thinking"] = c.Thinking, ["task"] = c.Kind.ToString(), ["difficulty"] = c.Difficulty,
                 ["pass_at_1"] = Math.Round(c.PassAt1, 4), ["maj_at_k"] = Math.Round(c.MajorityAtK, 4), ["mean_tokens"] = Math.Round(c.MeanTokens, 2),
+                ["pass_at_k"] = c.Solved.PassAtKCurve().Select(x => Math.Round(x, 4)).ToArray(),
             }).ToList(),
+            ["grpo_vs_sft"] = Compare(result.Evaluation, "GRPO", "SFT"),
         };
         AtomicFile.WriteAllText(path, JsonSerializer.Serialize(summary, s_indented));
+    }
+
+    /// <summary>
+    /// pass@1 of stage <paramref name="after"/> minus <paramref name="before"/> on the same problems, with a paired
+    /// bootstrap 95 % interval: per mode, over all tasks and difficulties pooled (each problem one paired item).
+    /// </summary>
+    private static List<Dictionary<string, object>> Compare(IReadOnlyList<EvaluationCell> cells, string after, string before)
+    {
+        var result = new List<Dictionary<string, object>>();
+        foreach (bool thinking in (bool[])[true, false])
+        {
+            List<double> a = [], b = [];
+            foreach (var cell in cells.Where(c => c.Stage == after && c.Thinking == thinking))
+                if (cells.FirstOrDefault(c => c.Stage == before && c.Thinking == thinking && c.Kind == cell.Kind && c.Difficulty == cell.Difficulty) is { } other
+                    && other.Solved.Correct.Count == cell.Solved.Correct.Count)
+                {
+                    a.AddRange(cell.Solved.PassAt1PerProblem());
+                    b.AddRange(other.Solved.PassAt1PerProblem());
+                }
+            if (a.Count == 0) continue;
+            var ci = PairedBootstrap.MeanDifference(a.ToArray(), b.ToArray());
+            result.Add(new Dictionary<string, object>
+            {
+                ["thinking"] = thinking, ["problems"] = a.Count, ["difference"] = Math.Round(ci.Difference, 4),
+                ["ci95_low"] = Math.Round(ci.Low, 4), ["ci95_high"] = Math.Round(ci.High, 4),
+            });
+        }
+        return result;
     }
 }
