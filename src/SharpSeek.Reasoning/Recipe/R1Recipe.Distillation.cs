@@ -1,20 +1,9 @@
 using SharpSeek.Tensors;
-using System.Diagnostics;
-using System.Globalization;
-using System.Text.Json;
-using SharpSeek.Distributed;
-using SharpSeek.Model;
 using SharpSeek.Reasoning.Evaluation;
 using SharpSeek.Reasoning.Generation;
 using SharpSeek.Reasoning.Tasks;
 using SharpSeek.Reasoning.Training;
 using SharpSeek.Tensors.Threading;
-using SharpSeek.Tokenizer.PreTokenization;
-using SharpSeek.Tokenizer.Training;
-using SharpSeek.Training;
-using SharpSeek.Training.Checkpoints;
-using SharpSeek.Training.Data;
-using SharpSeek.Formats;
 
 namespace SharpSeek.Reasoning.Recipe;
 
