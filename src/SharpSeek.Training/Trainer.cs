@@ -47,8 +47,7 @@ public sealed class Trainer : IDisposable
     {
         options.Validate();
         World = world ?? SingleProcess.Instance;
-        if (options.BatchSequences % World.Size != 0)
-            throw new ArgumentException($"a micro-batch of {options.BatchSequences} sequences does not split evenly over {World.Size} ranks; make --batch a multiple of {World.Size}");
+        ValidateLayout(options, World.Size, expertParallel);
         if (data.SequenceLength != options.SequenceLength)
             throw new ArgumentException($"the dataset cuts sequences of {data.SequenceLength}, the options ask for {options.SequenceLength}");
         if (data.VocabularySize > config.VocabSize)
@@ -59,7 +58,6 @@ public sealed class Trainer : IDisposable
         ExpertParallelism? experts = null;
         if (expertParallel)
         {
-            if (World.Size < 2) throw new ArgumentException("expert parallelism needs several processes: start the run with mpirun -np N");
             experts = new ExpertParallelism(World, config);
         }
         Model = new TrainableModel<float>(config, experts is null ? null : experts.Holds);
@@ -72,6 +70,17 @@ public sealed class Trainer : IDisposable
         Loader = new BatchLoader(data, options.BatchSequences, options.Seed);
         _tape = new Tape<float>(Pool, PrecisionPolicy.For(options.Precision));
         _step = new TrainingStep(Model, _tape, Pool, options.AdamW, World);
+    }
+
+    /// <summary>
+    /// Whether a run of <paramref name="options"/> can be spread over <paramref name="ranks"/> processes (each takes an
+    /// equal share of every micro-batch; expert parallelism needs several); callers check it before preparing data.
+    /// </summary>
+    public static void ValidateLayout(TrainingOptions options, int ranks, bool expertParallel)
+    {
+        if (options.BatchSequences % ranks != 0)
+            throw new ArgumentException($"a micro-batch of {options.BatchSequences} sequences does not split evenly over {ranks} ranks; make --batch a multiple of {ranks}");
+        if (expertParallel && ranks < 2) throw new ArgumentException("expert parallelism needs several processes: start the run with mpirun -np N");
     }
 
     /// <summary>Continues the run saved in <paramref name="checkpointDirectory"/>: weights, optimizer moments, step and data position.</summary>

@@ -124,8 +124,7 @@ internal static class TrainCommand
                 int ep = parse.GetValue(expertParallel);
                 if (ep != 1 && ep != world.Size)
                     throw new ArgumentException($"--expert-parallel {ep} must equal the number of processes ({world.Size}; start with mpirun -np {ep}) or be 1");
-                if (options.BatchSequences % world.Size != 0)
-                    throw new ArgumentException($"a micro-batch of {options.BatchSequences} sequences does not split evenly over {world.Size} ranks; make --batch a multiple of {world.Size}");
+                Trainer.ValidateLayout(options, world.Size, ep > 1);
                 (string dataDir, config) = TrainingData.Prepare(new TrainingData.Request(
                     parse.GetValue(data), parse.GetValue(tokenizer), outDir, config, parse.GetValue(model)!, latest is not null, pool.ThreadCount, run.Plain, world));
                 using var train = PackedDataset.FromDirectory(dataDir, "train", options.SequenceLength);
