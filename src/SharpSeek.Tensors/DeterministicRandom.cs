@@ -10,9 +10,18 @@ public struct DeterministicRandom(ulong seed)
 
     public ulong State => _state;
 
+    /// <summary>
+    /// The generator <paramref name="draws"/> 64-bit draws after <paramref name="seed"/>'s start: SplitMix64's state
+    /// only adds a constant per draw, so any position of a stream is reached in O(1). Lets a reader produce rows
+    /// [a, b) of a tensor initialised as one long stream without drawing rows [0, a).
+    /// </summary>
+    public static DeterministicRandom At(ulong seed, ulong draws) => new(unchecked(seed + draws * Gamma));
+
+    private const ulong Gamma = 0x9E3779B97F4A7C15UL;
+
     public ulong NextUInt64()
     {
-        ulong z = _state += 0x9E3779B97F4A7C15UL;
+        ulong z = _state += Gamma;
         z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
         z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
         return z ^ (z >> 31);

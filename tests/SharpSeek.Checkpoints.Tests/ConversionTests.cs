@@ -92,7 +92,7 @@ public sealed class ConversionTests(ITestOutputHelper output)
 
         // Experts are stacked, kv_b split per head, norms/router/bias F32: every stored value is Q8_0(source) or the source.
         var adapter = new CheckpointLayoutAdapter(original);
-        foreach (var t in ModelTensorPlan.For(config, CheckpointLayout.Gguf))
+        foreach (var t in ModelSpec.For(config, CheckpointLayout.Gguf))
         {
             var info = file.GetTensorInfo(GgufTensorNames.ToGguf(t.Name));
             float[] source = adapter.Values(t).ReadAll();

@@ -64,7 +64,7 @@ public sealed class GgufMetadataTests
     {
         foreach (var config in new[] { ModelPresets.DeepSeekV3.WithDepth(5), ModelPresets.DeepSeekV2Lite.WithDepth(2), TestModels.Qwen2, TestModels.Llama })
             foreach (var layout in new[] { CheckpointLayout.Gguf, CheckpointLayout.Gguf with { SplitMlaUpProjection = false } })
-                foreach (var t in ModelTensorPlan.For(config, layout))
+                foreach (var t in ModelSpec.For(config, layout))
                 {
                     string gguf = GgufTensorNames.ToGguf(t.Name);
                     Assert.Equal(t.Name, GgufTensorNames.TryFromGguf(gguf));

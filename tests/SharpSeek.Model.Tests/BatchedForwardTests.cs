@@ -1,3 +1,4 @@
+using SharpSeek.Checkpoints;
 using SharpSeek.Model;
 using SharpSeek.Tensors;
 using SharpSeek.Tensors.Kernels;

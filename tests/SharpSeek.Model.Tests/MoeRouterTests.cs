@@ -1,3 +1,4 @@
+using SharpSeek.Checkpoints;
 using SharpSeek.Model;
 
 namespace SharpSeek.Model.Tests;

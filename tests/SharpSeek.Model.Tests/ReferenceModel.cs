@@ -10,16 +10,31 @@ namespace SharpSeek.Model.Tests;
 /// the naive MLA form. Tensor names are spelled out here rather than taken from <see cref="WeightNames"/>, so the
 /// naming contract is checked too.
 /// </summary>
+/// <remarks>
+/// Two roundings of the optimised path are part of what it computes, not errors, so the reference can apply them too
+/// (written here from the formats' definitions, not with the kernels): a Q8_0 matmul quantises each activation row to
+/// 8 bits per 32-block with an fp16 block scale (llama.cpp's block_q8_0), and a half-precision KV cache stores keys and
+/// values in F16 or BF16. With them applied the two paths differ only by float32 arithmetic, so a top-k expert choice
+/// cannot flip on a rounding difference and the tolerances stay tight.
+/// </remarks>
 internal sealed class ReferenceModel
 {
     private readonly ModelConfig _c;
     private readonly ModelWeights _w;
     private readonly Dictionary<string, double[]> _values = [];
 
-    public ReferenceModel(ModelConfig config, ModelWeights weights)
+    private readonly DType _kvType;
+    private readonly AttentionMode _mode;
+
+    /// <param name="kvType">The KV cache type whose rounding to apply.</param>
+    /// <param name="mode">Which MLA form's roundings to apply (the absorbed form caches the latent and applies the
+    /// value up-projection to the attention-weighted latent; the naive form caches per-head keys and values).</param>
+    public ReferenceModel(ModelConfig config, ModelWeights weights, DType kvType = DType.F32, AttentionMode mode = AttentionMode.Absorbed)
     {
         _c = config;
         _w = weights;
+        _kvType = kvType;
+        _mode = mode;
     }
 
     /// <summary>Logits [T][vocab] for every position of <paramref name="tokens"/>, and the final (normed) hidden states.</summary>
@@ -70,11 +85,15 @@ internal sealed class ReferenceModel
         string p = $"model.layers.{l}.self_attn.";
         int T = xs.Length, nh = _c.NumAttentionHeads, dn = _c.QkNopeHeadDim, dr = _c.QkRopeHeadDim, dv = _c.VHeadDim, r = _c.KvLoraRank;
         var (wk, wv) = UpProjections(l);
+        bool fused = _w.Contains(p + "kv_b_proj.weight"), absorbed = _mode == AttentionMode.Absorbed;
+        DType valueUp = _w[p + (fused ? "kv_b_proj.weight" : "v_b_proj.weight")].DType;
+        DType keyUp = _w[p + (fused ? "kv_b_proj.weight" : "k_b_proj.weight")].DType;
         var qNope = new double[T, nh][];
         var qPe = new double[T, nh][];
         var kNope = new double[T, nh][];
         var v = new double[T, nh][];
         var kPe = new double[T][];
+        var latent = new double[T][];
         for (int t = 0; t < T; t++)
         {
             var q = _c.QLoraRank is null
@@ -82,13 +101,18 @@ internal sealed class ReferenceModel
                 : MatVec(p + "q_b_proj.weight", RmsNorm(MatVec(p + "q_a_proj.weight", xs[t]), Vec(p + "q_a_layernorm.weight")));
             var kva = MatVec(p + "kv_a_proj_with_mqa.weight", xs[t]);
             var c = RmsNorm(kva[..r], Vec(p + "kv_a_layernorm.weight"));
-            kPe[t] = RopeInterleaved(kva[r..], t);
+            kPe[t] = Cached(RopeInterleaved(kva[r..], t));
+            // Absorbed: the cache holds c, and the query meets it through W_kbᵀ (a Q8_0 matmul only when k_b is split).
+            // Naive: kv_b expands c (a Q8_0 matmul of c) and the cache holds the expanded keys and values.
+            if (absorbed) latent[t] = c = Cached(c);
+            else c = ActivationsFor(valueUp, c);
             for (int h = 0; h < nh; h++)
             {
                 qNope[t, h] = q[(h * (dn + dr))..(h * (dn + dr) + dn)];
+                if (absorbed && !fused) qNope[t, h] = ActivationsFor(keyUp, qNope[t, h]);
                 qPe[t, h] = RopeInterleaved(q[(h * (dn + dr) + dn)..((h + 1) * (dn + dr))], t);
-                kNope[t, h] = MatVec(wk[h], c);
-                v[t, h] = MatVec(wv[h], c);
+                kNope[t, h] = absorbed ? MatVec(wk[h], c) : Cached(MatVec(wk[h], c));
+                if (!absorbed) v[t, h] = Cached(MatVec(wv[h], c));
             }
         }
         double scale = 1 / Math.Sqrt(dn + dr);
@@ -106,8 +130,17 @@ internal sealed class ReferenceModel
                 var s = new double[t + 1];
                 for (int j = 0; j <= t; j++) s[j] = (Dot(qNope[t, h], kNope[j, h]) + Dot(qPe[t, h], kPe[j])) * scale;
                 var pr = Softmax(s);
-                for (int j = 0; j <= t; j++)
-                    for (int d = 0; d < dv; d++) concat[h * dv + d] += pr[j] * v[j, h][d];
+                if (absorbed)
+                {
+                    // Σ_j p_j·(W_vb c_j) = W_vb (Σ_j p_j c_j): the absorbed form up-projects the mixed latent once.
+                    var mixed = new double[r];
+                    for (int j = 0; j <= t; j++)
+                        for (int d = 0; d < r; d++) mixed[d] += pr[j] * latent[j][d];
+                    MatVec(wv[h], ActivationsFor(valueUp, mixed)).CopyTo(concat, h * dv);
+                }
+                else
+                    for (int j = 0; j <= t; j++)
+                        for (int d = 0; d < dv; d++) concat[h * dv + d] += pr[j] * v[j, h][d];
             }
             outputs[t] = MatVec(p + "o_proj.weight", concat);
         }
@@ -161,6 +194,8 @@ internal sealed class ReferenceModel
             }
             for (int h = 0; h < nh; h++) RopeHalves(q[t], h * d, d, t);
             for (int h = 0; h < nkv; h++) RopeHalves(k[t], h * d, d, t);
+            k[t] = Cached(k[t]);
+            v[t] = Cached(v[t]);
         }
         var outputs = new double[T][];
         for (int t = 0; t < T; t++)
@@ -249,6 +284,7 @@ internal sealed class ReferenceModel
         double[] Part(string which, int rows, int cols, double[] input)
         {
             var all = Vec(p + which);
+            input = ActivationsFor(_w[p + which].DType, input);
             var y = new double[rows];
             for (int i = 0; i < rows; i++)
                 for (int j = 0; j < cols; j++) y[i] += all[((long)e * rows + i) * cols + j] * input[j];
@@ -316,6 +352,33 @@ internal sealed class ReferenceModel
         }
     }
 
+    // ---------------- the optimised path's roundings ----------------
+
+    /// <summary>What a Q8_0 matmul sees of its input row: per 32-block q = round(x/d) with d = amax/127, d stored as fp16.</summary>
+    private static double[] ActivationsFor(DType weightType, double[] x)
+    {
+        if (weightType != DType.Q8_0) return x;
+        var y = new double[x.Length];
+        for (int b = 0; b < x.Length; b += 32)
+        {
+            float amax = 0;
+            for (int j = b; j < b + 32; j++) amax = MathF.Max(amax, MathF.Abs((float)x[j]));
+            float scale = amax / 127f, inverse = scale > 0 ? 1f / scale : 0f;
+            double stored = (double)(Half)scale;
+            for (int j = b; j < b + 32; j++) y[j] = MathF.Round((float)x[j] * inverse, MidpointRounding.ToEven) * stored;
+        }
+        return y;
+    }
+
+    /// <summary>A key or value row as the KV cache holds it.</summary>
+    private double[] Cached(double[] x) => _kvType switch
+    {
+        DType.F32 => x,
+        DType.F16 => x.Select(v => (double)(float)(Half)(float)v).ToArray(),
+        DType.BF16 => x.Select(v => (double)Bf16Codec.ToSingle(Bf16Codec.FromSingle((float)v))).ToArray(),
+        _ => throw new ArgumentException($"no {_kvType} KV cache"),
+    };
+
     // ---------------- arithmetic ----------------
 
     private double[] RmsNorm(double[] x, double[] w)
@@ -348,6 +411,7 @@ internal sealed class ReferenceModel
         int rows = (int)t.Rows, cols = t.Cols;
         Assert.Equal(cols, x.Length);
         var m = Vec(name);
+        x = ActivationsFor(t.DType, x);
         var y = new double[rows];
         for (int i = 0; i < rows; i++) y[i] = Dot(m.AsSpan(i * cols, cols), x);
         return y;

@@ -28,32 +28,30 @@ public static class GgufCheckpointReader
                 MtpRepeatsEmbeddingAndHead = false,
             };
             var stored = new Dictionary<string, string>(StringComparer.Ordinal);
-            foreach (var t in ModelTensorPlan.For(config, layout))
+            foreach (var t in ModelSpec.For(config, layout))
             {
                 string ggufName = GgufTensorNames.ToGguf(t.Name);
                 if (!file.TryGetTensorInfo(ggufName, out var info))
                 {
-                    if (!PlannedTensorCheck.IsOptional(t, config)) throw PlannedTensorCheck.Missing(file.Path, ggufName, t, config);
+                    if (!TensorSpecCheck.IsOptional(t, config)) throw TensorSpecCheck.Missing(file.Path, ggufName, t, config);
                     // llama.cpp treats a missing selection bias as zero (its group scoring runs without one).
                     if (t.Role == TensorRole.RouterBias) weights.Add(t.Name, Tensor.Allocate(DType.F32, t.Shape), owned: true);
                     continue;
                 }
-                if (!info.Shape.AsSpan().SequenceEqual(t.Shape)) throw PlannedTensorCheck.WrongShape(file.Path, ggufName, info.Shape, t, config);
+                if (!info.Shape.AsSpan().SequenceEqual(t.Shape)) throw TensorSpecCheck.WrongShape(file.Path, ggufName, info.Shape, t, config);
                 weights.Add(t.Name, file.GetTensor(info), owned: false);
                 stored[t.Name] = ggufName;
             }
             // The MTP layer may repeat the embedding and head (llama.cpp uses them when present).
-            if (layout.IncludeMtp)
-                for (int k = 0; k < config.NumNextnPredictLayers; k++)
-                    foreach (var (hf, shape) in new[] { (WeightNames.MtpEmbedding(mtpLayer + k), new[] { config.VocabSize, config.HiddenSize }), (WeightNames.MtpHead(mtpLayer + k), new[] { config.VocabSize, config.HiddenSize }) })
-                    {
-                        string ggufName = GgufTensorNames.ToGguf(hf);
-                        if (!file.TryGetTensorInfo(ggufName, out var info)) continue;
-                        var planned = new PlannedTensor(hf, shape, TensorRole.Embedding);
-                        if (!info.Shape.AsSpan().SequenceEqual(shape)) throw PlannedTensorCheck.WrongShape(file.Path, ggufName, info.Shape, planned, config);
-                        weights.Add(hf, file.GetTensor(info), owned: false);
-                        stored[hf] = ggufName;
-                    }
+            foreach (var t in ModelSpec.For(config, layout with { MtpRepeatsEmbeddingAndHead = true }))
+            {
+                if (t.Repeats is null) continue;
+                string ggufName = GgufTensorNames.ToGguf(t.Name);
+                if (!file.TryGetTensorInfo(ggufName, out var info)) continue;
+                if (!info.Shape.AsSpan().SequenceEqual(t.Shape)) throw TensorSpecCheck.WrongShape(file.Path, ggufName, info.Shape, t, config);
+                weights.Add(t.Name, file.GetTensor(info), owned: false);
+                stored[t.Name] = ggufName;
+            }
 
             // llama.cpp's converter reorders Llama's q/k rows for interleaved RoPE; the forward pass can use them as
             // stored (interleaved pairing), while conversions back to HF restore HF's row order.

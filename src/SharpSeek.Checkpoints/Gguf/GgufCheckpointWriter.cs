@@ -21,7 +21,7 @@ public static class GgufCheckpointWriter
         bool mtp = deepSeek && options.IncludeMtp && config.NumNextnPredictLayers > 0
                    && (source.Contains(WeightNames.MtpProjection(config.NumHiddenLayers)));
         var layout = CheckpointLayout.Gguf with { IncludeMtp = mtp, SplitMlaUpProjection = !options.LegacyMlaLayout };
-        var plan = ModelTensorPlan.For(config, layout);
+        var plan = ModelSpec.For(config, layout);
 
         var writer = new GgufWriter();
         foreach (var kv in GgufModelMetadata.Write(config, mtp ? config.NumNextnPredictLayers : 0, options.LegacyMlaLayout))
@@ -54,7 +54,7 @@ public static class GgufCheckpointWriter
     }
 
     /// <summary>The values as the GGUF file stores them: Llama's q/k rows reordered for interleaved RoPE.</summary>
-    private static TensorValues ValuesInGgufOrder(CheckpointLayoutAdapter adapter, PlannedTensor t, ModelConfig config)
+    private static TensorValues ValuesInGgufOrder(CheckpointLayoutAdapter adapter, TensorSpec t, ModelConfig config)
     {
         var values = adapter.Values(t);
         if (config.Architecture != ModelArchitecture.Llama) return values;

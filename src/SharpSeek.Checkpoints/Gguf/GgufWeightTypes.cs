@@ -1,3 +1,4 @@
+using SharpSeek.Model;
 using SharpSeek.Tensors;
 
 namespace SharpSeek.Checkpoints.Gguf;
@@ -8,7 +9,7 @@ public static class GgufWeightTypes
     public static IReadOnlyList<DType> Writable { get; } = [DType.F32, DType.F16, DType.BF16, DType.Q8_0, DType.Q4_0, DType.Q4_K, DType.Q6_K];
 
     /// <summary>The dtype of <paramref name="tensor"/> in a file whose weights are <paramref name="weightType"/> (see <see cref="GgufWriteOptions.WeightType"/>).</summary>
-    public static DType For(PlannedTensor tensor, DType weightType, DType? embeddingType = null)
+    public static DType For(TensorSpec tensor, DType weightType, DType? embeddingType = null)
     {
         if (!Writable.Contains(weightType)) throw new ArgumentException($"{weightType} cannot be written to GGUF; use one of {string.Join(", ", Writable)}");
         if (tensor.KeepsF32) return DType.F32;

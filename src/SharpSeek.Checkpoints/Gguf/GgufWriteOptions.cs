@@ -1,3 +1,4 @@
+using SharpSeek.Model;
 using SharpSeek.Formats.Gguf;
 using SharpSeek.Tensors;
 
@@ -17,7 +18,7 @@ public sealed record GgufWriteOptions
     public DType? EmbeddingType { get; init; }
 
     /// <summary>Per-tensor choice (by HF-style name) that wins over the rules above when it returns a dtype; row-length fallbacks still apply.</summary>
-    public Func<PlannedTensor, DType?>? TypeOverride { get; init; }
+    public Func<TensorSpec, DType?>? TypeOverride { get; init; }
 
     /// <summary>Write the MTP layers when the source has them (llama.cpp loads them, or skips them unless asked to).</summary>
     public bool IncludeMtp { get; init; } = true;

@@ -47,30 +47,28 @@ public static class HuggingFaceCheckpointReader
                 MtpRepeatsEmbeddingAndHead = false,
             };
             var stored = new Dictionary<string, string>(StringComparer.Ordinal);
-            foreach (var t in ModelTensorPlan.For(config, layout))
+            foreach (var t in ModelSpec.For(config, layout))
             {
                 if (!files.ContainsTensor(t.Name))
                 {
-                    if (PlannedTensorCheck.IsOptional(t, config) && t.Role != TensorRole.RouterBias) continue;
-                    throw PlannedTensorCheck.Missing(files.IndexPath ?? dir, t.Name, t, config);
+                    if (TensorSpecCheck.IsOptional(t, config) && t.Role != TensorRole.RouterBias) continue;
+                    throw TensorSpecCheck.Missing(files.IndexPath ?? dir, t.Name, t, config);
                 }
                 var tensor = Fp8ScalePairing.GetWeight(files, t.Name);
                 if (!tensor.Shape.AsSpan().SequenceEqual(t.Shape))
-                    throw PlannedTensorCheck.WrongShape(files.FileOf(t.Name), t.Name, tensor.Shape, t, config);
+                    throw TensorSpecCheck.WrongShape(files.FileOf(t.Name), t.Name, tensor.Shape, t, config);
                 weights.Add(t.Name, tensor, owned: false);
                 stored[t.Name] = t.Name;
             }
-            if (layout.IncludeMtp)
-                for (int k = 0; k < config.NumNextnPredictLayers; k++)
-                    foreach (var name in new[] { WeightNames.MtpEmbedding(mtpLayer + k), WeightNames.MtpHead(mtpLayer + k) })
-                    {
-                        if (!files.ContainsTensor(name)) continue;
-                        var tensor = Fp8ScalePairing.GetWeight(files, name);
-                        int[] shape = [config.VocabSize, config.HiddenSize];
-                        if (!tensor.Shape.AsSpan().SequenceEqual(shape))
-                            throw PlannedTensorCheck.WrongShape(files.FileOf(name), name, tensor.Shape, new PlannedTensor(name, shape, TensorRole.Embedding), config);
-                        weights.Add(name, tensor, owned: false);
-                    }
+            // The MTP layer may repeat the embedding and head (the released V3 checkpoint does).
+            foreach (var t in ModelSpec.For(config, layout with { MtpRepeatsEmbeddingAndHead = true }))
+            {
+                if (t.Repeats is null || !files.ContainsTensor(t.Name)) continue;
+                var tensor = Fp8ScalePairing.GetWeight(files, t.Name);
+                if (!tensor.Shape.AsSpan().SequenceEqual(t.Shape))
+                    throw TensorSpecCheck.WrongShape(files.FileOf(t.Name), t.Name, tensor.Shape, t, config);
+                weights.Add(t.Name, tensor, owned: false);
+            }
             return new Checkpoint(dir, CheckpointFormat.HuggingFace, config, layout, weights, stored, files, null, null);
         }
         catch

@@ -26,7 +26,7 @@ public static class HuggingFaceCheckpointWriter
         var config = source.Config;
         bool mtp = config.Architecture == ModelArchitecture.DeepSeek && options.IncludeMtp && config.NumNextnPredictLayers > 0
                    && source.Contains(WeightNames.MtpProjection(config.NumHiddenLayers));
-        var plan = ModelTensorPlan.For(config, CheckpointLayout.HuggingFace with { IncludeMtp = mtp });
+        var plan = ModelSpec.For(config, CheckpointLayout.HuggingFace with { IncludeMtp = mtp });
         var adapter = new CheckpointLayoutAdapter(source);
 
         Directory.CreateDirectory(directory);

@@ -19,7 +19,7 @@ public sealed partial class CheckpointLayoutAdapter(ICheckpointSource source)
     private static partial Regex ExpertName();
 
     /// <summary>The values of <paramref name="tensor"/> as <paramref name="tensor"/> lays them out; throws naming the source when it cannot be made.</summary>
-    public TensorValues Values(PlannedTensor tensor)
+    public TensorValues Values(TensorSpec tensor)
     {
         var values = TryValues(tensor.Name) ?? throw Missing(tensor.Name);
         if (!values.Shape.AsSpan().SequenceEqual(tensor.Shape))

@@ -59,6 +59,24 @@ public static class WeightNames
     public static string ExpertGate(int l, int e) => Layer(l, $"mlp.experts.{e}.gate_proj.weight");
     public static string ExpertUp(int l, int e) => Layer(l, $"mlp.experts.{e}.up_proj.weight");
     public static string ExpertDown(int l, int e) => Layer(l, $"mlp.experts.{e}.down_proj.weight");
+    /// <summary>True for one routed expert's tensor (<see cref="ExpertGate"/>, <see cref="ExpertUp"/>, <see cref="ExpertDown"/>), with its layer and expert.</summary>
+    public static bool IsRoutedExpert(string name, out int layer, out int expert)
+    {
+        layer = expert = -1;
+        const string prefix = "model.layers.", infix = ".mlp.experts.";
+        if (!name.StartsWith(prefix, StringComparison.Ordinal)) return false;
+        var rest = name.AsSpan(prefix.Length);
+        int dot = rest.IndexOf('.');
+        if (dot <= 0 || !int.TryParse(rest[..dot], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int l)) return false;
+        rest = rest[dot..];
+        if (!rest.StartsWith(infix, StringComparison.Ordinal)) return false;
+        rest = rest[infix.Length..];
+        dot = rest.IndexOf('.');
+        if (dot <= 0 || !int.TryParse(rest[..dot], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int e)) return false;
+        (layer, expert) = (l, e);
+        return true;
+    }
+
     public static string StackedExpertGate(int l) => Layer(l, "mlp.experts.gate_proj.weight");
     public static string StackedExpertUp(int l) => Layer(l, "mlp.experts.up_proj.weight");
     public static string StackedExpertDown(int l) => Layer(l, "mlp.experts.down_proj.weight");

@@ -73,6 +73,7 @@ public sealed class ObjectiveResult<T> where T : unmanaged, IBinaryFloatingPoint
 public sealed class TrainableModel<T> : IDisposable where T : unmanaged, IBinaryFloatingPointIeee754<T>
 {
     private readonly List<Parameter<T>> _parameters = [];
+    private readonly List<TensorSpec> _specs = [];
     private readonly Dictionary<string, Parameter<T>> _byName = new(StringComparer.Ordinal);
     private readonly Dictionary<int, long[]> _expertLoad = [];
     private RotaryTable<T>? _rotary;
@@ -89,24 +90,25 @@ public sealed class TrainableModel<T> : IDisposable where T : unmanaged, IBinary
         Config = config;
         Router = config.NRoutedExperts > 0 ? RouterSettings.From(config) : null;
         Heads = new MlaHeads(config.NumAttentionHeads, config.QkNopeHeadDim, config.QkRopeHeadDim, config.VHeadDim);
-        int h = config.HiddenSize, v = config.VocabSize;
-
-        Add(WeightNames.Embedding, [v, h], ParameterRole.NoDecay);
-        Add(WeightNames.FinalNorm, [h], ParameterRole.NoDecay);
-        if (!config.TieWordEmbeddings) Add(WeightNames.OutputHead, [v, h], ParameterRole.Matrix);
-        for (int l = 0; l < TotalLayers; l++)
+        foreach (var t in ModelSpec.For(config, CheckpointLayout.Training))
         {
-            AddBlock(l);
-            if (l >= config.NumHiddenLayers)
-            {
-                Add(WeightNames.MtpEmbeddingNorm(l), [h], ParameterRole.NoDecay);
-                Add(WeightNames.MtpHiddenNorm(l), [h], ParameterRole.NoDecay);
-                Add(WeightNames.MtpProjection(l), [h, 2 * h], ParameterRole.Matrix);
-                Add(WeightNames.MtpHeadNorm(l), [h], ParameterRole.NoDecay);
-            }
-            if (config.IsMoeLayer(l)) _expertLoad[l] = new long[config.NRoutedExperts];
+            if (_holdsExpert is not null && WeightNames.IsRoutedExpert(t.Name, out int layer, out int expert) && !_holdsExpert(layer, expert)) continue;
+            var p = new Parameter<T>(t.Name, t.Shape, RoleOf(t.Role));
+            _parameters.Add(p);
+            _specs.Add(t);
+            _byName.Add(t.Name, p);
         }
+        for (int l = 0; l < TotalLayers; l++)
+            if (config.IsMoeLayer(l)) _expertLoad[l] = new long[config.NRoutedExperts];
     }
+
+    // Embedding and norms are not decayed; the selection bias is set by bias balancing, not by the optimizer.
+    private static ParameterRole RoleOf(TensorRole role) => role switch
+    {
+        TensorRole.Embedding or TensorRole.Norm or TensorRole.Bias => ParameterRole.NoDecay,
+        TensorRole.RouterBias => ParameterRole.Buffer,
+        _ => ParameterRole.Matrix,
+    };
 
     public ModelConfig Config { get; }
     public RouterSettings? Router { get; }
@@ -140,77 +142,13 @@ public sealed class TrainableModel<T> : IDisposable where T : unmanaged, IBinary
 
     public long ParameterCount => _parameters.Sum(p => p.Length);
 
-    private void Add(string name, int[] shape, ParameterRole role)
-    {
-        var p = new Parameter<T>(name, shape, role);
-        _parameters.Add(p);
-        _byName.Add(name, p);
-    }
-
-    private void AddBlock(int l)
-    {
-        var c = Config;
-        int h = c.HiddenSize, nh = c.NumAttentionHeads, qk = c.QkHeadDim, r = c.KvLoraRank;
-        Add(WeightNames.AttentionNorm(l), [h], ParameterRole.NoDecay);
-        Add(WeightNames.FfnNorm(l), [h], ParameterRole.NoDecay);
-        if (c.QLoraRank is int qr)
-        {
-            Add(WeightNames.QAProj(l), [qr, h], ParameterRole.Matrix);
-            Add(WeightNames.QANorm(l), [qr], ParameterRole.NoDecay);
-            Add(WeightNames.QBProj(l), [nh * qk, qr], ParameterRole.Matrix);
-        }
-        else Add(WeightNames.QProj(l), [nh * qk, h], ParameterRole.Matrix);
-        Add(WeightNames.KvAProj(l), [r + c.QkRopeHeadDim, h], ParameterRole.Matrix);
-        Add(WeightNames.KvANorm(l), [r], ParameterRole.NoDecay);
-        Add(WeightNames.KvBProj(l), [nh * (c.QkNopeHeadDim + c.VHeadDim), r], ParameterRole.Matrix);
-        Add(WeightNames.OutputProjection(l), [h, nh * c.VHeadDim], ParameterRole.Matrix);
-        if (c.IsMoeLayer(l))
-        {
-            int e = c.NRoutedExperts, f = c.MoeIntermediateSize;
-            Add(WeightNames.Router(l), [e, h], ParameterRole.Matrix);
-            if (c.TopkMethod == ExpertSelection.NoAuxTopkCorrected) Add(WeightNames.RouterBias(l), [e], ParameterRole.Buffer);
-            for (int x = 0; x < e; x++)
-            {
-                if (_holdsExpert is not null && !_holdsExpert(l, x)) continue;
-                Add(WeightNames.ExpertGate(l, x), [f, h], ParameterRole.Matrix);
-                Add(WeightNames.ExpertUp(l, x), [f, h], ParameterRole.Matrix);
-                Add(WeightNames.ExpertDown(l, x), [h, f], ParameterRole.Matrix);
-            }
-            if (c.NSharedExperts > 0)
-            {
-                int fs = c.NSharedExperts * f;
-                Add(WeightNames.SharedGate(l), [fs, h], ParameterRole.Matrix);
-                Add(WeightNames.SharedUp(l), [fs, h], ParameterRole.Matrix);
-                Add(WeightNames.SharedDown(l), [h, fs], ParameterRole.Matrix);
-            }
-        }
-        else
-        {
-            Add(WeightNames.DenseGate(l), [c.IntermediateSize, h], ParameterRole.Matrix);
-            Add(WeightNames.DenseUp(l), [c.IntermediateSize, h], ParameterRole.Matrix);
-            Add(WeightNames.DenseDown(l), [h, c.IntermediateSize], ParameterRole.Matrix);
-        }
-    }
-
     /// <summary>
-    /// Seeded initialization, independent of parameter order (each tensor draws from a generator seeded by its name):
-    /// norms 1, selection biases 0, embedding N(0, 1), every matrix N(0, 1/fan_in) so each projection keeps unit scale,
-    /// with the projections that write into the residual stream (o_proj, down_proj) further scaled by 1/√(2·layers).
+    /// Seeded initialization by each tensor's <see cref="TensorSpec.Init"/> (the scales are listed on <see cref="ModelSpec"/>),
+    /// independent of parameter order: each tensor draws from a generator seeded by its name.
     /// </summary>
     public void Initialize(ulong seed)
     {
-        double residualScale = 1.0 / Math.Sqrt(2.0 * TotalLayers);
-        foreach (var p in _parameters)
-        {
-            var values = p.Values;
-            if (p.Role == ParameterRole.Buffer) { values.Clear(); continue; }
-            if (p.Shape.Length == 1) { values.Fill(T.One); continue; }
-            double std = p.Name == WeightNames.Embedding ? 1.0 : 1.0 / Math.Sqrt(p.Cols);
-            if (p.Name.EndsWith("o_proj.weight", StringComparison.Ordinal) || p.Name.EndsWith("down_proj.weight", StringComparison.Ordinal))
-                std *= residualScale;
-            var rng = new DeterministicRandom(DeterministicRandom.SeedFor(seed, p.Name));
-            for (int i = 0; i < values.Length; i++) values[i] = T.CreateTruncating(rng.NextGaussian() * std);
-        }
+        for (int i = 0; i < _parameters.Count; i++) _specs[i].Init.Fill(seed, _specs[i].SeedName, 0, _parameters[i].Values);
     }
 
     /// <summary>Copies every parameter's values from a model of the same config in another element type.</summary>

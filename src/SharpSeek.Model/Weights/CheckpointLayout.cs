@@ -1,9 +1,10 @@
-namespace SharpSeek.Checkpoints;
+namespace SharpSeek.Model;
 
 /// <summary>
 /// How a checkpoint arranges the tensors that have more than one standard layout. HF checkpoints keep one tensor per
 /// expert and the fused MLA up-projection; GGUF files (llama.cpp's converter) stack the experts and split the
-/// up-projection per head.
+/// up-projection per head. <see cref="ModelSpec.For"/> lists a config's tensors in a layout; Checkpoints' layout
+/// adapter reads one layout's values as another.
 /// </summary>
 public sealed record CheckpointLayout
 {
@@ -21,6 +22,9 @@ public sealed record CheckpointLayout
 
     /// <summary>What HF checkpoints (safetensors directories) use.</summary>
     public static CheckpointLayout HuggingFace { get; } = new() { MtpRepeatsEmbeddingAndHead = true };
+
+    /// <summary>What a training model holds: HF's layout without the MTP layer's repeated embedding and head.</summary>
+    public static CheckpointLayout Training { get; } = new();
 
     /// <summary>What llama.cpp's deepseek2 GGUF files use.</summary>
     public static CheckpointLayout Gguf { get; } = new() { StackedExperts = true, SplitMlaUpProjection = true };
