@@ -20,6 +20,14 @@ namespace SharpSeek.Server.Tests;
 /// </summary>
 public sealed class ToolCallingClientTests : IAsyncLifetime
 {
+    /// <summary>
+    /// Tokens that always hold a `required` reply of weather calls on the byte-level test vocabulary: at most 16 calls
+    /// (ToolSet.MaxCalls), each about 40 tokens of markers and name plus at most ~90 of arguments (a 12-code-point city
+    /// of ≤ 4 bytes each, the longest unit, one space between JSON tokens). A smaller budget makes the finish reason
+    /// depend on how many calls the random weights happen to make.
+    /// </summary>
+    internal const int RequiredCallsBudget = 2500;
+
     internal const string WeatherSchema = """
         {"type":"object","properties":{"city":{"type":"string","description":"City name","maxLength":12},"unit":{"type":"string","enum":["celsius","fahrenheit"]}},
          "required":["city","unit"],"additionalProperties":false}
@@ -82,7 +90,7 @@ public sealed class ToolCallingClientTests : IAsyncLifetime
         ChatFinishReason? finish = null;
         await foreach (var update in client.CompleteChatStreamingAsync(messages, new ChatCompletionOptions
         {
-            Tools = { WeatherTool() }, ToolChoice = ChatToolChoice.CreateRequiredChoice(), MaxOutputTokenCount = 600, Seed = 5,
+            Tools = { WeatherTool() }, ToolChoice = ChatToolChoice.CreateRequiredChoice(), MaxOutputTokenCount = RequiredCallsBudget, Seed = 5,
         }))
         {
             foreach (var t in update.ToolCallUpdates)
@@ -132,7 +140,9 @@ public sealed class ToolCallingClientTests : IAsyncLifetime
         IChatClient chat = Client().AsIChatClient().AsBuilder().UseFunctionInvocation().Build();
         var response = await chat.GetResponseAsync("What is the weather in Paris?", new ChatOptions
         {
-            Tools = [getWeather], ToolMode = ChatToolMode.RequireSpecific("get_weather"), MaxOutputTokens = 120, Seed = 3,
+            // The generated schema leaves `city` unbounded: the grammar then ends it within 256 code points (≤ 1,024 bytes,
+            // one token each for this byte-level vocabulary), so 1,200 tokens always hold the call, whatever the weights.
+            Tools = [getWeather], ToolMode = ChatToolMode.RequireSpecific("get_weather"), MaxOutputTokens = 1200, Seed = 3,
         });
         Assert.NotEmpty(cities);
         // The conversation holds the model's call, the function's result, and a final assistant answer.
