@@ -1,3 +1,4 @@
+using SharpSeek.Formats;
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 using System.Security.Cryptography;
@@ -190,15 +191,11 @@ public sealed partial class ContextCache
         // when an earlier block of its chain was missing or damaged, so the file on disk may be damaged too.
         string path = PathOf(write.Key);
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-        string temp = path + "." + Environment.ProcessId + ".tmp";
         Checksum(write.Header, write.Page, write.Header.AsSpan(BlockFileChecksumOffset, 32));
-        using (var file = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16))
-        {
-            file.Write(write.Header);
-            file.Write(write.Page);
-            file.Flush(flushToDisk: true); // the bytes are durable before the name points at them
-        }
-        File.Move(temp, path, overwrite: true);
+        using var file = new PendingFile(path, bufferBytes: 0); // the bytes are durable before the name points at them
+        file.Stream.Write(write.Header);
+        file.Stream.Write(write.Page);
+        file.Commit();
     }
 
     /// <summary>Deletes expired blocks and, past the disk budget, the least recently used ones.</summary>

@@ -3,17 +3,21 @@ namespace SharpSeek.Formats;
 /// <summary>
 /// A file being written under a temporary name in its final directory; <see cref="Commit"/> flushes it to disk and
 /// renames it into place, and disposing without committing deletes it. Readers therefore see either the old file or
-/// the complete new one, never a half-written file, even if the writer crashes or a tensor source throws.
+/// the complete new one, never a half-written file, even if the writer crashes or a tensor source throws. Every file
+/// the project writes goes through here: weights, token shards, context-cache blocks, and small files via
+/// <see cref="AtomicFile"/>.
 /// </summary>
-internal sealed class PendingFile : IDisposable
+public sealed class PendingFile : IDisposable
 {
-    private const int BufferBytes = 1 << 20;
     private readonly string _finalPath;
     private readonly string _tempPath;
     private FileStream? _stream;
     private bool _committed;
 
-    public PendingFile(string path)
+    /// <param name="path">The final name.</param>
+    /// <param name="bufferBytes">The stream's buffer: large for big sequential writes, 0 for a caller that writes a few
+    /// large spans itself (no buffer to allocate per file).</param>
+    public PendingFile(string path, int bufferBytes = 1 << 20)
     {
         _finalPath = System.IO.Path.GetFullPath(path);
         string dir = System.IO.Path.GetDirectoryName(_finalPath)
@@ -21,10 +25,8 @@ internal sealed class PendingFile : IDisposable
         if (!Directory.Exists(dir)) throw new DirectoryNotFoundException($"directory '{dir}' does not exist");
         // Same directory as the target so the final rename stays on one file system and is atomic.
         _tempPath = System.IO.Path.Combine(dir, $".{System.IO.Path.GetFileName(_finalPath)}.{Guid.NewGuid():N}.tmp");
-        _stream = new FileStream(_tempPath, FileMode.CreateNew, FileAccess.Write, FileShare.None, BufferBytes, FileOptions.SequentialScan);
+        _stream = new FileStream(_tempPath, FileMode.CreateNew, FileAccess.Write, FileShare.None, bufferBytes, FileOptions.SequentialScan);
     }
-
-    public string FinalPath => _finalPath;
 
     public FileStream Stream => _stream ?? throw new ObjectDisposedException(nameof(PendingFile));
 

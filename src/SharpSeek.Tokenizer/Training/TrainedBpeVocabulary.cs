@@ -1,3 +1,4 @@
+using SharpSeek.Formats;
 using System.Buffers;
 using System.Text;
 using System.Text.Encodings.Web;
@@ -33,13 +34,16 @@ public sealed class TrainedBpeVocabulary
 
     private string? Pad => _options.PadToken ?? (_options.SpecialTokens.Count > 2 ? _options.SpecialTokens[2] : null);
 
-    /// <summary>Writes <c>tokenizer.json</c> and <c>tokenizer_config.json</c> into <paramref name="directory"/> (created if needed).</summary>
+    /// <summary>
+    /// Writes <c>tokenizer.json</c> and <c>tokenizer_config.json</c> into <paramref name="directory"/> (created if
+    /// needed), each whole or not at all (<see cref="AtomicFile"/>): an interrupted save leaves the previous files.
+    /// </summary>
     public void Save(string directory)
     {
         ArgumentNullException.ThrowIfNull(directory);
         Directory.CreateDirectory(directory);
-        File.WriteAllBytes(Path.Combine(directory, "tokenizer.json"), TokenizerJson());
-        File.WriteAllBytes(Path.Combine(directory, "tokenizer_config.json"), TokenizerConfigJson());
+        AtomicFile.WriteAllBytes(Path.Combine(directory, "tokenizer.json"), TokenizerJson());
+        AtomicFile.WriteAllBytes(Path.Combine(directory, "tokenizer_config.json"), TokenizerConfigJson());
     }
 
     /// <summary>A tokenizer for the trained vocabulary, built from the same JSON <see cref="Save"/> writes.</summary>

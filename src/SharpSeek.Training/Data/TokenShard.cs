@@ -104,20 +104,16 @@ public sealed unsafe class TokenShard : IDisposable
 
     private static void WriteFile(string path, List<int> tokens, int width, int vocabulary, int documents)
     {
-        string temp = path + $".{Guid.NewGuid():N}.tmp";
-        using (var f = new FileStream(temp, FileMode.CreateNew, FileAccess.Write))
-        {
-            Span<byte> h = stackalloc byte[HeaderBytes];
-            WriteHeader(h, width, tokens.Count, vocabulary, documents);
-            f.Write(h);
-            var bytes = new byte[tokens.Count * width];
-            for (int i = 0; i < tokens.Count; i++)
-                if (width == 2) BinaryPrimitives.WriteUInt16LittleEndian(bytes.AsSpan(2 * i), (ushort)tokens[i]);
-                else BinaryPrimitives.WriteInt32LittleEndian(bytes.AsSpan(4 * i), tokens[i]);
-            f.Write(bytes);
-            f.Flush(flushToDisk: true);
-        }
-        File.Move(temp, path, overwrite: true);
+        using var file = new PendingFile(path);
+        Span<byte> h = stackalloc byte[HeaderBytes];
+        WriteHeader(h, width, tokens.Count, vocabulary, documents);
+        file.Stream.Write(h);
+        var bytes = new byte[tokens.Count * width];
+        for (int i = 0; i < tokens.Count; i++)
+            if (width == 2) BinaryPrimitives.WriteUInt16LittleEndian(bytes.AsSpan(2 * i), (ushort)tokens[i]);
+            else BinaryPrimitives.WriteInt32LittleEndian(bytes.AsSpan(4 * i), tokens[i]);
+        file.Stream.Write(bytes);
+        file.Commit();
     }
 
     /// <summary>The 32-byte header of a shard of <paramref name="count"/> tokens (also used by <see cref="TokenShardWriter"/>).</summary>

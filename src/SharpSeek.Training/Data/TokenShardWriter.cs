@@ -1,18 +1,17 @@
 using System.Buffers.Binary;
+using SharpSeek.Formats;
 
 namespace SharpSeek.Training.Data;
 
 /// <summary>
 /// Streams documents into one <see cref="TokenShard"/> file of any length in constant memory: the tokens go to a
-/// temporary file in the same directory behind a placeholder header, <see cref="Commit"/> writes the real header,
-/// flushes to disk and renames the file into place. Disposing without committing deletes the temporary file, so a
-/// failed or killed writer never leaves a file under the shard's name.
+/// <see cref="PendingFile"/> behind a placeholder header, <see cref="Commit"/> writes the real header and commits it.
+/// Disposing without committing deletes the temporary file, so a failed or killed writer never leaves a file under
+/// the shard's name.
 /// </summary>
 internal sealed class TokenShardWriter : IDisposable
 {
-    private readonly string _path;
-    private readonly string _temp;
-    private readonly FileStream _file;
+    private readonly PendingFile _file;
     private readonly int _width;
     private readonly int _vocabulary;
     private readonly byte[] _buffer = new byte[1 << 16];
@@ -21,12 +20,10 @@ internal sealed class TokenShardWriter : IDisposable
 
     public TokenShardWriter(string path, int vocabulary)
     {
-        _path = path;
         _vocabulary = vocabulary;
         _width = TokenShard.WidthFor(vocabulary);
-        _temp = path + $".{Guid.NewGuid():N}.tmp";
-        _file = new FileStream(_temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, bufferSize: 0);
-        _file.Write(new byte[TokenShard.HeaderBytes]);
+        _file = new PendingFile(path, bufferBytes: 0);
+        _file.Stream.Write(new byte[TokenShard.HeaderBytes]);
     }
 
     public long TokenCount { get; private set; }
@@ -45,7 +42,7 @@ internal sealed class TokenShardWriter : IDisposable
     {
         if (_used + _width > _buffer.Length)
         {
-            _file.Write(_buffer, 0, _used);
+            _file.Stream.Write(_buffer, 0, _used);
             _used = 0;
         }
         if (_width == 2) BinaryPrimitives.WriteUInt16LittleEndian(_buffer.AsSpan(_used), (ushort)id);
@@ -58,17 +55,16 @@ internal sealed class TokenShardWriter : IDisposable
     public long Commit()
     {
         ObjectDisposedException.ThrowIf(_done, this);
-        _file.Write(_buffer, 0, _used);
+        var stream = _file.Stream;
+        stream.Write(_buffer, 0, _used);
         _used = 0;
         Span<byte> header = stackalloc byte[TokenShard.HeaderBytes];
         TokenShard.WriteHeader(header, _width, TokenCount, _vocabulary, DocumentCount);
-        _file.Position = 0;
-        _file.Write(header);
-        _file.Flush(flushToDisk: true);
-        long length = _file.Length;
-        _file.Dispose();
+        stream.Position = 0;
+        stream.Write(header);
+        long length = stream.Length;
+        _file.Commit();
         _done = true;
-        File.Move(_temp, _path, overwrite: true);
         return length;
     }
 
@@ -77,8 +73,5 @@ internal sealed class TokenShardWriter : IDisposable
         if (_done) return;
         _done = true;
         _file.Dispose();
-        try { File.Delete(_temp); }
-        catch (IOException) { }
-        catch (UnauthorizedAccessException) { }
     }
 }
