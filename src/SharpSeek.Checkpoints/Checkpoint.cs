@@ -102,9 +102,6 @@ public sealed class Checkpoint : ICheckpointSource, IDisposable
     public string Describe(string name)
         => _storedNames.TryGetValue(name, out var stored) ? $"{Path}: tensor '{stored}'" : $"{Path}: tensor '{name}'";
 
-    /// <summary>The tensor's name as stored in the file (GGUF names differ from the HF-style ones).</summary>
-    public string StoredName(string name) => _storedNames.TryGetValue(name, out var stored) ? stored : name;
-
     public void Dispose()
     {
         Weights.Dispose();

@@ -49,7 +49,7 @@ public sealed partial class ContextCache : IDisposable
     private readonly LinkedList<Entry> _lru = new();
     private readonly List<int> _found = [];
     private KvPagePool? _pool;
-    private long _hitTokens, _missTokens, _storedBlocks, _diskReads;
+    private long _storedBlocks, _diskReads;
 
     public ContextCache(ContextCacheOptions? options = null)
     {
@@ -65,8 +65,6 @@ public sealed partial class ContextCache : IDisposable
         StartDiskWriter();
     }
 
-    public long HitTokens => Interlocked.Read(ref _hitTokens);
-    public long MissTokens => Interlocked.Read(ref _missTokens);
     public long StoredBlocks => Interlocked.Read(ref _storedBlocks);
     public long DiskReads => Interlocked.Read(ref _diskReads);
     /// <summary>Bytes of pages the index holds (some may be shared with running sequences).</summary>
@@ -136,8 +134,6 @@ public sealed partial class ContextCache : IDisposable
             kv.AdoptPrefix(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_found), withMtpRows: mtpRows);
             foreach (int page in _found) pool.Release(page);
         }
-        Interlocked.Add(ref _hitTokens, restored);
-        Interlocked.Add(ref _missTokens, tokens.Length - restored);
         return restored;
     }
 

@@ -103,11 +103,6 @@ public sealed class InferenceEngine : IDisposable
     public long AcceptedDraftTokens => Interlocked.Read(ref _accepted);
     /// <summary>Share of MTP drafts the main model confirmed (0 before any draft).</summary>
     public double DraftAcceptanceRate { get { long d = DraftedTokens; return d == 0 ? 0 : (double)AcceptedDraftTokens / d; } }
-    /// <summary>
-    /// Measured time of a speculating step over a plain one with <paramref name="decoders"/> decoding sequences (NaN
-    /// before both were seen): drafts pay when 1 + acceptance beats it.
-    /// </summary>
-    public double SpeculationCostRatio(int decoders) => _speculation?.CostRatio(decoders) ?? double.NaN;
     /// <summary>Forward passes run, and the rows they held (rows / steps = the mean batch).</summary>
     public long Steps => Interlocked.Read(ref _steps);
     public long BatchRows => Interlocked.Read(ref _batchRows);

@@ -69,7 +69,6 @@ internal sealed class SequenceRun
     /// <summary>Still reading its prompt (or, after a preemption, re-reading prompt and drawn tokens).</summary>
     public bool Prefilling => Pending > 1 || (Generated == 0 && Pending > 0);
 
-    public bool CacheLookedUp { get; set; }
     public int CachedTokens { get; set; }
     public int Generated { get; set; }
     public int ReasoningTokens { get; set; }

@@ -306,14 +306,6 @@ public sealed class ByteLevelBpeTokenizer
             ids.AddRange(_suffixIds);
     }
 
-    /// <summary>Number of tokens <see cref="Encode(string, bool, bool)"/> would return.</summary>
-    public int CountTokens(ReadOnlySpan<char> text, bool addSpecialTokens = false, bool parseSpecialTokens = true)
-    {
-        var ids = new List<int>();
-        Encode(text, ids, addSpecialTokens, parseSpecialTokens);
-        return ids.Count;
-    }
-
     private void EncodeOrdinary(ReadOnlySpan<char> section, List<int> ids, bool trimStart, bool trimEnd)
     {
         // lstrip/rstrip of a neighbouring added token eat the whitespace next to it (JS trimStart/trimEnd).

@@ -85,10 +85,4 @@ internal sealed unsafe class ByteCursor
         src.CopyTo(MemoryMarshal.AsBytes(result.AsSpan()));
         return result;
     }
-
-    public void Seek(long position)
-    {
-        if (position < 0 || position > _length) throw new ArgumentOutOfRangeException(nameof(position));
-        Position = position;
-    }
 }

@@ -42,17 +42,9 @@ public sealed record ChatCompletionRequest
     /// <paramref name="beta"/>: the request came through the /beta base URL (strict tools are allowed there only).
     public static ChatCompletionRequest Parse(ReadOnlySpan<byte> body, bool fillInTheMiddle, string? servedModelName = null, bool beta = false)
     {
-        // System.Text.Json checks UTF-8 only when a string is read; checking once here makes every later read safe.
-        if (!System.Text.Unicode.Utf8.IsValid(body)) throw ApiException.BadRequest("The request body is not valid UTF-8.");
-        JsonDocument doc;
-        try { doc = JsonDocument.Parse(body.ToArray(), new JsonDocumentOptions { MaxDepth = 64 }); }
-        catch (JsonException e) { throw ApiException.BadRequest($"Invalid JSON in request body: {e.Message}"); }
-        using (doc)
+        using (var doc = ParseBody(body))
         {
             var root = doc.RootElement;
-            if (root.ValueKind != JsonValueKind.Object) throw ApiException.BadRequest("The request body must be a JSON object.");
-            RequireUnicodeText(root);
-
             string model = RequiredString(root, "model");
             ChatMode mode = model switch
             {
@@ -268,6 +260,30 @@ public sealed record ChatCompletionRequest
         if (!o.TryGetProperty(name, out var v) || v.ValueKind == JsonValueKind.Null) throw ApiException.BadRequest($"Missing required parameter: '{path ?? name}'.", path ?? name);
         if (v.ValueKind != JsonValueKind.String) throw ApiException.BadRequest($"'{path ?? name}' must be a string.", path ?? name);
         return Text(v, path ?? name);
+    }
+
+    /// <summary>
+    /// A request body as a JSON object whose every name and string decodes (<see cref="RequireUnicodeText"/>), or a 400
+    /// saying what is wrong: not UTF-8, not JSON, nested deeper than 64, not an object. Every endpoint's parser starts here.
+    /// </summary>
+    internal static JsonDocument ParseBody(ReadOnlySpan<byte> body)
+    {
+        // System.Text.Json checks UTF-8 only when a string is read; checking once here makes every later read safe.
+        if (!System.Text.Unicode.Utf8.IsValid(body)) throw ApiException.BadRequest("The request body is not valid UTF-8.");
+        JsonDocument doc;
+        try { doc = JsonDocument.Parse(body.ToArray(), new JsonDocumentOptions { MaxDepth = 64 }); }
+        catch (JsonException e) { throw ApiException.BadRequest($"Invalid JSON in request body: {e.Message}"); }
+        try
+        {
+            if (doc.RootElement.ValueKind != JsonValueKind.Object) throw ApiException.BadRequest("The request body must be a JSON object.");
+            RequireUnicodeText(doc.RootElement);
+            return doc;
+        }
+        catch
+        {
+            doc.Dispose();
+            throw;
+        }
     }
 
     /// <summary>

@@ -35,6 +35,4 @@ public static class Activations
         if (y.Length != x.Length) throw new ArgumentException($"Sigmoid: input {x.Length} and output {y.Length} differ");
         TensorPrimitives.Sigmoid(x, y);
     }
-
-    public static float Silu(float x) => x / (1f + MathF.Exp(-x));
 }

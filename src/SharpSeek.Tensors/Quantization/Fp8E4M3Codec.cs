@@ -19,9 +19,6 @@ public static class Fp8E4M3Codec
 
     private static readonly float[] s_decode = BuildDecodeTable();
 
-    /// <summary>All 256 codes decoded (index = code).</summary>
-    public static ReadOnlySpan<float> DecodeTable => s_decode;
-
     private static float[] BuildDecodeTable()
     {
         var t = new float[256];

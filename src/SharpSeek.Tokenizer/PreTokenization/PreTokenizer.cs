@@ -22,8 +22,6 @@ public sealed class PreTokenizer
     /// <summary>The regexes of the steps, in order, as tokenizer.json writes them.</summary>
     public IReadOnlyList<string> RegexSources => _patterns.Select(p => p.RegexSource).ToArray();
 
-    internal IReadOnlyList<SplitPattern> Patterns => _patterns;
-
     /// <summary>Appends the (start, length) of each piece of <paramref name="text"/> to <paramref name="pieces"/>.</summary>
     public void Split(ReadOnlySpan<char> text, List<(int Start, int Length)> pieces)
     {
@@ -203,6 +201,4 @@ internal static class KnownPatterns
 
     public static bool TryGet(string regex, out SplitPattern pattern) =>
         s_byRegex.TryGetValue(Canonical(regex), out pattern!);
-
-    public static IEnumerable<string> SupportedRegexes => s_byRegex.Keys;
 }

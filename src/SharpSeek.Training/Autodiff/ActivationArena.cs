@@ -22,7 +22,6 @@ internal sealed unsafe class ActivationArena : IDisposable
     private long _liveBytes, _peakBytes, _ownedBytes, _stepPeakBytes;
 
     /// <summary>Bytes handed out right now.</summary>
-    public long LiveBytes => _liveBytes;
     /// <summary>Most bytes handed out at once since creation.</summary>
     public long PeakBytes => _peakBytes;
     /// <summary>Bytes allocated from the system (live + recyclable).</summary>

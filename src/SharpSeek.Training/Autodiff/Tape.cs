@@ -52,9 +52,7 @@ public sealed unsafe class Tape<T> : IDisposable where T : unmanaged, IBinaryFlo
     /// <summary>Rounded copies of weights for BF16/FP8 GEMMs, made once per optimizer step.</summary>
     internal WeightOperandCache WeightOperands { get; }
 
-    public int RecordedSteps => _steps.Count;
     public long PeakActivationBytes => _arena.PeakBytes;
-    public long LiveActivationBytes => _arena.LiveBytes;
     /// <summary>
     /// Called during <see cref="Backward"/> with parameters whose gradients no remaining step can change, as soon as that
     /// is so (the last layers' first): data-parallel training starts their all-reduce while the backward pass goes on.
@@ -159,9 +157,6 @@ public sealed unsafe class Tape<T> : IDisposable where T : unmanaged, IBinaryFlo
         _firstUse.Clear();
         _arena.ReturnAll();
     }
-
-    /// <summary>Frees arena memory that is not in use (after evaluating with other shapes).</summary>
-    public void TrimMemory() => _arena.Trim();
 
     public void Dispose()
     {

@@ -36,16 +36,9 @@ internal sealed record AnthropicRequest
     /// <summary>Parses and translates; throws <see cref="ApiException"/> (400) naming the offending field.</summary>
     public static AnthropicRequest Parse(ReadOnlySpan<byte> body, string? servedModelName)
     {
-        // As in ChatCompletionRequest: text System.Text.Json cannot decode would only surface when it is read.
-        if (!System.Text.Unicode.Utf8.IsValid(body)) throw ApiException.BadRequest("The request body is not valid UTF-8.");
-        JsonDocument doc;
-        try { doc = JsonDocument.Parse(body.ToArray(), new JsonDocumentOptions { MaxDepth = 64 }); }
-        catch (JsonException e) { throw ApiException.BadRequest($"Invalid JSON in request body: {e.Message}"); }
-        using (doc)
+        using (var doc = ParseBody(body))
         {
             var root = doc.RootElement;
-            if (root.ValueKind != JsonValueKind.Object) throw ApiException.BadRequest("The request body must be a JSON object.");
-            RequireUnicodeText(root);
             string model = RequiredString(root, "model");
             ChatMode mode = model == ReasonerModel ? ChatMode.Reasoner : ChatMode.Chat;
             string chatModel = model is ChatModel or ReasonerModel || model == servedModelName ? model : ChatModel;
