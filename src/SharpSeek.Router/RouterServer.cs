@@ -174,18 +174,21 @@ public sealed class RouterServer : IAsyncDisposable
     }
 
     /// <summary>
-    /// A stream whose replica died mid-way: the tokens sent came from that replica, so no other can continue it. The
-    /// client gets the API's error as a last event (SSE) so it can tell a cut answer from a finished one; if the
-    /// connection is already gone there is nobody to tell.
+    /// An answer whose replica died after its headers went out: the bytes sent came from that replica, so no other can
+    /// continue it. The client gets the API's error as it would from a replica that failed at that point: the last
+    /// event of a stream (SSE), or the error object after the blank keep-alive lines a queued plain request receives.
+    /// If the connection is already gone there is nobody to tell.
     /// </summary>
     private static async Task<bool> EndCutStreamAsync(HttpContext http)
     {
         if (http.RequestAborted.IsCancellationRequested) return false;
-        if (http.Response.ContentType?.StartsWith("text/event-stream", StringComparison.Ordinal) != true) return false;
-        string error = JsonSerializer.Serialize(new { error = new { message = "The replica serving this stream stopped; the answer is incomplete. Retry the request.", type = "server_error", param = (string?)null, code = "replica_lost" } });
+        string? type = http.Response.ContentType;
+        bool sse = type?.StartsWith("text/event-stream", StringComparison.Ordinal) == true;
+        if (!sse && type?.StartsWith("application/json", StringComparison.Ordinal) != true) return false;
+        string error = JsonSerializer.Serialize(new { error = new { message = "The replica serving this answer stopped; the answer is incomplete. Retry the request.", type = "server_error", param = (string?)null, code = "replica_lost" } });
         try
         {
-            await http.Response.WriteAsync("data: " + error + "\n\n");
+            await http.Response.WriteAsync(sse ? "data: " + error + "\n\n" : error);
             await http.Response.Body.FlushAsync();
             return true;
         }
