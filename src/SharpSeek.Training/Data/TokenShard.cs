@@ -70,50 +70,44 @@ public sealed unsafe class TokenShard : IDisposable
 
     /// <summary>
     /// Tokenizes <paramref name="documents"/> into shards of at most <paramref name="tokensPerShard"/> tokens
-    /// (<c>{prefix}_000000.tokens</c>, …), each written to a temporary name and renamed when complete.
+    /// (<c>{prefix}_000000.tokens</c>, …), each streamed by a <see cref="TokenShardWriter"/> (constant memory, renamed
+    /// into place when complete).
     /// </summary>
     public static IReadOnlyList<string> Write(IEnumerable<string> documents, ITextTokenizer tokenizer, string directory, string prefix, long tokensPerShard = 1 << 26)
     {
         Directory.CreateDirectory(directory);
-        int width = WidthFor(tokenizer.VocabularySize);
         var paths = new List<string>();
-        var buffer = new List<int>();
-        int docs = 0;
-        void Flush()
+        TokenShardWriter? shard = null;
+        string? path = null;
+        try
         {
-            if (buffer.Count == 0) return;
-            string path = System.IO.Path.Combine(directory, $"{prefix}_{paths.Count:D6}.tokens");
-            WriteFile(path, buffer, width, tokenizer.VocabularySize, docs);
-            paths.Add(path);
-            buffer.Clear();
-            docs = 0;
+            foreach (string doc in documents)
+            {
+                var ids = tokenizer.Encode(doc);
+                foreach (int id in ids)
+                    if ((uint)id >= (uint)tokenizer.VocabularySize) throw new InvalidDataException($"tokenizer produced id {id} outside its vocabulary of {tokenizer.VocabularySize}");
+                if (shard is not null && shard.TokenCount + ids.Length + 1 > tokensPerShard)
+                {
+                    shard.Commit();
+                    shard.Dispose();
+                    paths.Add(path!);
+                    shard = null;
+                }
+                if (shard is null)
+                {
+                    path = System.IO.Path.Combine(directory, $"{prefix}_{paths.Count:D6}.tokens");
+                    shard = new TokenShardWriter(path, tokenizer.VocabularySize);
+                }
+                shard.AddDocument(tokenizer.DocumentSeparator, ids);
+            }
+            if (shard is not null)
+            {
+                shard.Commit();
+                paths.Add(path!);
+            }
         }
-        foreach (string doc in documents)
-        {
-            var ids = tokenizer.Encode(doc);
-            foreach (int id in ids)
-                if ((uint)id >= (uint)tokenizer.VocabularySize) throw new InvalidDataException($"tokenizer produced id {id} outside its vocabulary of {tokenizer.VocabularySize}");
-            if (buffer.Count > 0 && buffer.Count + ids.Length + 1 > tokensPerShard) Flush();
-            buffer.Add(tokenizer.DocumentSeparator);
-            buffer.AddRange(ids);
-            docs++;
-        }
-        Flush();
+        finally { shard?.Dispose(); }
         return paths;
-    }
-
-    private static void WriteFile(string path, List<int> tokens, int width, int vocabulary, int documents)
-    {
-        using var file = new PendingFile(path);
-        Span<byte> h = stackalloc byte[HeaderBytes];
-        WriteHeader(h, width, tokens.Count, vocabulary, documents);
-        file.Stream.Write(h);
-        var bytes = new byte[tokens.Count * width];
-        for (int i = 0; i < tokens.Count; i++)
-            if (width == 2) BinaryPrimitives.WriteUInt16LittleEndian(bytes.AsSpan(2 * i), (ushort)tokens[i]);
-            else BinaryPrimitives.WriteInt32LittleEndian(bytes.AsSpan(4 * i), tokens[i]);
-        file.Stream.Write(bytes);
-        file.Commit();
     }
 
     /// <summary>The 32-byte header of a shard of <paramref name="count"/> tokens (also used by <see cref="TokenShardWriter"/>).</summary>
