@@ -9,13 +9,11 @@ namespace SharpSeek.Training.Ops;
 /// The output head and the cross-entropy loss fused: mean over labelled rows of −log softmax(x·Wᵀ)[target]
 /// (target −1 = no label). The [rows, vocab] logits are never stored whole: they are made 256 rows at a time, turned
 /// into their gradient in place (softmax − one-hot), and both input and weight gradients for a unit upstream gradient
-/// are accumulated immediately. The backward pass then only scales them by the loss's actual gradient. This keeps
+/// are accumulated immediately (<see cref="HeadChunks"/>). The backward pass then only scales them by the loss's actual gradient. This keeps
 /// the largest activation of a small-vocabulary model out of memory and costs no recomputation.
 /// </summary>
 public static unsafe class LinearCrossEntropyOp
 {
-    public const int ChunkRows = 256;
-
     public static Node<T> LinearCrossEntropy<T>(this Tape<T> tape, Node<T> x, Node<T> head, int[] targets, GemmPrecision precision)
         where T : unmanaged, IBinaryFloatingPointIeee754<T>
     {
@@ -32,46 +30,31 @@ public static unsafe class LinearCrossEntropyOp
         bool wantX = loss.RequiresGrad && x.RequiresGrad, wantW = loss.RequiresGrad && head.RequiresGrad;
         T* dxUnit = wantX ? tape.RentZeroed((long)n * h) : null;
         T* dwUnit = wantW ? tape.RentZeroed((long)vocab * h) : null;
-        int chunk = Math.Min(ChunkRows, Math.Max(n, 1));
-        T* logits = tape.Rent((long)chunk * vocab);
         var rowLoss = new double[n];
         T invLabelled = labelled > 0 ? T.One / T.CreateTruncating(labelled) : T.Zero;
         bool grads = loss.RequiresGrad;
 
-        for (int c0 = 0; c0 < n; c0 += chunk)
+        HeadChunks.Run(tape, x, head, precision, (row, r) =>
         {
-            int rows = Math.Min(chunk, n - c0);
-            PrecisionGemm.Forward(tape, precision, x.Value + (long)c0 * h, rows, h, head.Value, vocab, logits, accumulate: false);
-            int first = c0;
-            ParallelRange.For(tape.Pool, rows, 8, (s, e) =>
+            int target = targets[r];
+            if (target < 0)
             {
-                for (int i = s; i < e; i++)
-                {
-                    var row = new Span<T>(logits + (long)i * vocab, vocab);
-                    int target = targets[first + i];
-                    if (target < 0)
-                    {
-                        if (grads) row.Clear();
-                        continue;
-                    }
-                    T max = TensorPrimitives.Max<T>(row);
-                    T targetLogit = row[target];
-                    TensorPrimitives.Subtract(row, max, row);
-                    TensorPrimitives.Exp<T>(row, row);
-                    T sum = TensorPrimitives.Sum<T>(row);
-                    rowLoss[first + i] = double.CreateTruncating(max + T.Log(sum) - targetLogit);
-                    if (grads)
-                    {
-                        // d loss / d logits = (softmax − onehot) / labelled
-                        TensorPrimitives.Multiply(row, invLabelled / sum, row);
-                        row[target] -= invLabelled;
-                    }
-                }
-            });
-            if (wantX) PrecisionGemm.BackwardInput(tape, precision, logits, rows, vocab, head.Value, h, dxUnit + (long)c0 * h);
-            if (wantW) PrecisionGemm.BackwardWeight(tape, precision, logits, rows, vocab, x.Value + (long)c0 * h, h, dwUnit);
-        }
-        tape.Return(logits);
+                if (grads) row.Clear();
+                return;
+            }
+            T max = TensorPrimitives.Max<T>(row);
+            T targetLogit = row[target];
+            TensorPrimitives.Subtract(row, max, row);
+            TensorPrimitives.Exp<T>(row, row);
+            T sum = TensorPrimitives.Sum<T>(row);
+            rowLoss[r] = double.CreateTruncating(max + T.Log(sum) - targetLogit);
+            if (grads)
+            {
+                // d loss / d logits = (softmax − onehot) / labelled
+                TensorPrimitives.Multiply(row, invLabelled / sum, row);
+                row[target] -= invLabelled;
+            }
+        }, dxUnit, dwUnit);
         double total = 0;
         foreach (double l in rowLoss) total += l;
         loss.Value[0] = labelled > 0 ? T.CreateTruncating(total / labelled) : T.Zero;

@@ -28,26 +28,8 @@ public static unsafe class TokenLogProbOp
     {
         Validate(x, head, targets);
         var logProbs = new double[x.Rows];
-        int vocab = head.Rows, chunk = Math.Min(LinearCrossEntropyOp.ChunkRows, Math.Max(x.Rows, 1));
-        T* logits = tape.Rent((long)chunk * vocab);
-        try
-        {
-            for (int c0 = 0; c0 < x.Rows; c0 += chunk)
-            {
-                int rows = Math.Min(chunk, x.Rows - c0);
-                PrecisionGemm.Forward(tape, precision, x.Value + (long)c0 * x.Cols, rows, x.Cols, head.Value, vocab, logits, accumulate: false);
-                int first = c0;
-                ParallelRange.For(tape.Pool, rows, 8, (s, e) =>
-                {
-                    for (int i = s; i < e; i++)
-                    {
-                        int target = targets[first + i];
-                        logProbs[first + i] = target < 0 ? double.NaN : LogSoftmaxAt(new Span<T>(logits + (long)i * vocab, vocab), target, out _);
-                    }
-                });
-            }
-        }
-        finally { tape.Return(logits); }
+        HeadChunks.Run(tape, x, head, precision, (row, r) =>
+            logProbs[r] = targets[r] < 0 ? double.NaN : LogSoftmaxAt(row, targets[r], out _));
         return logProbs;
     }
 
@@ -69,41 +51,25 @@ public static unsafe class TokenLogProbOp
         loss.Value[0] = T.CreateTruncating(result.Loss);
         if (!loss.RequiresGrad) return loss;
 
-        int n = x.Rows, h = x.Cols, vocab = head.Rows;
         bool wantX = x.RequiresGrad, wantW = head.RequiresGrad;
-        T* dxUnit = wantX ? tape.RentZeroed((long)n * h) : null;
-        T* dwUnit = wantW ? tape.RentZeroed((long)vocab * h) : null;
-        int chunk = Math.Min(LinearCrossEntropyOp.ChunkRows, Math.Max(n, 1));
-        T* logits = tape.Rent((long)chunk * vocab);
+        T* dxUnit = wantX ? tape.RentZeroed((long)x.Rows * x.Cols) : null;
+        T* dwUnit = wantW ? tape.RentZeroed((long)head.Rows * x.Cols) : null;
         var coefficients = result.Coefficients;
-        for (int c0 = 0; c0 < n; c0 += chunk)
+        HeadChunks.Run(tape, x, head, precision, (row, r) =>
         {
-            int rows = Math.Min(chunk, n - c0);
-            PrecisionGemm.Forward(tape, precision, x.Value + (long)c0 * h, rows, h, head.Value, vocab, logits, accumulate: false);
-            int first = c0;
-            ParallelRange.For(tape.Pool, rows, 8, (s, e) =>
+            int target = targets[r];
+            double c = target < 0 ? 0 : coefficients[r];
+            if (c == 0)
             {
-                for (int i = s; i < e; i++)
-                {
-                    var row = new Span<T>(logits + (long)i * vocab, vocab);
-                    int target = targets[first + i];
-                    double c = target < 0 ? 0 : coefficients[first + i];
-                    if (c == 0)
-                    {
-                        row.Clear();
-                        continue;
-                    }
-                    // row ← softmax; ∂(c·log p_t)/∂logits = c·(onehot − softmax).
-                    LogSoftmaxAt(row, target, out T sum);
-                    T scale = T.CreateTruncating(-c);
-                    TensorPrimitives.Multiply(row, scale / sum, row);
-                    row[target] += T.CreateTruncating(c);
-                }
-            });
-            if (wantX) PrecisionGemm.BackwardInput(tape, precision, logits, rows, vocab, head.Value, h, dxUnit + (long)c0 * h);
-            if (wantW) PrecisionGemm.BackwardWeight(tape, precision, logits, rows, vocab, x.Value + (long)c0 * h, h, dwUnit);
-        }
-        tape.Return(logits);
+                row.Clear();
+                return;
+            }
+            // row ← softmax; ∂(c·log p_t)/∂logits = c·(onehot − softmax).
+            LogSoftmaxAt(row, target, out T sum);
+            T scale = T.CreateTruncating(-c);
+            TensorPrimitives.Multiply(row, scale / sum, row);
+            row[target] += T.CreateTruncating(c);
+        }, dxUnit, dwUnit);
         tape.Record(new ScaledUnitGradientStep<T>(tape, x, head, loss, dxUnit, dwUnit), loss);
         return loss;
     }
