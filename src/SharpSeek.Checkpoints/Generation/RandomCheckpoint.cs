@@ -22,7 +22,6 @@ public sealed class RandomCheckpoint : ICheckpointSource
 
     public ModelConfig Config { get; }
     public CheckpointLayout Layout => CheckpointLayout.HuggingFace;
-    public IEnumerable<TensorSpec> Tensors => _spec.Values;
 
     /// <summary>Amplitude of the selection bias (e_score_correction_bias) relative to the sigmoid scores.</summary>
     public double RouterBiasScale { get; init; } = 0.1;

@@ -11,12 +11,8 @@ internal static class TensorSpecCheck
     /// reader fills a missing selection bias with zeros (a zero bias selects by the affinities alone); the HF reader
     /// still requires <c>e_score_correction_bias</c> whenever the config plans one, since DeepSeek's HF checkpoints carry it.
     /// </summary>
-    public static bool IsOptional(TensorSpec t, ModelConfig config)
-    {
-        for (int l = 0; l < config.NumHiddenLayers + config.NumNextnPredictLayers; l++)
-            if (t.Name == WeightNames.RouterBias(l) || t.Name == WeightNames.MtpHeadNorm(l)) return true;
-        return false;
-    }
+    public static bool IsOptional(TensorSpec t, ModelConfig config) => t.Role == TensorRole.RouterBias
+        || Enumerable.Range(config.NumHiddenLayers, config.NumNextnPredictLayers).Any(l => t.Name == WeightNames.MtpHeadNorm(l));
 
     /// <summary>A summary of the config fields that decide shapes, for messages about wrong shapes.</summary>
     public static string ConfigSummary(ModelConfig c) => c.Architecture == ModelArchitecture.DeepSeek
