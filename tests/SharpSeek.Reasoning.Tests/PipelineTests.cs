@@ -10,6 +10,27 @@ namespace SharpSeek.Reasoning.Tests;
 public class PipelineTests
 {
     [Fact]
+    public void Overlong_filtering_runs_through_the_recipe_and_reports_cut_responses()
+    {
+        string root = Path.Combine(Path.GetTempPath(), "sharpseek-r1-overlong-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            var ci = RecipeSettings.ContinuousIntegration(5);
+            // An 8-token budget is too small for most traces, so some responses are cut and filtered out of the loss.
+            var result = new R1Recipe(ci with { GrpoMaxNewTokens = 8, Grpo = ci.Grpo with { FilterOverlong = true } }).Run(root);
+            var cut = File.ReadLines(Path.Combine(result.OutputDirectory, "metrics.jsonl")).Where(l => l.Contains("\"grpo\""))
+                .Select(l => JsonDocument.Parse(l).RootElement.GetProperty("cut_responses").GetDouble()).ToList();
+            Assert.Equal(ci.GrpoSteps, cut.Count);
+            Assert.All(cut, c => Assert.InRange(c, 0, 1));
+            Assert.Contains(cut, c => c > 0);
+        }
+        finally
+        {
+            if (Directory.Exists(root)) Directory.Delete(root, recursive: true);
+        }
+    }
+
+    [Fact]
     public void Ci_recipe_runs_end_to_end_and_reproduces()
     {
         string root = Path.Combine(Path.GetTempPath(), "sharpseek-r1-" + Guid.NewGuid().ToString("N"));
@@ -47,7 +68,7 @@ public class PipelineTests
             var grpo = File.ReadLines(Path.Combine(first.OutputDirectory, "metrics.jsonl")).Where(l => l.Contains("\"grpo\"")).ToList();
             Assert.NotEmpty(grpo);
             using (var doc = JsonDocument.Parse(grpo[0]))
-                foreach (string key in new[] { "reward", "accuracy", "response_tokens", "kl", "clip_fraction" })
+                foreach (string key in new[] { "reward", "accuracy", "response_tokens", "cut_responses", "kl", "clip_fraction" })
                     Assert.True(doc.RootElement.TryGetProperty(key, out _), key);
             // ...and the held-out monitoring curve: before the first step and after the last, every difficulty.
             var monitor = File.ReadLines(Path.Combine(first.OutputDirectory, "metrics.jsonl")).Where(l => l.Contains("\"grpo-eval\"")).ToList();

@@ -48,13 +48,14 @@ internal static class R1Command
         var grpoDifficulties = new Option<int[]?>("--grpo-difficulties") { Description = "override the difficulties GRPO draws prompts from", AllowMultipleArgumentsPerToken = true };
         var grpoBias = new Option<double?>("--grpo-bias-speed") { Description = "override γ of the expert-bias balancing during GRPO" };
         var grpoEvalEvery = new Option<int?>("--grpo-eval-every") { Description = "log held-out pass@1 every N GRPO steps (0 = never)" };
+        var grpoFilterOverlong = new Option<bool>("--grpo-filter-overlong") { Description = "leave responses cut at the token budget out of the GRPO loss (DAPO's overlong filtering)" };
         var sftDifficulties = new Option<int[]?>("--sft-difficulties") { Description = "override the difficulties the cold-start SFT traces are drawn from", AllowMultipleArgumentsPerToken = true };
         var pretrainCheckpoint = new Option<string?>("--pretrain-checkpoint") { Description = "weights and optimizer state after pretraining: loaded if the file exists (skipping pretraining), else written" };
         var sftCheckpoint = new Option<string?>("--sft-checkpoint") { Description = "weights after SFT: loaded if the file exists (skipping pretraining and SFT), else written" };
         var command = new Command("recipe", "Train the bundled reasoning model end to end and evaluate it")
             {
                 output, seed, threads, ci, plain, pretrainSteps, sftSteps, grpoSteps, distillSteps, distillProblems,
-                grpoLr, grpoWarmup, grpoPrompts, grpoDifficulties, grpoBias, grpoEvalEvery, sftCheckpoint, sftDifficulties, pretrainCheckpoint,
+                grpoLr, grpoWarmup, grpoPrompts, grpoDifficulties, grpoBias, grpoEvalEvery, grpoFilterOverlong, sftCheckpoint, sftDifficulties, pretrainCheckpoint,
             };
         command.SetAction((parse, ct) => Task.FromResult(Execute(parse)));
         return command;
@@ -109,6 +110,7 @@ internal static class R1Command
                 GrpoDifficulties = parse.GetValue(grpoDifficulties) is { Length: > 0 } ds ? ds : settings.GrpoDifficulties,
                 GrpoEvalEvery = parse.GetValue(grpoEvalEvery) ?? settings.GrpoEvalEvery,
                 GrpoBiasUpdateSpeed = parse.GetValue(grpoBias) ?? settings.GrpoBiasUpdateSpeed,
+                Grpo = parse.GetValue(grpoFilterOverlong) ? settings.Grpo with { FilterOverlong = true } : settings.Grpo,
                 SftDifficulties = parse.GetValue(sftDifficulties) is { Length: > 0 } sd ? sd : settings.SftDifficulties,
                 PretrainCheckpoint = parse.GetValue(pretrainCheckpoint) is { } pk ? Path.GetFullPath(pk) : null,
                 SftCheckpoint = parse.GetValue(sftCheckpoint) is { } ck ? Path.GetFullPath(ck) : null,

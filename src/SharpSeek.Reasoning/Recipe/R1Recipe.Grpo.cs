@@ -44,7 +44,7 @@ public sealed partial class R1Recipe
             var completions = sampler.Generate(requests, _s.GrpoMaxNewTokens, group: g);
 
             var allRewards = new double[requests.Count];
-            double accuracy = 0, formatOk = 0, length = 0;
+            double accuracy = 0, formatOk = 0, length = 0, cut = 0;
             for (int i = 0; i < requests.Count; i++)
             {
                 var reward = rewards.Score(problems[i / g], ReasoningChatFormat.AssistantText(format.Tokenizer.Decode(completions[i]), thinking: true));
@@ -52,6 +52,7 @@ public sealed partial class R1Recipe
                 accuracy += reward.Accuracy;
                 formatOk += reward.Format;
                 length += completions[i].Length;
+                if (GrpoObjective.IsCut(completions[i], sampler.EndOfSentence)) cut++;
             }
             // Keep the first groups (in draw order, so the choice is deterministic) whose rewards are not all equal.
             var kept = new List<int>();
@@ -70,13 +71,7 @@ public sealed partial class R1Recipe
                 {
                     int i = kept[k] * g + j;
                     rewardValues[k * g + j] = allRewards[i];
-                    var prompt = requests[i].Prompt;
-                    var tokens = new int[prompt.Length + completions[i].Length];
-                    prompt.CopyTo(tokens, 0);
-                    completions[i].CopyTo(tokens, prompt.Length);
-                    var mask = new bool[tokens.Length];
-                    Array.Fill(mask, true, prompt.Length, completions[i].Length);
-                    examples.Add(new SupervisedExample(tokens, mask));
+                    examples.Add(GrpoObjective.ResponseExample(requests[i].Prompt, completions[i], sampler.EndOfSentence, _s.Grpo));
                 }
             double informativeGroups = 0;
             for (int group = 0; group < candidates; group++)
@@ -98,7 +93,8 @@ public sealed partial class R1Recipe
             var old = batch is null ? [] : policy.TokenLogProbs(batch);
             var refLogProbs = _s.Grpo.KlBeta > 0 && batch is not null ? reference.TokenLogProbs(batch) : old;
             GrpoStatistics last = default;
-            bool informative = advantages.Any(a => a != 0);
+            // Nothing to learn from equal rewards, or when overlong filtering left no response token to train.
+            bool informative = advantages.Any(a => a != 0) && wholeOwner.Any(o => o >= 0);
             for (int u = 0; u < _s.GrpoUpdates && informative; u++)
             {
                 GrpoStatistics stats = default;
@@ -133,7 +129,7 @@ public sealed partial class R1Recipe
             {
                 ["reward"] = allRewards.Average(), ["accuracy"] = accuracy / count, ["format"] = formatOk / count,
                 ["informative_groups"] = informativeGroups / candidates,
-                ["response_tokens"] = length / count, ["kl"] = last.MeanKl, ["clip_fraction"] = last.ClipFraction, ["loss"] = last.Loss,
+                ["response_tokens"] = length / count, ["cut_responses"] = cut / count, ["kl"] = last.MeanKl, ["clip_fraction"] = last.ClipFraction, ["loss"] = last.Loss,
             };
             curves.Record("grpo", step + 1, metrics);
             Report("grpo", step + 1, _s.GrpoSteps, $"reward {metrics["reward"]:F2} acc {metrics["accuracy"]:P0} len {metrics["response_tokens"]:F0}");

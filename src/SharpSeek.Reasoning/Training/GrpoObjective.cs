@@ -1,3 +1,4 @@
+using SharpSeek.Reasoning.Tasks;
 using SharpSeek.Training.Ops;
 
 namespace SharpSeek.Reasoning.Training;
@@ -26,6 +27,12 @@ public sealed record GrpoSettings
     public LossNormalization Normalization { get; init; } = LossNormalization.Token;
     /// <summary>Divide advantages by the group's standard deviation (GRPO) or only centre them (Dr. GRPO).</summary>
     public bool ScaleAdvantagesByStd { get; init; } = true;
+    /// <summary>
+    /// DAPO's overlong filtering: a response cut at the token budget (it never produced end-of-sentence) is left out of
+    /// the loss, since its low reward says the budget ran out rather than that its reasoning was wrong. Its reward still
+    /// counts in its group's baseline. Off by default: the bundled recipe's budget has room for every trace it teaches.
+    /// </summary>
+    public bool FilterOverlong { get; init; }
 
     public void Validate()
     {
@@ -76,6 +83,23 @@ public readonly record struct GrpoNormalizer(int Tokens, int Sequences)
 /// </summary>
 public static class GrpoObjective
 {
+    /// <summary>True for a response that stopped at the token budget instead of ending itself.</summary>
+    public static bool IsCut(int[] response, int endOfSentence) => response.Length == 0 || response[^1] != endOfSentence;
+
+    /// <summary>
+    /// The update example of one sampled response: prompt and response as one sequence with the response's tokens
+    /// trained, or none of them for a cut response under <see cref="GrpoSettings.FilterOverlong"/>.
+    /// </summary>
+    public static SupervisedExample ResponseExample(int[] prompt, int[] response, int endOfSentence, GrpoSettings settings)
+    {
+        var tokens = new int[prompt.Length + response.Length];
+        prompt.CopyTo(tokens, 0);
+        response.CopyTo(tokens, prompt.Length);
+        var mask = new bool[tokens.Length];
+        if (!(settings.FilterOverlong && IsCut(response, endOfSentence))) Array.Fill(mask, true, prompt.Length, response.Length);
+        return new SupervisedExample(tokens, mask);
+    }
+
     /// <summary>
     /// A_i = (r_i − mean(group)) / (std(group) + 1e-4) within each consecutive group of <paramref name="groupSize"/>
     /// (population std; without <paramref name="scaleByStd"/> only centred). A group whose rewards are all equal
