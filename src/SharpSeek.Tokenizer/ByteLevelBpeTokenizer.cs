@@ -235,9 +235,6 @@ public sealed class ByteLevelBpeTokenizer
     /// <summary>The ids <c>addSpecialTokens: true</c> puts before the text (usually just BOS).</summary>
     public IReadOnlyList<int> SpecialPrefixIds => _prefixIds;
 
-    /// <summary>The ids <c>addSpecialTokens: true</c> puts after the text.</summary>
-    public IReadOnlyList<int> SpecialSuffixIds => _suffixIds;
-
     /// <summary>The Jinja chat template that came with the tokenizer, verbatim.</summary>
     public string? ChatTemplateSource { get; }
 

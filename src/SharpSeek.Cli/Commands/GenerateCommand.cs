@@ -4,7 +4,6 @@ using System.Text;
 using SharpSeek.Checkpoints;
 using SharpSeek.Inference;
 using SharpSeek.Model;
-using SharpSeek.Tensors.Kernels;
 using SharpSeek.Tensors.Threading;
 using SharpSeek.Tokenizer;
 
@@ -40,7 +39,7 @@ internal static class GenerateCommand
             if ((text is null) == (ids is null)) throw new ArgumentException("give exactly one of --prompt and --prompt-tokens");
             int count = parse.GetValue(maxTokens);
             if (count < 1) throw new ArgumentException("--max-tokens must be at least 1");
-            var sampling = new SamplingOptions(parse.GetValue(temperature), parse.GetValue(topK), parse.GetValue(topP), parse.GetValue(seed));
+            var sampling = new SamplingSettings { Temperature = parse.GetValue(temperature), TopK = parse.GetValue(topK), TopP = parse.GetValue(topP), Seed = parse.GetValue(seed) };
             sampling.Validate();
 
             using var checkpoint = LogitsCommand.OpenModel(parse);
@@ -80,7 +79,7 @@ internal static class GenerateCommand
             {
                 PromptTokens = promptIds,
                 MaxTokens = count,
-                Sampling = new SamplingSettings { Temperature = sampling.Temperature, TopK = sampling.TopK, TopP = sampling.TopP, Seed = sampling.Seed },
+                Sampling = sampling,
                 // A plain continuation: the model's own distribution, no chat-format rules.
                 RawSampling = true,
                 IgnoreEndOfSequence = parse.GetValue(ignoreEos),

@@ -23,25 +23,9 @@ internal sealed class DeepSeekModel : LanguageModel
 
     public override int MtpDepth => _mtp.Length;
 
-    private sealed class Block(Tensor attentionNorm, Tensor ffnNorm, MlaAttention attention, DenseFeedForward? dense, MoeFeedForward? moe)
-    {
-        public Tensor AttentionNorm { get; } = attentionNorm;
-        public Tensor FfnNorm { get; } = ffnNorm;
-        public MlaAttention Attention { get; } = attention;
-        public DenseFeedForward? Dense { get; } = dense;
-        public MoeFeedForward? Moe { get; } = moe;
-    }
+    private sealed record Block(Tensor AttentionNorm, Tensor FfnNorm, MlaAttention Attention, DenseFeedForward? Dense, MoeFeedForward? Moe);
 
-    private sealed class MtpLayer(Tensor embeddingNorm, Tensor hiddenNorm, Tensor projection, Tensor headNorm, Tensor embedding, Tensor head, Block block)
-    {
-        public Tensor EmbeddingNorm { get; } = embeddingNorm;
-        public Tensor HiddenNorm { get; } = hiddenNorm;
-        public Tensor Projection { get; } = projection;
-        public Tensor HeadNorm { get; } = headNorm;
-        public Tensor Embedding { get; } = embedding;
-        public Tensor Head { get; } = head;
-        public Block Block { get; } = block;
-    }
+    private sealed record MtpLayer(Tensor EmbeddingNorm, Tensor HiddenNorm, Tensor Projection, Tensor HeadNorm, Tensor Embedding, Tensor Head, Block Block);
 
     public DeepSeekModel(ModelConfig config, ModelWeights w, ModelOptions options)
         : base(config, options, Tensors.Kernels.RopeLayout.Interleaved)

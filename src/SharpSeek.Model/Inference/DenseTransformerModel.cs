@@ -18,13 +18,7 @@ internal sealed class DenseTransformerModel : LanguageModel
     private readonly Tensor _embedding, _finalNorm, _head;
     private readonly Block[] _blocks;
 
-    private sealed class Block(Tensor attentionNorm, Tensor ffnNorm, GroupedQueryAttention attention, DenseFeedForward ffn)
-    {
-        public Tensor AttentionNorm { get; } = attentionNorm;
-        public Tensor FfnNorm { get; } = ffnNorm;
-        public GroupedQueryAttention Attention { get; } = attention;
-        public DenseFeedForward Ffn { get; } = ffn;
-    }
+    private sealed record Block(Tensor AttentionNorm, Tensor FfnNorm, GroupedQueryAttention Attention, DenseFeedForward Ffn);
 
     public DenseTransformerModel(ModelConfig config, ModelWeights w, ModelOptions options)
         : base(config, options, options.DenseRopeLayout ?? RopeLayout.Halves)

@@ -21,29 +21,16 @@ public sealed partial class AccountStore
         {
             await using var c = await OpenAsync(ct).ConfigureAwait(false);
             await using var tx = await c.BeginTransactionAsync(ct).ConfigureAwait(false);
-            long balance;
-            await using (var read = Command(c, tx, "SELECT granted_nano + topped_up_nano FROM accounts WHERE id = @a" + (_postgres ? " FOR UPDATE" : "")))
-            {
-                Add(read, "@a", accountId);
-                if (await read.ExecuteScalarAsync(ct).ConfigureAwait(false) is not { } b || b is DBNull) return null;
-                balance = Convert.ToInt64(b);
-            }
-            long reserved;
-            await using (var sum = Command(c, tx, "SELECT COALESCE(SUM(amount_nano), 0) FROM balance_reservations WHERE account_id = @a"))
-            {
-                Add(sum, "@a", accountId);
-                reserved = Convert.ToInt64(await sum.ExecuteScalarAsync(ct).ConfigureAwait(false));
-            }
+            await using var read = Command(c, tx, "SELECT granted_nano + topped_up_nano FROM accounts WHERE id = @a" + (_postgres ? " FOR UPDATE" : ""), ("@a", accountId));
+            if (await read.ExecuteScalarAsync(ct).ConfigureAwait(false) is not { } b || b is DBNull) return null;
+            long balance = Convert.ToInt64(b);
+            await using var sum = Command(c, tx, "SELECT COALESCE(SUM(amount_nano), 0) FROM balance_reservations WHERE account_id = @a", ("@a", accountId));
+            long reserved = Convert.ToInt64(await sum.ExecuteScalarAsync(ct).ConfigureAwait(false));
             if (amountFor(balance - reserved) is not long amount) return null;
-            await using (var insert = Command(c, tx, "INSERT INTO balance_reservations (request_id, account_id, amount_nano, instance, created_unix) VALUES (@r, @a, @n, @i, @t)"))
-            {
-                Add(insert, "@r", requestId);
-                Add(insert, "@a", accountId);
-                Add(insert, "@n", amount);
-                Add(insert, "@i", instance);
-                Add(insert, "@t", DateTimeOffset.UtcNow.ToUnixTimeSeconds());
-                await insert.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
-            }
+            await using var insert = Command(c, tx,
+                "INSERT INTO balance_reservations (request_id, account_id, amount_nano, instance, created_unix) VALUES (@r, @a, @n, @i, @t)",
+                ("@r", requestId), ("@a", accountId), ("@n", amount), ("@i", instance), ("@t", DateTimeOffset.UtcNow.ToUnixTimeSeconds()));
+            await insert.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
             await tx.CommitAsync(ct).ConfigureAwait(false);
             return amount;
         }
@@ -60,8 +47,7 @@ public sealed partial class AccountStore
         try
         {
             await using var c = await OpenAsync(CancellationToken.None).ConfigureAwait(false);
-            await using var cmd = Command(c, null, "DELETE FROM balance_reservations WHERE request_id = @r");
-            Add(cmd, "@r", requestId);
+            await using var cmd = Command(c, null, "DELETE FROM balance_reservations WHERE request_id = @r", ("@r", requestId));
             await cmd.ExecuteNonQueryAsync().ConfigureAwait(false);
         }
         finally
@@ -74,8 +60,7 @@ public sealed partial class AccountStore
     public int DropReservations(string instance)
     {
         using var c = Open();
-        using var cmd = Command(c, null, "DELETE FROM balance_reservations WHERE instance = @i");
-        Add(cmd, "@i", instance);
+        using var cmd = Command(c, null, "DELETE FROM balance_reservations WHERE instance = @i", ("@i", instance));
         return cmd.ExecuteNonQuery();
     }
 
@@ -83,8 +68,7 @@ public sealed partial class AccountStore
     public async Task<long> ReservedAsync(long accountId, CancellationToken ct = default)
     {
         await using var c = await OpenAsync(ct).ConfigureAwait(false);
-        await using var cmd = Command(c, null, "SELECT COALESCE(SUM(amount_nano), 0) FROM balance_reservations WHERE account_id = @a");
-        Add(cmd, "@a", accountId);
+        await using var cmd = Command(c, null, "SELECT COALESCE(SUM(amount_nano), 0) FROM balance_reservations WHERE account_id = @a", ("@a", accountId));
         return Convert.ToInt64(await cmd.ExecuteScalarAsync(ct).ConfigureAwait(false));
     }
 
@@ -99,28 +83,16 @@ public sealed partial class AccountStore
         {
             await using var c = await OpenAsync(CancellationToken.None).ConfigureAwait(false);
             await using var tx = await c.BeginTransactionAsync().ConfigureAwait(false);
-            int inserted;
-            await using (var insert = Command(c, tx, """
+            await using var insert = Command(c, tx, """
                 INSERT INTO usage_ledger (request_id, account_id, model, endpoint, outcome, created_unix, prompt_tokens,
                     cache_hit_tokens, cache_miss_tokens, completion_tokens, reasoning_tokens, cost_nano)
                 VALUES (@r, @a, @m, @e, @o, @t, @p, @h, @x, @c, @rt, @cost)
                 ON CONFLICT (request_id) DO NOTHING
-                """))
-            {
-                Add(insert, "@r", u.RequestId);
-                Add(insert, "@a", u.AccountId);
-                Add(insert, "@m", u.Model);
-                Add(insert, "@e", u.Endpoint);
-                Add(insert, "@o", u.Outcome);
-                Add(insert, "@t", DateTimeOffset.UtcNow.ToUnixTimeSeconds());
-                Add(insert, "@p", u.PromptTokens);
-                Add(insert, "@h", u.CacheHitTokens);
-                Add(insert, "@x", u.CacheMissTokens);
-                Add(insert, "@c", u.CompletionTokens);
-                Add(insert, "@rt", u.ReasoningTokens);
-                Add(insert, "@cost", u.CostNano);
-                inserted = await insert.ExecuteNonQueryAsync().ConfigureAwait(false);
-            }
+                """,
+                ("@r", u.RequestId), ("@a", u.AccountId), ("@m", u.Model), ("@e", u.Endpoint), ("@o", u.Outcome),
+                ("@t", DateTimeOffset.UtcNow.ToUnixTimeSeconds()), ("@p", u.PromptTokens), ("@h", u.CacheHitTokens),
+                ("@x", u.CacheMissTokens), ("@c", u.CompletionTokens), ("@rt", u.ReasoningTokens), ("@cost", u.CostNano));
+            int inserted = await insert.ExecuteNonQueryAsync().ConfigureAwait(false);
             if (inserted > 0 && u.CostNano > 0)
             {
                 // Granted balance pays first; what it cannot cover comes off the topped-up balance.
@@ -129,16 +101,11 @@ public sealed partial class AccountStore
                         topped_up_nano = topped_up_nano - (CASE WHEN granted_nano >= @cost THEN 0 WHEN granted_nano > 0 THEN @cost - granted_nano ELSE @cost END),
                         granted_nano = CASE WHEN granted_nano >= @cost THEN granted_nano - @cost WHEN granted_nano > 0 THEN 0 ELSE granted_nano END
                     WHERE id = @a
-                    """);
-                Add(charge, "@cost", u.CostNano);
-                Add(charge, "@a", u.AccountId);
+                    """, ("@cost", u.CostNano), ("@a", u.AccountId));
                 await charge.ExecuteNonQueryAsync().ConfigureAwait(false);
             }
-            await using (var release = Command(c, tx, "DELETE FROM balance_reservations WHERE request_id = @r"))
-            {
-                Add(release, "@r", u.RequestId);
-                await release.ExecuteNonQueryAsync().ConfigureAwait(false);
-            }
+            await using var release = Command(c, tx, "DELETE FROM balance_reservations WHERE request_id = @r", ("@r", u.RequestId));
+            await release.ExecuteNonQueryAsync().ConfigureAwait(false);
             await tx.CommitAsync().ConfigureAwait(false);
         }
         finally
@@ -147,11 +114,19 @@ public sealed partial class AccountStore
         }
     }
 
-    private static DbCommand Command(DbConnection c, DbTransaction? tx, string sql)
+    /// <summary>A command of <paramref name="sql"/> in <paramref name="tx"/> with its named parameters bound.</summary>
+    private static DbCommand Command(DbConnection c, DbTransaction? tx, string sql, params (string Name, object Value)[] parameters)
     {
         var cmd = c.CreateCommand();
         cmd.Transaction = tx;
         cmd.CommandText = sql;
+        foreach (var (name, value) in parameters)
+        {
+            var p = cmd.CreateParameter();
+            p.ParameterName = name;
+            p.Value = value;
+            cmd.Parameters.Add(p);
+        }
         return cmd;
     }
 }

@@ -73,8 +73,7 @@ public sealed partial class AccountStore : IDisposable
         if (_dataSource is not null) return _dataSource.OpenConnection();
         var c = new SqliteConnection(_connectionString);
         c.Open();
-        using var pragma = c.CreateCommand();
-        pragma.CommandText = "PRAGMA busy_timeout = 30000;";
+        using var pragma = Command(c, null, "PRAGMA busy_timeout = 30000;");
         pragma.ExecuteNonQuery();
         return c;
     }
@@ -84,8 +83,7 @@ public sealed partial class AccountStore : IDisposable
         if (_dataSource is not null) return await _dataSource.OpenConnectionAsync(ct).ConfigureAwait(false);
         var c = new SqliteConnection(_connectionString);
         await c.OpenAsync(ct).ConfigureAwait(false);
-        using var pragma = c.CreateCommand();
-        pragma.CommandText = "PRAGMA busy_timeout = 30000;";
+        await using var pragma = Command(c, null, "PRAGMA busy_timeout = 30000;");
         await pragma.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
         return c;
     }
@@ -143,17 +141,8 @@ public sealed partial class AccountStore : IDisposable
 
     private static void Execute(DbConnection c, string sql)
     {
-        using var cmd = c.CreateCommand();
-        cmd.CommandText = sql;
+        using var cmd = Command(c, null, sql);
         cmd.ExecuteNonQuery();
-    }
-
-    private static void Add(DbCommand cmd, string name, object value)
-    {
-        var p = cmd.CreateParameter();
-        p.ParameterName = name;
-        p.Value = value;
-        cmd.Parameters.Add(p);
     }
 
     public static string HashKey(string apiKey) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(apiKey)));
@@ -166,33 +155,15 @@ public sealed partial class AccountStore : IDisposable
     {
         string hash = HashKey(apiKey);
         using var c = Open();
-        using (var find = c.CreateCommand())
-        {
-            find.CommandText = "SELECT account_id FROM api_keys WHERE key_hash = @h";
-            Add(find, "@h", hash);
+        using (var find = Command(c, null, "SELECT account_id FROM api_keys WHERE key_hash = @h", ("@h", hash)))
             if (find.ExecuteScalar() is { } existing and not DBNull) return Convert.ToInt64(existing);
-        }
         using var tx = c.BeginTransaction();
         long now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
-        long accountId;
-        using (var insert = c.CreateCommand())
-        {
-            insert.Transaction = tx;
-            insert.CommandText = "INSERT INTO accounts (name, granted_nano, topped_up_nano, created_unix) VALUES (@n, @g, 0, @t) RETURNING id";
-            Add(insert, "@n", accountName);
-            Add(insert, "@g", grantNano);
-            Add(insert, "@t", now);
-            accountId = Convert.ToInt64(insert.ExecuteScalar());
-        }
-        using (var key = c.CreateCommand())
-        {
-            key.Transaction = tx;
-            key.CommandText = "INSERT INTO api_keys (key_hash, account_id, created_unix) VALUES (@h, @a, @t)";
-            Add(key, "@h", hash);
-            Add(key, "@a", accountId);
-            Add(key, "@t", now);
-            key.ExecuteNonQuery();
-        }
+        using var insert = Command(c, tx, "INSERT INTO accounts (name, granted_nano, topped_up_nano, created_unix) VALUES (@n, @g, 0, @t) RETURNING id",
+            ("@n", accountName), ("@g", grantNano), ("@t", now));
+        long accountId = Convert.ToInt64(insert.ExecuteScalar());
+        using var key = Command(c, tx, "INSERT INTO api_keys (key_hash, account_id, created_unix) VALUES (@h, @a, @t)", ("@h", hash), ("@a", accountId), ("@t", now));
+        key.ExecuteNonQuery();
         tx.Commit();
         return accountId;
     }
@@ -200,8 +171,7 @@ public sealed partial class AccountStore : IDisposable
     public int KeyCount()
     {
         using var c = Open();
-        using var cmd = c.CreateCommand();
-        cmd.CommandText = "SELECT COUNT(*) FROM api_keys";
+        using var cmd = Command(c, null, "SELECT COUNT(*) FROM api_keys");
         return Convert.ToInt32(cmd.ExecuteScalar());
     }
 
@@ -209,9 +179,9 @@ public sealed partial class AccountStore : IDisposable
     public async Task<Account?> FindAccountAsync(string apiKey, CancellationToken ct = default)
     {
         await using var c = await OpenAsync(ct).ConfigureAwait(false);
-        await using var cmd = c.CreateCommand();
-        cmd.CommandText = "SELECT a.id, a.name, a.granted_nano, a.topped_up_nano FROM api_keys k JOIN accounts a ON a.id = k.account_id WHERE k.key_hash = @h";
-        Add(cmd, "@h", HashKey(apiKey));
+        await using var cmd = Command(c, null,
+            "SELECT a.id, a.name, a.granted_nano, a.topped_up_nano FROM api_keys k JOIN accounts a ON a.id = k.account_id WHERE k.key_hash = @h",
+            ("@h", HashKey(apiKey)));
         await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
         if (!await r.ReadAsync(ct).ConfigureAwait(false)) return null;
         return new Account(r.GetInt64(0), r.GetString(1), r.GetInt64(2), r.GetInt64(3));
@@ -220,9 +190,7 @@ public sealed partial class AccountStore : IDisposable
     public async Task<Account?> GetAccountAsync(long accountId, CancellationToken ct = default)
     {
         await using var c = await OpenAsync(ct).ConfigureAwait(false);
-        await using var cmd = c.CreateCommand();
-        cmd.CommandText = "SELECT id, name, granted_nano, topped_up_nano FROM accounts WHERE id = @a";
-        Add(cmd, "@a", accountId);
+        await using var cmd = Command(c, null, "SELECT id, name, granted_nano, topped_up_nano FROM accounts WHERE id = @a", ("@a", accountId));
         await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
         if (!await r.ReadAsync(ct).ConfigureAwait(false)) return null;
         return new Account(r.GetInt64(0), r.GetString(1), r.GetInt64(2), r.GetInt64(3));
@@ -232,10 +200,7 @@ public sealed partial class AccountStore : IDisposable
     public async Task TopUpAsync(long accountId, long nano, CancellationToken ct = default)
     {
         await using var c = await OpenAsync(ct).ConfigureAwait(false);
-        await using var cmd = c.CreateCommand();
-        cmd.CommandText = "UPDATE accounts SET topped_up_nano = topped_up_nano + @n WHERE id = @a";
-        Add(cmd, "@n", nano);
-        Add(cmd, "@a", accountId);
+        await using var cmd = Command(c, null, "UPDATE accounts SET topped_up_nano = topped_up_nano + @n WHERE id = @a", ("@n", nano), ("@a", accountId));
         await cmd.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
     }
 
@@ -243,10 +208,10 @@ public sealed partial class AccountStore : IDisposable
     public async Task<IReadOnlyList<UsageRecord>> LedgerAsync(long? accountId = null, CancellationToken ct = default)
     {
         await using var c = await OpenAsync(ct).ConfigureAwait(false);
-        await using var cmd = c.CreateCommand();
-        cmd.CommandText = "SELECT request_id, account_id, model, endpoint, outcome, prompt_tokens, cache_hit_tokens, cache_miss_tokens, completion_tokens, reasoning_tokens, cost_nano FROM usage_ledger"
-            + (accountId is null ? "" : " WHERE account_id = @a") + " ORDER BY id";
-        if (accountId is long a) Add(cmd, "@a", a);
+        await using var cmd = Command(c, null,
+            "SELECT request_id, account_id, model, endpoint, outcome, prompt_tokens, cache_hit_tokens, cache_miss_tokens, completion_tokens, reasoning_tokens, cost_nano FROM usage_ledger"
+            + (accountId is null ? "" : " WHERE account_id = @a") + " ORDER BY id",
+            accountId is long a ? [("@a", a)] : []);
         var rows = new List<UsageRecord>();
         await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
         while (await r.ReadAsync(ct).ConfigureAwait(false))
