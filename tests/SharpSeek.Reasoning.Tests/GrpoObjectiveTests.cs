@@ -146,17 +146,14 @@ public class GrpoObjectiveTests
         int[] prompt = [1, 2, 3], finished = [4, 5, eos], cut = [4, 5, 6];
         var off = new GrpoSettings();
         var on = off with { FilterOverlong = true };
-        Assert.False(GrpoObjective.IsCut(finished, eos));
-        Assert.True(GrpoObjective.IsCut(cut, eos));
-        Assert.True(GrpoObjective.IsCut([], eos));
         foreach (var settings in new[] { off, on })
         {
-            var example = GrpoObjective.ResponseExample(prompt, finished, eos, settings);
+            var example = GrpoObjective.ResponseExample(prompt, finished, cut: false, settings);
             Assert.Equal([1, 2, 3, 4, 5, eos], example.Tokens);
             Assert.Equal([false, false, false, true, true, true], example.LossMask);
         }
-        Assert.Equal([false, false, false, true, true, true], GrpoObjective.ResponseExample(prompt, cut, eos, off).LossMask);
-        var filtered = GrpoObjective.ResponseExample(prompt, cut, eos, on);
+        Assert.Equal([false, false, false, true, true, true], GrpoObjective.ResponseExample(prompt, cut, cut: true, off).LossMask);
+        var filtered = GrpoObjective.ResponseExample(prompt, cut, cut: true, on);
         Assert.Equal([1, 2, 3, 4, 5, 6], filtered.Tokens);
         Assert.All(filtered.LossMask, Assert.False);
     }

@@ -39,11 +39,15 @@ public class PipelineTests
             var stages = new HashSet<string>();
             var first = new R1Recipe(RecipeSettings.ContinuousIntegration(5), (stage, _, _, _) => stages.Add(stage)).Run(Path.Combine(root, "a"));
             foreach (string file in new[] { "config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "eval.md", "eval.png",
-                         "metrics.jsonl", "curves-grpo.png", "curves-grpo-eval.png", "curves-pretrain.png", "curves-sft.png", "recipe.json" })
+                         "metrics.jsonl", "curves-grpo.png", "curves-grpo-eval.png", "curves-pretrain.png", "curves-sft.png", "recipe.json",
+                         "curves-r1-zero.png", "curves-r1-zero-eval.png" })
                 Assert.True(File.Exists(Path.Combine(first.OutputDirectory, file)), file);
             Assert.Contains("pretrain", stages);
             Assert.Contains("grpo", stages);
-            Assert.Equal(3 * 2 * 4 * 3, first.Evaluation.Count); // stages × modes × tasks × difficulties
+            Assert.Contains("r1-zero", stages);
+            Assert.Equal((3 * 2 + 2) * 4 * 3, first.Evaluation.Count); // (stages × modes + R1-Zero's two) × tasks × difficulties
+            Assert.Equal(4 * 3, first.Evaluation.Count(c => c.Stage == R1Recipe.ZeroStage && c.Thinking));
+            Assert.Equal(4 * 3, first.Evaluation.Count(c => c.Stage == R1Recipe.ZeroBaseStage && c.Thinking));
             // Each cell carries its problems' outcomes: pass@1 from them is the table's, and the pass@k curve rises.
             foreach (var cell in first.Evaluation)
             {
@@ -57,6 +61,8 @@ public class PipelineTests
             {
                 var comparisons = summary.RootElement.GetProperty("grpo_vs_sft").EnumerateArray().ToList();
                 Assert.Equal(2, comparisons.Count); // with and without thinking
+                comparisons.AddRange(summary.RootElement.GetProperty("r1_zero_vs_base").EnumerateArray());
+                Assert.Equal(3, comparisons.Count); // R1-Zero reasons in plain text: one mode
                 foreach (var c in comparisons)
                 {
                     double d = c.GetProperty("difference").GetDouble();
@@ -70,6 +76,13 @@ public class PipelineTests
             using (var doc = JsonDocument.Parse(grpo[0]))
                 foreach (string key in new[] { "reward", "accuracy", "response_tokens", "cut_responses", "kl", "clip_fraction" })
                     Assert.True(doc.RootElement.TryGetProperty(key, out _), key);
+            // R1-Zero's GRPO logged its own curve, with the response length and the self-check share the issue asks to track.
+            var zero = File.ReadLines(Path.Combine(first.OutputDirectory, "metrics.jsonl")).Where(l => l.Contains("\"r1-zero\"")).ToList();
+            Assert.Equal(RecipeSettings.ContinuousIntegration(5).ZeroSteps, zero.Count);
+            using (var doc = JsonDocument.Parse(zero[^1]))
+                foreach (string key in new[] { "reward", "accuracy", "format", "response_tokens", "self_check", "cut_responses", "kl" })
+                    Assert.True(doc.RootElement.TryGetProperty(key, out _), key);
+            Assert.Equal(2, File.ReadLines(Path.Combine(first.OutputDirectory, "metrics.jsonl")).Count(l => l.Contains("\"r1-zero-eval\"")));
             // ...and the held-out monitoring curve: before the first step and after the last, every difficulty.
             var monitor = File.ReadLines(Path.Combine(first.OutputDirectory, "metrics.jsonl")).Where(l => l.Contains("\"grpo-eval\"")).ToList();
             Assert.Equal(2, monitor.Count);
@@ -97,8 +110,9 @@ public class PipelineTests
                 File.ReadAllBytes(Path.Combine(second.OutputDirectory, "model.safetensors")));
             Assert.True(File.Exists(checkpoint));
             var resumed = new R1Recipe(RecipeSettings.ContinuousIntegration(5) with { SftCheckpoint = checkpoint }).Run(Path.Combine(root, "c"));
-            Assert.DoesNotContain(resumed.Evaluation, c => c.Stage == "base");
-            Assert.Equal(first.Evaluation.Where(c => c.Stage != "base"), resumed.Evaluation);
+            // No pretrained weights in an SFT checkpoint, so no base row and no R1-Zero.
+            Assert.DoesNotContain(resumed.Evaluation, c => c.Stage is "base" or R1Recipe.ZeroStage or R1Recipe.ZeroBaseStage);
+            Assert.Equal(first.Evaluation.Where(c => c.Stage is not ("base" or R1Recipe.ZeroStage or R1Recipe.ZeroBaseStage)), resumed.Evaluation);
             Assert.Equal(File.ReadAllBytes(Path.Combine(first.OutputDirectory, "model.safetensors")),
                 File.ReadAllBytes(Path.Combine(resumed.OutputDirectory, "model.safetensors")));
 

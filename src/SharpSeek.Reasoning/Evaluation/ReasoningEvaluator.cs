@@ -63,11 +63,10 @@ public sealed class ProblemScores(int samples, IReadOnlyList<int> correct) : IEq
 /// </summary>
 public static class ReasoningEvaluator
 {
-    public static List<EvaluationCell> Evaluate(string stage, RolloutSampler sampler, ReasoningChatFormat format, EvaluationSettings settings,
+    public static List<EvaluationCell> Evaluate(string stage, RolloutSampler sampler, ProblemFormat format, EvaluationSettings settings,
         bool[] modes, Action<double>? progress = null)
     {
         var cells = new List<EvaluationCell>();
-        var rewards = new RewardFunction();
         int total = modes.Length * settings.Kinds.Count * settings.MaxDifficulty, done = 0;
         foreach (bool thinking in modes)
             foreach (var kind in settings.Kinds)
@@ -79,7 +78,7 @@ public static class ReasoningEvaluator
                     {
                         var prompt = format.Prompt(p, thinking);
                         for (int s = 0; s < settings.Samples; s++)
-                            requests.Add(new RolloutRequest(prompt, settings.Temperature, DeterministicRandom.SeedFor(settings.Seed, $"eval/{p.CanonicalKey}/{thinking}/{s}")));
+                            requests.Add(new RolloutRequest(prompt, settings.Temperature, DeterministicRandom.SeedFor(settings.Seed, $"eval/{p.CanonicalKey}/{thinking}/{s}"), format.StopStrings));
                     }
                     var outputs = sampler.Generate(requests, settings.MaxNewTokens, group: Math.Max(1, settings.Samples));
                     double pass = 0, majority = 0, tokens = 0;
@@ -91,7 +90,7 @@ public static class ReasoningEvaluator
                         {
                             var output = outputs[i * settings.Samples + s];
                             tokens += output.Length;
-                            var reward = rewards.Score(problems[i], ReasoningChatFormat.AssistantText(format.Tokenizer.Decode(output), thinking));
+                            var reward = format.Score(problems[i], output, thinking);
                             pass += reward.Accuracy;
                             if (reward.Accuracy > 0) correct[i]++;
                             if (reward.Answer is null) continue;

@@ -10,8 +10,8 @@ using SharpSeek.Training;
 
 namespace SharpSeek.Reasoning.Generation;
 
-/// <summary>One generation job: a prompt and how to sample its continuation.</summary>
-public readonly record struct RolloutRequest(int[] Prompt, float Temperature, ulong Seed);
+/// <summary>One generation job: a prompt and how to sample its continuation (ending early at any of <paramref name="Stop"/>, which the completion keeps).</summary>
+public readonly record struct RolloutRequest(int[] Prompt, float Temperature, ulong Seed, IReadOnlyList<string>? Stop = null);
 
 /// <summary>
 /// Samples completions from the current weights of a trainable model through the serving engine: the weights are
@@ -25,7 +25,7 @@ public sealed class RolloutSampler : IDisposable
 {
     private readonly TrainableModel<float> _source;
     private readonly ComputePool _pool;
-    private readonly ReasoningChatFormat _format;
+    private readonly ProblemFormat _format;
     private readonly int _maxContext;
     private LanguageModel? _model;
     private ModelWeights? _weights;
@@ -34,7 +34,7 @@ public sealed class RolloutSampler : IDisposable
 
     /// <param name="world">The data-parallel job (one process when null): <see cref="Generate"/> splits each call's
     /// requests over its ranks, and every rank receives every completion.</param>
-    public RolloutSampler(TrainableModel<float> source, ComputePool pool, ReasoningChatFormat format, int maxContext, ICommunicator? world = null)
+    public RolloutSampler(TrainableModel<float> source, ComputePool pool, ProblemFormat format, int maxContext, ICommunicator? world = null)
     {
         _source = source;
         _pool = pool;
@@ -45,8 +45,6 @@ public sealed class RolloutSampler : IDisposable
     }
 
     public ICommunicator World { get; }
-
-    public int EndOfSentence => _format.EndOfSentence;
 
     /// <summary>Rebinds the inference model to the trainable weights (call after every optimizer step that should be sampled from).</summary>
     public void Sync()
@@ -126,6 +124,7 @@ public sealed class RolloutSampler : IDisposable
                 Sampling = new SamplingSettings { Temperature = Math.Max(r.Temperature, 0f), Seed = r.Seed },
                 RawSampling = true,
                 ReturnTokens = true,
+                StopStrings = r.Stop ?? [],
             };
             if (!engine.TrySubmit(request, CancellationToken.None, out var stream))
                 throw new InvalidOperationException("the rollout engine refused a request"); // its queue holds every request of a call

@@ -11,22 +11,25 @@ namespace SharpSeek.Reasoning.Recipe;
 /// <summary>The recipe's reinforcement-learning stage: GRPO with rule-based rewards, its monitor and its data-parallel split.</summary>
 public sealed partial class R1Recipe
 {
+    /// <summary>One GRPO run: its name (curves, seeds, progress), length and token budget; the rest is the recipe's GRPO settings.</summary>
+    private sealed record GrpoRun(string Name, int Steps, int MaxNewTokens);
+
     /// <summary>
     /// GRPO: each step samples G completions for each of P training prompts from the current policy, scores them
     /// with the rule-based rewards, computes group-relative advantages, then takes μ optimizer steps on the clipped
-    /// objective with the k3 KL to the frozen SFT model; old log-probabilities come from the policy that sampled.
+    /// objective with the k3 KL to the policy it started from (frozen); old log-probabilities come from the policy that
+    /// sampled. The format decides the prompts and the rewards: the R1 chat after SFT, the plain text for R1-Zero.
     /// </summary>
-    private void Grpo(PolicyModel policy, ReasoningChatFormat format, ComputePool pool, CurveLog curves)
+    private void Grpo(PolicyModel policy, ProblemFormat format, ComputePool pool, CurveLog curves, GrpoRun run)
     {
         using var reference = policy.Snapshot();
         using var sampler = new RolloutSampler(policy.Model, pool, format, _s.MaxContext, _world);
         policy.BiasUpdateSpeed = _s.GrpoBiasUpdateSpeed;
-        var rewards = new RewardFunction();
-        var rng = new DeterministicRandom(DeterministicRandom.SeedFor(_s.Seed, "grpo"));
+        var rng = new DeterministicRandom(DeterministicRandom.SeedFor(_s.Seed, run.Name));
         int g = _s.GrpoGroup;
         int candidates = _s.GrpoPrompts * Math.Max(1, _s.GrpoOversample);
-        if (_s.GrpoEvalEvery > 0) MonitorGrpo(policy, format, pool, curves, 0);
-        for (int step = 0; step < _s.GrpoSteps; step++)
+        if (_s.GrpoEvalEvery > 0) MonitorGrpo(policy, format, pool, curves, run, 0);
+        for (int step = 0; step < run.Steps; step++)
         {
             double lr = _s.GrpoLearningRate * Math.Min(1.0, (step + 1) / (double)Math.Max(1, _s.GrpoWarmupSteps));
             var problems = new List<ReasoningProblem>();
@@ -37,22 +40,24 @@ public sealed partial class R1Recipe
                 problems.Add(p);
                 var prompt = format.Prompt(p, thinking: true);
                 for (int j = 0; j < g; j++)
-                    requests.Add(new RolloutRequest(prompt, _s.GrpoTemperature, DeterministicRandom.SeedFor(_s.Seed, $"grpo/{step}/{i}/{j}")));
+                    requests.Add(new RolloutRequest(prompt, _s.GrpoTemperature, DeterministicRandom.SeedFor(_s.Seed, $"{run.Name}/{step}/{i}/{j}"), format.StopStrings));
             }
             sampler.Sync();
             // Split over the ranks by prompt (a group's G samples together); every rank gets every completion back.
-            var completions = sampler.Generate(requests, _s.GrpoMaxNewTokens, group: g);
+            var completions = sampler.Generate(requests, run.MaxNewTokens, group: g);
 
             var allRewards = new double[requests.Count];
-            double accuracy = 0, formatOk = 0, length = 0, cut = 0;
+            var cut = new bool[requests.Count];
+            double accuracy = 0, formatOk = 0, length = 0, checks = 0;
             for (int i = 0; i < requests.Count; i++)
             {
-                var reward = rewards.Score(problems[i / g], ReasoningChatFormat.AssistantText(format.Tokenizer.Decode(completions[i]), thinking: true));
+                var reward = format.Score(problems[i / g], completions[i], thinking: true);
                 allRewards[i] = reward.Total;
                 accuracy += reward.Accuracy;
                 formatOk += reward.Format;
                 length += completions[i].Length;
-                if (GrpoObjective.IsCut(completions[i], sampler.EndOfSentence)) cut++;
+                cut[i] = !format.Ended(completions[i]);
+                if (SelfCheck.Finds(problems[i / g], format.Reasoning(completions[i], thinking: true))) checks++;
             }
             // Keep the first groups (in draw order, so the choice is deterministic) whose rewards are not all equal.
             var kept = new List<int>();
@@ -71,7 +76,7 @@ public sealed partial class R1Recipe
                 {
                     int i = kept[k] * g + j;
                     rewardValues[k * g + j] = allRewards[i];
-                    examples.Add(GrpoObjective.ResponseExample(requests[i].Prompt, completions[i], sampler.EndOfSentence, _s.Grpo));
+                    examples.Add(GrpoObjective.ResponseExample(requests[i].Prompt, completions[i], cut[i], _s.Grpo));
                 }
             double informativeGroups = 0;
             for (int group = 0; group < candidates; group++)
@@ -129,12 +134,13 @@ public sealed partial class R1Recipe
             {
                 ["reward"] = allRewards.Average(), ["accuracy"] = accuracy / count, ["format"] = formatOk / count,
                 ["informative_groups"] = informativeGroups / candidates,
-                ["response_tokens"] = length / count, ["cut_responses"] = cut / count, ["kl"] = last.MeanKl, ["clip_fraction"] = last.ClipFraction, ["loss"] = last.Loss,
+                ["response_tokens"] = length / count, ["cut_responses"] = cut.Count(c => c) / (double)count, ["self_check"] = checks / count,
+                ["kl"] = last.MeanKl, ["clip_fraction"] = last.ClipFraction, ["loss"] = last.Loss,
             };
-            curves.Record("grpo", step + 1, metrics);
-            Report("grpo", step + 1, _s.GrpoSteps, $"reward {metrics["reward"]:F2} acc {metrics["accuracy"]:P0} len {metrics["response_tokens"]:F0}");
-            if (_s.GrpoEvalEvery > 0 && ((step + 1) % _s.GrpoEvalEvery == 0 || step + 1 == _s.GrpoSteps))
-                MonitorGrpo(policy, format, pool, curves, step + 1);
+            curves.Record(run.Name, step + 1, metrics);
+            Report(run.Name, step + 1, run.Steps, $"reward {metrics["reward"]:F2} acc {metrics["accuracy"]:P0} len {metrics["response_tokens"]:F0}");
+            if (_s.GrpoEvalEvery > 0 && ((step + 1) % _s.GrpoEvalEvery == 0 || step + 1 == run.Steps))
+                MonitorGrpo(policy, format, pool, curves, run, step + 1);
         }
     }
 
@@ -147,19 +153,19 @@ public sealed partial class R1Recipe
         return new GrpoStatistics(sums[0], tokens > 0 ? sums[1] / tokens : 0, tokens > 0 ? Math.Round(sums[2]) / tokens : 0, tokens);
     }
 
-    /// <summary>Held-out pass@1 with thinking, per difficulty, as the "grpo-eval" curve (a small sample: a trend, not the table).</summary>
-    private void MonitorGrpo(PolicyModel policy, ReasoningChatFormat format, ComputePool pool, CurveLog curves, int step)
+    /// <summary>Held-out pass@1 with thinking, per difficulty, as the "{run}-eval" curve (a small sample: a trend, not the table).</summary>
+    private void MonitorGrpo(PolicyModel policy, ProblemFormat format, ComputePool pool, CurveLog curves, GrpoRun run, int step)
     {
         using var sampler = new RolloutSampler(policy.Model, pool, format, _s.MaxContext, _world);
-        var cells = ReasoningEvaluator.Evaluate("grpo-eval", sampler, format, _s.GrpoEvaluation with
+        var cells = ReasoningEvaluator.Evaluate($"{run.Name}-eval", sampler, format, _s.GrpoEvaluation with
         {
             // The dev split: the curve is watched while training, so it must not be the table's test problems.
-            Split = DataSplit.Dev, Seed = DeterministicRandom.SeedFor(_s.Seed, "grpo-monitor"), MaxNewTokens = _s.GrpoMaxNewTokens,
+            Split = DataSplit.Dev, Seed = DeterministicRandom.SeedFor(_s.Seed, $"{run.Name}-monitor"), MaxNewTokens = run.MaxNewTokens,
         }, [true]);
         var values = new Dictionary<string, double> { ["all"] = cells.Average(c => c.PassAt1) };
         foreach (var level in cells.GroupBy(c => c.Difficulty)) values[$"D{level.Key}"] = level.Average(c => c.PassAt1);
-        curves.Record("grpo-eval", step, values);
-        Log($"grpo step {step}: dev pass@1 " + string.Join(", ", values.Select(v => FormattableString.Invariant($"{v.Key} {100 * v.Value:F1} %"))));
+        curves.Record($"{run.Name}-eval", step, values);
+        Log($"{run.Name} step {step}: dev pass@1 " + string.Join(", ", values.Select(v => FormattableString.Invariant($"{v.Key} {100 * v.Value:F1} %"))));
     }
 
     /// <summary>For each position of the packed batch: the index of the response whose token it predicts, or −1.</summary>

@@ -73,6 +73,9 @@ public sealed partial class R1Recipe(RecipeSettings settings, RecipeProgress? pr
         var config = _s.Model with { VocabSize = tokenizer.VocabularySize };
 
         using var policy = new PolicyModel(config, _s.Seed, pool, world: _world);
+        // R1-Zero starts from the pretrained weights, kept here while SFT and GRPO change the policy.
+        using var pretrained = _s.ZeroSteps > 0 ? new PolicyModel(config, _s.Seed, pool, world: _world) : null;
+        bool havePretrained = false;
         var cells = new List<EvaluationCell>();
         bool[] modes = [true, false];
         if (_s.SftCheckpoint is { } checkpoint && Exists(checkpoint))
@@ -99,6 +102,8 @@ public sealed partial class R1Recipe(RecipeSettings settings, RecipeProgress? pr
                 }
             }
             Timed("eval base", () => cells.AddRange(Evaluate("base", policy, format, pool, modes)));
+            pretrained?.Model.CopyValuesFrom(policy.Model);
+            havePretrained = pretrained is not null;
             Timed("sft", () => Supervised("sft", policy, format, curves, _s.SftSteps, _s.SftBatch, _s.SftLearningRate,
                 (ref DeterministicRandom rng) => TraceExample(format, ref rng)));
             if (_s.SftCheckpoint is { } path && Writes) SaveValues(policy, path);
@@ -106,8 +111,10 @@ public sealed partial class R1Recipe(RecipeSettings settings, RecipeProgress? pr
         Timed("eval sft", () => cells.AddRange(Evaluate("SFT", policy, format, pool, modes)));
         // RL starts from a copy with fresh AdamW moments: SFT's second-moment estimates would set GRPO's step sizes.
         using var rl = policy.Snapshot();
-        Timed("grpo", () => Grpo(rl, format, pool, curves));
+        Timed("grpo", () => Grpo(rl, format, pool, curves, new GrpoRun("grpo", _s.GrpoSteps, _s.GrpoMaxNewTokens)));
         Timed("eval grpo", () => cells.AddRange(Evaluate("GRPO", rl, format, pool, modes)));
+        if (havePretrained) Timed("r1-zero", () => cells.AddRange(Zero(pretrained!, new SolutionTextFormat(tokenizer), pool, curves)));
+        else if (pretrained is not null) Log("R1-Zero skipped: the run started from the SFT checkpoint, so there are no pretrained weights to start from");
 
         string table = ReasoningEvaluator.MarkdownTable(cells, _s.Evaluation.Samples);
         if (Writes)
@@ -234,10 +241,11 @@ public sealed partial class R1Recipe(RecipeSettings settings, RecipeProgress? pr
         }
     }
 
-    private List<EvaluationCell> Evaluate(string stage, PolicyModel policy, ReasoningChatFormat format, ComputePool pool, bool[] modes)
+    private List<EvaluationCell> Evaluate(string stage, PolicyModel policy, ProblemFormat format, ComputePool pool, bool[] modes, int? maxNewTokens = null)
     {
         using var sampler = new RolloutSampler(policy.Model, pool, format, _s.MaxContext, _world);
-        var cells = ReasoningEvaluator.Evaluate(stage, sampler, format, _s.Evaluation with { Seed = _s.Seed }, modes,
+        var settings = _s.Evaluation with { Seed = _s.Seed, MaxNewTokens = maxNewTokens ?? _s.Evaluation.MaxNewTokens };
+        var cells = ReasoningEvaluator.Evaluate(stage, sampler, format, settings, modes,
             f => Report($"eval {stage}", (int)Math.Round(f * 1000), 1000, ""));
         Log($"eval {stage}: pass@1 thinking {cells.Where(c => c.Thinking).Average(c => c.PassAt1):P1}");
         return cells;
@@ -254,6 +262,16 @@ public sealed partial class R1Recipe(RecipeSettings settings, RecipeProgress? pr
         if (curves.Series("grpo-eval", "all").Count > 0)
             curves.WriteChart(Path.Combine(directory, "curves-grpo-eval.png"), "grpo-eval",
                 [("held-out pass@1 with thinking (monitoring sample)", ["all", .. Enumerable.Range(1, ProblemGenerator.MaxDifficulty).Select(d => $"D{d}")])], height: 450);
+        if (curves.Series("r1-zero", "reward").Count > 0)
+            curves.WriteChart(Path.Combine(directory, "curves-r1-zero.png"), "r1-zero",
+            [
+                ("R1-Zero: reward and accuracy (plain prompt, no SFT)", ["reward", "accuracy", "format"]),
+                ("response length (tokens)", ["response_tokens"]),
+                ("share of responses that check their work", ["self_check"]),
+            ], smooth: 5);
+        if (curves.Series("r1-zero-eval", "all").Count > 0)
+            curves.WriteChart(Path.Combine(directory, "curves-r1-zero-eval.png"), "r1-zero-eval",
+                [("R1-Zero held-out pass@1 (monitoring sample)", ["all", .. Enumerable.Range(1, ProblemGenerator.MaxDifficulty).Select(d => $"D{d}")])], height: 450);
         curves.WriteChart(Path.Combine(directory, "curves-pretrain.png"), "pretrain", [("pretraining loss", ["loss"])], smooth: 10);
         curves.WriteChart(Path.Combine(directory, "curves-sft.png"), "sft", [("cold-start SFT loss (assistant tokens)", ["loss"])], smooth: 10);
     }
@@ -276,6 +294,7 @@ public sealed partial class R1Recipe(RecipeSettings settings, RecipeProgress? pr
                 ["pass_at_k"] = c.Solved.PassAtKCurve().Select(x => Math.Round(x, 4)).ToArray(),
             }).ToList(),
             ["grpo_vs_sft"] = Compare(result.Evaluation, "GRPO", "SFT"),
+            ["r1_zero_vs_base"] = Compare(result.Evaluation, ZeroStage, ZeroBaseStage),
         };
         AtomicFile.WriteAllText(path, JsonSerializer.Serialize(summary, s_indented));
     }

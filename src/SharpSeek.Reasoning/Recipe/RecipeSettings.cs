@@ -71,6 +71,11 @@ public sealed record RecipeSettings
     public int[] GrpoDifficulties { get; init; } = [1, 2, 3];
     public GrpoSettings Grpo { get; init; } = new();
 
+    /// <summary>R1-Zero's GRPO steps from the pretrained weights (0 skips R1-Zero); its other settings are GRPO's.</summary>
+    public int ZeroSteps { get; init; } = 160;
+    /// <summary>R1-Zero's budget per response: more room than R1's, so longer reasoning can pay if the policy finds it.</summary>
+    public int ZeroMaxNewTokens { get; init; } = 160;
+
     public int DistillProblems { get; init; } = 3000;
     /// <summary>Teacher samples per problem; every verified one is kept (rejection sampling), duplicates dropped.</summary>
     public int DistillSamples { get; init; } = 4;
@@ -122,7 +127,7 @@ public sealed record RecipeSettings
         MaxContext = 192,
         PretrainSteps = 4, PretrainBatch = 2, PretrainSequence = 64,
         SftSteps = 4, SftBatch = 4,
-        GrpoSteps = 2, GrpoPrompts = 2, GrpoGroup = 4, GrpoUpdates = 2, GrpoMaxNewTokens = 24,
+        GrpoSteps = 2, GrpoPrompts = 2, GrpoGroup = 4, GrpoUpdates = 2, GrpoMaxNewTokens = 24, ZeroSteps = 2, ZeroMaxNewTokens = 32,
         DistillProblems = 8, DistillPretrainSteps = 2, DistillSteps = 2, DistillBatch = 4,
         Evaluation = new EvaluationSettings { ProblemsPerCell = 2, Samples = 2, MaxNewTokens = 24, Seed = seed },
         GrpoEvaluation = new EvaluationSettings { ProblemsPerCell = 1, Samples = 2 },

@@ -14,21 +14,10 @@ public sealed record SupervisedExample(int[] Tokens, bool[] LossMask)
 /// (DeepSeek-R1's own template, which opens the think block), then <c>reasoning\n&lt;/think&gt;\n\nanswer</c> and the
 /// end-of-sentence token. "Without thinking" pre-fills an empty think block so the model must answer at once.
 /// </summary>
-public sealed class ReasoningChatFormat
+public sealed class ReasoningChatFormat(ByteLevelBpeTokenizer tokenizer) : ProblemFormat(tokenizer)
 {
     private static readonly DeepSeekChatTemplate Template = new(ChatTemplateKind.DeepSeekR1);
-
-    public ReasoningChatFormat(ByteLevelBpeTokenizer tokenizer)
-    {
-        Tokenizer = tokenizer ?? throw new ArgumentNullException(nameof(tokenizer));
-        EndOfSentence = tokenizer.TokenToId(DeepSeekTokens.EndOfSentence)
-            ?? throw new ArgumentException($"the tokenizer has no {DeepSeekTokens.EndOfSentence} token");
-        Padding = tokenizer.PadTokenId ?? EndOfSentence;
-    }
-
-    public ByteLevelBpeTokenizer Tokenizer { get; }
-    public int EndOfSentence { get; }
-    public int Padding { get; }
+    private static readonly RewardFunction Rewards = new();
 
     /// <summary>What a model with no thinking budget is given after the generation prompt.</summary>
     public const string EmptyThink = "\n" + DeepSeekTokens.ThinkEnd + "\n\n";
@@ -36,7 +25,12 @@ public sealed class ReasoningChatFormat
     public static string PromptText(string question, bool thinking)
         => Template.Render([ChatMessage.User(question)], addGenerationPrompt: true) + (thinking ? "" : EmptyThink);
 
-    public int[] Prompt(ReasoningProblem problem, bool thinking) => Tokenizer.Encode(PromptText(problem.Question, thinking), addSpecialTokens: false);
+    public override int[] Prompt(ReasoningProblem problem, bool thinking) => Tokenizer.Encode(PromptText(problem.Question, thinking), addSpecialTokens: false);
+
+    public override CompletionReward Score(ReasoningProblem problem, int[] completion, bool thinking)
+        => Rewards.Score(problem, AssistantText(Tokenizer.Decode(completion), thinking));
+
+    public override string Reasoning(int[] completion, bool thinking) => RewardFunction.Parse(AssistantText(Tokenizer.Decode(completion), thinking)).Reasoning;
 
     /// <summary>The assistant text the rewards read: the think block the prompt opened plus what the model wrote.</summary>
     public static string AssistantText(string completion, bool thinking)

@@ -14,8 +14,11 @@ public readonly record struct CompletionReward(double Accuracy, double Format, d
 /// Accuracy: the text after <c>&lt;/think&gt;</c> passes the problem's <see cref="AnswerVerifier"/>; a completion
 /// without a closed think block has no answer and scores 0.
 /// </summary>
-public sealed class RewardFunction(double formatWeight = 0.1)
+public sealed class RewardFunction(double formatWeight = RewardFunction.DefaultFormatWeight)
 {
+    /// <summary>The format reward's weight beside accuracy's 1 (small: a well-formed wrong answer must not pay much).</summary>
+    public const double DefaultFormatWeight = 0.1;
+
     public double FormatWeight { get; } = formatWeight >= 0 ? formatWeight : throw new ArgumentOutOfRangeException(nameof(formatWeight), "must be non-negative");
 
     /// <param name="assistantText">Everything the assistant turn holds, starting with the <c>&lt;think&gt;</c> the prompt opened.</param>

@@ -83,20 +83,18 @@ public readonly record struct GrpoNormalizer(int Tokens, int Sequences)
 /// </summary>
 public static class GrpoObjective
 {
-    /// <summary>True for a response that stopped at the token budget instead of ending itself.</summary>
-    public static bool IsCut(int[] response, int endOfSentence) => response.Length == 0 || response[^1] != endOfSentence;
-
     /// <summary>
     /// The update example of one sampled response: prompt and response as one sequence with the response's tokens
-    /// trained, or none of them for a cut response under <see cref="GrpoSettings.FilterOverlong"/>.
+    /// trained, or none of them for a response <paramref name="cut"/> at the token budget (it did not end itself, see
+    /// <see cref="ProblemFormat.Ended"/>) under <see cref="GrpoSettings.FilterOverlong"/>.
     /// </summary>
-    public static SupervisedExample ResponseExample(int[] prompt, int[] response, int endOfSentence, GrpoSettings settings)
+    public static SupervisedExample ResponseExample(int[] prompt, int[] response, bool cut, GrpoSettings settings)
     {
         var tokens = new int[prompt.Length + response.Length];
         prompt.CopyTo(tokens, 0);
         response.CopyTo(tokens, prompt.Length);
         var mask = new bool[tokens.Length];
-        if (!(settings.FilterOverlong && IsCut(response, endOfSentence))) Array.Fill(mask, true, prompt.Length, response.Length);
+        if (!(settings.FilterOverlong && cut)) Array.Fill(mask, true, prompt.Length, response.Length);
         return new SupervisedExample(tokens, mask);
     }
 
