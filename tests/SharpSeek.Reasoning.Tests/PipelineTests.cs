@@ -1,6 +1,7 @@
 using System.Text.Json;
 using SharpSeek.Model;
 using SharpSeek.Reasoning.Recipe;
+using SharpSeek.Reasoning.Tasks;
 using SharpSeek.Tokenizer;
 using SharpSeek.Tokenizer.Chat;
 using SharpSeek.Training.Checkpoints;
@@ -62,6 +63,11 @@ public class PipelineTests
                 var comparisons = summary.RootElement.GetProperty("grpo_vs_sft").EnumerateArray().ToList();
                 Assert.Equal(2, comparisons.Count); // with and without thinking
                 comparisons.AddRange(summary.RootElement.GetProperty("r1_zero_vs_base").EnumerateArray());
+                // The off-topic reply rate of every chat stage, on the held-out messages.
+                var offTopic = summary.RootElement.GetProperty("off_topic_replies");
+                foreach (string stage in new[] { "base", "SFT", "GRPO" })
+                    Assert.InRange(offTopic.GetProperty(stage).GetDouble(), 0, 1);
+                Assert.Equal(OffTopic.Messages(DataSplit.Test).Count, offTopic.GetProperty("messages").GetInt32());
                 Assert.Equal(3, comparisons.Count); // R1-Zero reasons in plain text: one mode
                 foreach (var c in comparisons)
                 {

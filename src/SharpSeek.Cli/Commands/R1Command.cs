@@ -49,6 +49,7 @@ internal static class R1Command
         var grpoBias = new Option<double?>("--grpo-bias-speed") { Description = "override γ of the expert-bias balancing during GRPO" };
         var grpoEvalEvery = new Option<int?>("--grpo-eval-every") { Description = "log held-out pass@1 every N GRPO steps (0 = never)" };
         var zeroSteps = new Option<int?>("--zero-steps") { Description = "override R1-Zero's GRPO steps from the pretrained model (0 skips R1-Zero)" };
+        var zeroLr = new Option<double?>("--zero-lr") { Description = "override R1-Zero's learning rate" };
         var grpoFilterOverlong = new Option<bool>("--grpo-filter-overlong") { Description = "leave responses cut at the token budget out of the GRPO loss (DAPO's overlong filtering)" };
         var sftDifficulties = new Option<int[]?>("--sft-difficulties") { Description = "override the difficulties the cold-start SFT traces are drawn from", AllowMultipleArgumentsPerToken = true };
         var pretrainCheckpoint = new Option<string?>("--pretrain-checkpoint") { Description = "weights and optimizer state after pretraining: loaded if the file exists (skipping pretraining), else written" };
@@ -56,7 +57,7 @@ internal static class R1Command
         var command = new Command("recipe", "Train the bundled reasoning model end to end and evaluate it")
             {
                 output, seed, threads, ci, plain, pretrainSteps, sftSteps, grpoSteps, distillSteps, distillProblems,
-                grpoLr, grpoWarmup, grpoPrompts, grpoDifficulties, grpoBias, grpoEvalEvery, grpoFilterOverlong, zeroSteps, sftCheckpoint, sftDifficulties, pretrainCheckpoint,
+                grpoLr, grpoWarmup, grpoPrompts, grpoDifficulties, grpoBias, grpoEvalEvery, grpoFilterOverlong, zeroSteps, zeroLr, sftCheckpoint, sftDifficulties, pretrainCheckpoint,
             };
         command.SetAction((parse, ct) => Task.FromResult(Execute(parse)));
         return command;
@@ -104,6 +105,7 @@ internal static class R1Command
                 SftSteps = parse.GetValue(sftSteps) ?? settings.SftSteps,
                 GrpoSteps = parse.GetValue(grpoSteps) ?? settings.GrpoSteps,
                 ZeroSteps = parse.GetValue(zeroSteps) ?? settings.ZeroSteps,
+                ZeroLearningRate = parse.GetValue(zeroLr) ?? settings.ZeroLearningRate,
                 DistillSteps = parse.GetValue(distillSteps) ?? settings.DistillSteps,
                 DistillProblems = parse.GetValue(distillProblems) ?? settings.DistillProblems,
                 GrpoLearningRate = parse.GetValue(grpoLr) ?? settings.GrpoLearningRate,

@@ -11,8 +11,8 @@ namespace SharpSeek.Reasoning.Recipe;
 /// <summary>The recipe's reinforcement-learning stage: GRPO with rule-based rewards, its monitor and its data-parallel split.</summary>
 public sealed partial class R1Recipe
 {
-    /// <summary>One GRPO run: its name (curves, seeds, progress), length and token budget; the rest is the recipe's GRPO settings.</summary>
-    private sealed record GrpoRun(string Name, int Steps, int MaxNewTokens);
+    /// <summary>One GRPO run: its name (curves, seeds, progress), length, token budget and peak learning rate; the rest is the recipe's GRPO settings.</summary>
+    private sealed record GrpoRun(string Name, int Steps, int MaxNewTokens, double LearningRate);
 
     /// <summary>
     /// GRPO: each step samples G completions for each of P training prompts from the current policy, scores them
@@ -31,7 +31,7 @@ public sealed partial class R1Recipe
         if (_s.GrpoEvalEvery > 0) MonitorGrpo(policy, format, pool, curves, run, 0);
         for (int step = 0; step < run.Steps; step++)
         {
-            double lr = _s.GrpoLearningRate * Math.Min(1.0, (step + 1) / (double)Math.Max(1, _s.GrpoWarmupSteps));
+            double lr = run.LearningRate * Math.Min(1.0, (step + 1) / (double)Math.Max(1, _s.GrpoWarmupSteps));
             var problems = new List<ReasoningProblem>();
             var requests = new List<RolloutRequest>();
             for (int i = 0; i < candidates; i++)

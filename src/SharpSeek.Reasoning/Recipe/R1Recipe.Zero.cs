@@ -20,7 +20,7 @@ public sealed partial class R1Recipe
     private List<EvaluationCell> Zero(PolicyModel pretrained, SolutionTextFormat plain, ComputePool pool, CurveLog curves)
     {
         var cells = Evaluate(ZeroBaseStage, pretrained, plain, pool, [true], _s.ZeroMaxNewTokens);
-        Grpo(pretrained, plain, pool, curves, new GrpoRun("r1-zero", _s.ZeroSteps, _s.ZeroMaxNewTokens));
+        Grpo(pretrained, plain, pool, curves, new GrpoRun("r1-zero", _s.ZeroSteps, _s.ZeroMaxNewTokens, _s.ZeroLearningRate));
         cells.AddRange(Evaluate(ZeroStage, pretrained, plain, pool, [true], _s.ZeroMaxNewTokens));
         return cells;
     }

@@ -52,6 +52,8 @@ public sealed partial class R1Recipe(RecipeSettings settings, RecipeProgress? pr
     /// <summary>Rank 0 writes the run's files; the other ranks compute the same things and write nothing.</summary>
     private bool Writes => _world.Rank == 0;
     private readonly Dictionary<string, double> _seconds = new();
+    /// <summary>Per stage, the share of held-out off-topic messages answered with the capability reply.</summary>
+    private readonly Dictionary<string, double> _offTopic = new();
 
     private void Report(string stage, int done, int total, string status = "") => progress?.Invoke(stage, done, total, status);
     private void Log(string line) => log?.Invoke(line);
@@ -102,6 +104,7 @@ public sealed partial class R1Recipe(RecipeSettings settings, RecipeProgress? pr
                 }
             }
             Timed("eval base", () => cells.AddRange(Evaluate("base", policy, format, pool, modes)));
+            Timed("off-topic base", () => OffTopicReplies("base", policy, format, pool));
             pretrained?.Model.CopyValuesFrom(policy.Model);
             havePretrained = pretrained is not null;
             Timed("sft", () => Supervised("sft", policy, format, curves, _s.SftSteps, _s.SftBatch, _s.SftLearningRate,
@@ -109,10 +112,12 @@ public sealed partial class R1Recipe(RecipeSettings settings, RecipeProgress? pr
             if (_s.SftCheckpoint is { } path && Writes) SaveValues(policy, path);
         }
         Timed("eval sft", () => cells.AddRange(Evaluate("SFT", policy, format, pool, modes)));
+        Timed("off-topic sft", () => OffTopicReplies("SFT", policy, format, pool));
         // RL starts from a copy with fresh AdamW moments: SFT's second-moment estimates would set GRPO's step sizes.
         using var rl = policy.Snapshot();
-        Timed("grpo", () => Grpo(rl, format, pool, curves, new GrpoRun("grpo", _s.GrpoSteps, _s.GrpoMaxNewTokens)));
+        Timed("grpo", () => Grpo(rl, format, pool, curves, new GrpoRun("grpo", _s.GrpoSteps, _s.GrpoMaxNewTokens, _s.GrpoLearningRate)));
         Timed("eval grpo", () => cells.AddRange(Evaluate("GRPO", rl, format, pool, modes)));
+        Timed("off-topic grpo", () => OffTopicReplies("GRPO", rl, format, pool));
         if (havePretrained) Timed("r1-zero", () => cells.AddRange(Zero(pretrained!, new SolutionTextFormat(tokenizer), pool, curves)));
         else if (pretrained is not null) Log("R1-Zero skipped: the run started from the SFT checkpoint, so there are no pretrained weights to start from");
 
@@ -120,7 +125,10 @@ public sealed partial class R1Recipe(RecipeSettings settings, RecipeProgress? pr
         if (Writes)
         {
             ModelExport.Save(rl.Model, vocabulary, outputDirectory);
-            AtomicFile.WriteAllText(Path.Combine(outputDirectory, "eval.md"), table);
+            string offTopic = _offTopic.Count == 0 ? "" : string.Create(CultureInfo.InvariantCulture,
+                $"\nOff-topic messages ({OffTopic.Messages(DataSplit.Test).Count} held out, k = {_s.Evaluation.Samples}, thinking) answered with the capability reply: ") +
+                string.Join(", ", _offTopic.Select(p => string.Create(CultureInfo.InvariantCulture, $"{p.Key} {100 * p.Value:F1} %"))) + ".\n";
+            AtomicFile.WriteAllText(Path.Combine(outputDirectory, "eval.md"), table + offTopic);
             ReasoningEvaluator.WriteChart(cells, Path.Combine(outputDirectory, "eval.png"));
         }
 
@@ -221,6 +229,9 @@ public sealed partial class R1Recipe(RecipeSettings settings, RecipeProgress? pr
 
     private SupervisedExample TraceExample(ReasoningChatFormat format, ref DeterministicRandom rng)
     {
+        // A small share of off-topic chats teaches the one reply the model gives outside its tasks.
+        if (_s.SftOffTopicShare > 0 && rng.NextDouble() < _s.SftOffTopicShare)
+            return format.Example(OffTopic.DrawTraining(ref rng), OffTopic.Completion);
         var p = ProblemGenerator.DrawTraining(ref rng, _s.SftDifficulties);
         return format.Example(p, ReasoningChatFormat.TraceCompletion(p));
     }
@@ -249,6 +260,28 @@ public sealed partial class R1Recipe(RecipeSettings settings, RecipeProgress? pr
             f => Report($"eval {stage}", (int)Math.Round(f * 1000), 1000, ""));
         Log($"eval {stage}: pass@1 thinking {cells.Where(c => c.Thinking).Average(c => c.PassAt1):P1}");
         return cells;
+    }
+
+    /// <summary>
+    /// The share of held-out off-topic messages (test split, <see cref="OffTopic"/>) answered with the capability reply,
+    /// k samples each at the eval temperature, with thinking.
+    /// </summary>
+    private void OffTopicReplies(string stage, PolicyModel policy, ReasoningChatFormat format, ComputePool pool)
+    {
+        using var sampler = new RolloutSampler(policy.Model, pool, format, _s.MaxContext, _world);
+        var messages = OffTopic.Messages(DataSplit.Test);
+        int k = _s.Evaluation.Samples;
+        var requests = new List<RolloutRequest>();
+        foreach (string m in messages)
+        {
+            var prompt = format.Tokenizer.Encode(ReasoningChatFormat.PromptText(m, thinking: true));
+            for (int s = 0; s < k; s++)
+                requests.Add(new RolloutRequest(prompt, _s.Evaluation.Temperature, DeterministicRandom.SeedFor(_s.Seed, $"offtopic/{m}/{s}")));
+        }
+        var outputs = sampler.Generate(requests, _s.Evaluation.MaxNewTokens, group: k);
+        double rate = outputs.Count(o => OffTopic.IsReply(format.Tokenizer.Decode(o))) / (double)Math.Max(1, outputs.Count);
+        _offTopic[stage] = rate;
+        Log($"off-topic {stage}: {rate:P1} of {messages.Count} held-out messages × {k} samples get the capability reply");
     }
 
     private static void WriteCharts(CurveLog curves, string directory)
@@ -295,6 +328,10 @@ public sealed partial class R1Recipe(RecipeSettings settings, RecipeProgress? pr
             }).ToList(),
             ["grpo_vs_sft"] = Compare(result.Evaluation, "GRPO", "SFT"),
             ["r1_zero_vs_base"] = Compare(result.Evaluation, ZeroStage, ZeroBaseStage),
+            ["off_topic_replies"] = new Dictionary<string, object>(_offTopic.Select(p => KeyValuePair.Create(p.Key, (object)Math.Round(p.Value, 4))))
+            {
+                ["messages"] = OffTopic.Messages(DataSplit.Test).Count, ["samples"] = _s.Evaluation.Samples,
+            },
         };
         AtomicFile.WriteAllText(path, JsonSerializer.Serialize(summary, s_indented));
     }

@@ -1,5 +1,6 @@
 using SharpSeek.Model;
 using SharpSeek.Reasoning.Evaluation;
+using SharpSeek.Reasoning.Tasks;
 using SharpSeek.Reasoning.Training;
 
 namespace SharpSeek.Reasoning.Recipe;
@@ -28,6 +29,8 @@ public sealed record RecipeSettings
     public double SftLearningRate { get; init; } = 1.5e-3;
     /// <summary>Difficulties the cold-start traces are drawn from (null: all).</summary>
     public int[]? SftDifficulties { get; init; }
+    /// <summary>Share of cold-start chats that are off-topic messages answered with the capability reply (<see cref="OffTopic"/>).</summary>
+    public double SftOffTopicShare { get; init; } = 0.05;
 
     /// <summary>Where training accuracy peaked in calibration; past ~200 steps the policy drifts (KL grows) and falls back.</summary>
     public int GrpoSteps { get; init; } = 160;
@@ -75,6 +78,8 @@ public sealed record RecipeSettings
     public int ZeroSteps { get; init; } = 160;
     /// <summary>R1-Zero's budget per response: more room than R1's, so longer reasoning can pay if the policy finds it.</summary>
     public int ZeroMaxNewTokens { get; init; } = 160;
+    /// <summary>R1-Zero's peak learning rate (after GRPO's warm-up).</summary>
+    public double ZeroLearningRate { get; init; } = 1e-4;
 
     public int DistillProblems { get; init; } = 3000;
     /// <summary>Teacher samples per problem; every verified one is kept (rejection sampling), duplicates dropped.</summary>

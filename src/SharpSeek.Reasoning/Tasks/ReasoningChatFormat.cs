@@ -44,9 +44,12 @@ public sealed class ReasoningChatFormat(ByteLevelBpeTokenizer tokenizer) : Probl
     /// <summary>A completion with no reasoning: the think block closes at once.</summary>
     public static string PlainCompletion(ReasoningProblem problem) => DeepSeekTokens.ThinkEnd + "\n\n" + problem.Answer + DeepSeekTokens.EndOfSentence;
 
-    public SupervisedExample Example(ReasoningProblem problem, string completion)
+    public SupervisedExample Example(ReasoningProblem problem, string completion) => Example(problem.Question, completion);
+
+    /// <summary>A chat of one user message and the assistant's completion, trained on the completion's tokens.</summary>
+    public SupervisedExample Example(string question, string completion)
     {
-        var prompt = Prompt(problem, thinking: true);
+        var prompt = Tokenizer.Encode(PromptText(question, thinking: true), addSpecialTokens: false);
         var answer = Tokenizer.Encode(completion, addSpecialTokens: false);
         var tokens = new int[prompt.Length + answer.Length];
         prompt.CopyTo(tokens, 0);
