@@ -1,5 +1,7 @@
+using SharpSeek.Reasoning.Recipe;
 using SharpSeek.Reasoning.Tasks;
 using SharpSeek.Tensors;
+using SharpSeek.Tokenizer;
 
 namespace SharpSeek.Reasoning.Tests;
 
@@ -34,5 +36,17 @@ public sealed class OffTopicTests
         Assert.False(OffTopic.IsReply("ones: 2 * 3 = 6\nso 12 * 3 = 36\n</think>\n\n36<｜end▁of▁sentence｜>"));
         Assert.False(OffTopic.IsReply(OffTopic.Reasoning + "\n</think>\n\n" + OffTopic.Reply[..40]));
         Assert.False(OffTopic.IsReply("\n</think>\n\n" + OffTopic.Reply + "<｜end▁of▁sentence｜>")); // no reasoning: not well formed
+    }
+
+    /// <summary>The taught completion fits the recipe's generation budget in the bundled model's vocabulary (else no reply could ever be complete).</summary>
+    [Fact]
+    public void The_reply_fits_the_generation_budget()
+    {
+        string? repo = AppContext.BaseDirectory;
+        while (repo is not null && !File.Exists(Path.Combine(repo, "SharpSeek.slnx"))) repo = Path.GetDirectoryName(repo);
+        var tokenizer = ByteLevelBpeTokenizer.FromDirectory(Path.Combine(repo!, "models", "sharpseek-r1-tiny"));
+        int tokens = tokenizer.Encode(OffTopic.Completion).Length;
+        int budget = new RecipeSettings { Model = RecipeSettings.BundledModel(512), Student = RecipeSettings.StudentModel(512) }.Evaluation.MaxNewTokens;
+        Assert.True(tokens <= budget - 16, $"the off-topic completion takes {tokens} tokens of a {budget}-token budget");
     }
 }

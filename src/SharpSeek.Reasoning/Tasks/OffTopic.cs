@@ -13,8 +13,11 @@ public static class OffTopic
 {
     public const string Reasoning = "This is not a math problem.";
 
-    public const string Reply = "I am SharpSeek-R1-tiny, a small model that solves arithmetic: sums, differences, products, " +
-        "expressions, Countdown puzzles and short word problems. Ask me one, for example: What is 12 + 34?";
+    /// <summary>
+    /// Short on purpose: English costs this math-trained vocabulary about a token a character or two, and the whole
+    /// completion must fit the recipe's generation budget (a test checks it against the bundled tokenizer).
+    /// </summary>
+    public const string Reply = "I am SharpSeek-R1-tiny. I solve arithmetic and word problems, for example: What is 12 + 34?";
 
     private static readonly string[] Greetings =
         ["Hello", "Hi", "Hey", "Good morning", "Good evening", "Hello there", "Hi there", "Greetings", "Howdy", "Hey there"];
