@@ -77,6 +77,8 @@ public sealed class ZeroFormatTests
     [InlineData("so 77 - 60 = 17\n17 + 3 = 20", false)] // right, but it recovers no number of the question
     [InlineData("so 77 - 60 = 17", false)]
     [InlineData("", false)]
+    [InlineData("so 77 - 60 = 17\n17 + 99999999999999999999999 = 77", false)] // too many digits for a long: not a check, not a crash
+    [InlineData("so 77 - 60 = 17\n17 * 9223372036854775807 = 77", false)] // an overflowing product
     public void Self_checks_are_recognised(string reasoning, bool check) => Assert.Equal(check, SelfCheck.Finds(Sub, reasoning));
 
     /// <summary>

@@ -28,24 +28,37 @@ public static partial class SelfCheck
         // The line that reaches the answer: the first whose last number is it (the result of its step).
         int first = Array.FindIndex(lines, l => Number().Matches(l) is { Count: > 0 } numbers && numbers[^1].Value == reached);
         if (first < 0) return false;
-        var questionNumbers = Number().Matches(problem.Question).Select(m => long.Parse(m.Value, CultureInfo.InvariantCulture)).ToHashSet();
+        var questionNumbers = Number().Matches(problem.Question).Select(m => Integer(m.Value, out long v) ? v : -1).ToHashSet();
         for (int i = first + 1; i < lines.Length; i++)
         {
             string line = lines[i].TrimStart();
             if (line.StartsWith("check", StringComparison.OrdinalIgnoreCase) || line.StartsWith("verify", StringComparison.OrdinalIgnoreCase)) return true;
             if (!integerAnswer || Equation().Match(line) is not { Success: true } m) continue;
-            long x = long.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture), y = long.Parse(m.Groups[3].Value, CultureInfo.InvariantCulture);
-            long z = long.Parse(m.Groups[4].Value, CultureInfo.InvariantCulture);
+            // A model can write any number of digits: one too long for a long is simply not a check.
+            if (!Integer(m.Groups[1].Value, out long x) || !Integer(m.Groups[3].Value, out long y) || !Integer(m.Groups[4].Value, out long z)) continue;
             if ((x == answer || y == answer) && questionNumbers.Contains(z) && Holds(x, m.Groups[2].Value[0], y, z)) return true;
         }
         return false;
     }
 
-    private static bool Holds(long x, char op, long y, long z) => op switch
+    private static bool Integer(string text, out long value) => long.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out value);
+
+    /// <summary>x op y = z exactly (an overflowing product or sum is not equal to anything written).</summary>
+    private static bool Holds(long x, char op, long y, long z)
     {
-        '+' => x + y == z,
-        '-' => x - y == z,
-        '*' => x * y == z,
-        _ => y != 0 && x % y == 0 && x / y == z,
-    };
+        try
+        {
+            return op switch
+            {
+                '+' => checked(x + y) == z,
+                '-' => checked(x - y) == z,
+                '*' => checked(x * y) == z,
+                _ => y != 0 && x % y == 0 && x / y == z,
+            };
+        }
+        catch (OverflowException)
+        {
+            return false;
+        }
+    }
 }
