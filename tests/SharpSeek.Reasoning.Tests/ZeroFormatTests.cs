@@ -111,11 +111,12 @@ public sealed class ZeroFormatTests
     {
         var plain = new SolutionTextFormat(RecipeConfigs.SmallFormat("so 1 + 1 = 2\nAnswer: 2\n\n").Tokenizer);
         var tokenizer = plain.Tokenizer;
-        Assert.True(plain.Ended(tokenizer.Encode("so 1 + 1 = 2\nAnswer: 2\n\n")));
-        Assert.True(plain.Ended([.. tokenizer.Encode("so 1 + 1 = 2\nAnswer: 2"), plain.EndOfSentence]));
-        Assert.False(plain.Ended(tokenizer.Encode("so 1 + 1 = 2\nAnswer: 2")));
-        Assert.False(plain.Ended([]));
-        Assert.Equal("so 1 + 1 = 2", plain.Reasoning(tokenizer.Encode("so 1 + 1 = 2\nAnswer: 2\n\n"), thinking: true));
+        bool Ended(int[] completion) => plain.Judge(Sub, completion, thinking: true).Ended;
+        Assert.True(Ended(tokenizer.Encode("so 1 + 1 = 2\nAnswer: 2\n\n")));
+        Assert.True(Ended([.. tokenizer.Encode("so 1 + 1 = 2\nAnswer: 2"), plain.EndOfSentence]));
+        Assert.False(Ended(tokenizer.Encode("so 1 + 1 = 2\nAnswer: 2")));
+        Assert.False(Ended([]));
+        Assert.Equal("so 1 + 1 = 2", plain.Judge(Sub, tokenizer.Encode("so 1 + 1 = 2\nAnswer: 2\n\n"), thinking: true).Reasoning);
         Assert.Equal(plain.Prompt(Sub, thinking: true), plain.Prompt(Sub, thinking: false));
     }
 }

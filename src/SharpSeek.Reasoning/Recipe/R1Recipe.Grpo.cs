@@ -51,13 +51,13 @@ public sealed partial class R1Recipe
             double accuracy = 0, formatOk = 0, length = 0, checks = 0;
             for (int i = 0; i < requests.Count; i++)
             {
-                var reward = format.Score(problems[i / g], completions[i], thinking: true);
+                var (reward, reasoning, ended) = format.Judge(problems[i / g], completions[i], thinking: true);
                 allRewards[i] = reward.Total;
                 accuracy += reward.Accuracy;
                 formatOk += reward.Format;
                 length += completions[i].Length;
-                cut[i] = !format.Ended(completions[i]);
-                if (SelfCheck.Finds(problems[i / g], format.Reasoning(completions[i], thinking: true))) checks++;
+                cut[i] = !ended;
+                if (SelfCheck.Finds(problems[i / g], reasoning)) checks++;
             }
             // Keep the first groups (in draw order, so the choice is deterministic) whose rewards are not all equal.
             var kept = new List<int>();

@@ -274,7 +274,7 @@ public sealed partial class R1Recipe(RecipeSettings settings, RecipeProgress? pr
         var requests = new List<RolloutRequest>();
         foreach (string m in messages)
         {
-            var prompt = format.Tokenizer.Encode(ReasoningChatFormat.PromptText(m, thinking: true));
+            var prompt = format.Prompt(m, thinking: true);
             for (int s = 0; s < k; s++)
                 requests.Add(new RolloutRequest(prompt, _s.Evaluation.Temperature, DeterministicRandom.SeedFor(_s.Seed, $"offtopic/{m}/{s}")));
         }

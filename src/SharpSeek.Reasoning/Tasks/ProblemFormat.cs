@@ -32,12 +32,26 @@ public abstract class ProblemFormat
     /// <summary>The prompt's tokens; <paramref name="thinking"/> is false to ask for the answer at once, where the layout allows it.</summary>
     public abstract int[] Prompt(ReasoningProblem problem, bool thinking);
 
-    /// <summary>The rule-based rewards of <paramref name="completion"/> (the tokens sampled after <see cref="Prompt"/>).</summary>
-    public abstract CompletionReward Score(ReasoningProblem problem, int[] completion, bool thinking);
+    /// <summary>
+    /// <paramref name="completion"/> (the tokens sampled after <see cref="Prompt"/>) decoded and taken apart once: its
+    /// rule-based rewards, its reasoning (for statistics such as <see cref="SelfCheck"/>), and whether it ended on its
+    /// own (end-of-sentence or a stop string) rather than at the token budget.
+    /// </summary>
+    public JudgedCompletion Judge(ReasoningProblem problem, int[] completion, bool thinking)
+    {
+        string text = Tokenizer.Decode(completion);
+        var parsed = Parse(text, thinking);
+        return new JudgedCompletion(RewardFunction.Default.Score(problem, parsed), parsed.Reasoning, EndsItself(completion, text));
+    }
 
-    /// <summary>The completion's reasoning (what comes before the answer), for statistics such as <see cref="SelfCheck"/>.</summary>
-    public abstract string Reasoning(int[] completion, bool thinking);
+    /// <summary>The rule-based rewards of <paramref name="completion"/>.</summary>
+    public CompletionReward Score(ReasoningProblem problem, int[] completion, bool thinking) => Judge(problem, completion, thinking).Reward;
 
-    /// <summary>Whether the completion ended on its own (end-of-sentence, or a stop string) rather than at the token budget.</summary>
-    public virtual bool Ended(int[] completion) => completion.Length > 0 && completion[^1] == EndOfSentence;
+    /// <summary>A decoded completion taken apart in this layout.</summary>
+    protected abstract ParsedCompletion Parse(string completion, bool thinking);
+
+    protected virtual bool EndsItself(int[] completion, string text) => completion.Length > 0 && completion[^1] == EndOfSentence;
 }
+
+/// <summary>What <see cref="ProblemFormat.Judge"/> reads in one completion.</summary>
+public readonly record struct JudgedCompletion(CompletionReward Reward, string Reasoning, bool Ended);

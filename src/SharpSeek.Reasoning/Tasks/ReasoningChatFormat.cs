@@ -17,7 +17,6 @@ public sealed record SupervisedExample(int[] Tokens, bool[] LossMask)
 public sealed class ReasoningChatFormat(ByteLevelBpeTokenizer tokenizer) : ProblemFormat(tokenizer)
 {
     private static readonly DeepSeekChatTemplate Template = new(ChatTemplateKind.DeepSeekR1);
-    private static readonly RewardFunction Rewards = new();
 
     /// <summary>What a model with no thinking budget is given after the generation prompt.</summary>
     public const string EmptyThink = "\n" + DeepSeekTokens.ThinkEnd + "\n\n";
@@ -25,12 +24,12 @@ public sealed class ReasoningChatFormat(ByteLevelBpeTokenizer tokenizer) : Probl
     public static string PromptText(string question, bool thinking)
         => Template.Render([ChatMessage.User(question)], addGenerationPrompt: true) + (thinking ? "" : EmptyThink);
 
-    public override int[] Prompt(ReasoningProblem problem, bool thinking) => Tokenizer.Encode(PromptText(problem.Question, thinking), addSpecialTokens: false);
+    public override int[] Prompt(ReasoningProblem problem, bool thinking) => Prompt(problem.Question, thinking);
 
-    public override CompletionReward Score(ReasoningProblem problem, int[] completion, bool thinking)
-        => Rewards.Score(problem, AssistantText(Tokenizer.Decode(completion), thinking));
+    /// <summary>The prompt of any one user message.</summary>
+    public int[] Prompt(string question, bool thinking) => Tokenizer.Encode(PromptText(question, thinking), addSpecialTokens: false);
 
-    public override string Reasoning(int[] completion, bool thinking) => RewardFunction.Parse(AssistantText(Tokenizer.Decode(completion), thinking)).Reasoning;
+    protected override ParsedCompletion Parse(string completion, bool thinking) => RewardFunction.Parse(AssistantText(completion, thinking));
 
     /// <summary>The assistant text the rewards read: the think block the prompt opened plus what the model wrote.</summary>
     public static string AssistantText(string completion, bool thinking)
@@ -49,7 +48,7 @@ public sealed class ReasoningChatFormat(ByteLevelBpeTokenizer tokenizer) : Probl
     /// <summary>A chat of one user message and the assistant's completion, trained on the completion's tokens.</summary>
     public SupervisedExample Example(string question, string completion)
     {
-        var prompt = Tokenizer.Encode(PromptText(question, thinking: true), addSpecialTokens: false);
+        var prompt = Prompt(question, thinking: true);
         var answer = Tokenizer.Encode(completion, addSpecialTokens: false);
         var tokens = new int[prompt.Length + answer.Length];
         prompt.CopyTo(tokens, 0);

@@ -14,17 +14,19 @@ public readonly record struct CompletionReward(double Accuracy, double Format, d
 /// Accuracy: the text after <c>&lt;/think&gt;</c> passes the problem's <see cref="AnswerVerifier"/>; a completion
 /// without a closed think block has no answer and scores 0.
 /// </summary>
-public sealed class RewardFunction(double formatWeight = RewardFunction.DefaultFormatWeight)
+public sealed class RewardFunction(double formatWeight = 0.1)
 {
-    /// <summary>The format reward's weight beside accuracy's 1 (small: a well-formed wrong answer must not pay much).</summary>
-    public const double DefaultFormatWeight = 0.1;
-
     public double FormatWeight { get; } = formatWeight >= 0 ? formatWeight : throw new ArgumentOutOfRangeException(nameof(formatWeight), "must be non-negative");
 
+    /// <summary>The weights every format scores with.</summary>
+    public static RewardFunction Default { get; } = new();
+
     /// <param name="assistantText">Everything the assistant turn holds, starting with the <c>&lt;think&gt;</c> the prompt opened.</param>
-    public CompletionReward Score(ReasoningProblem problem, string assistantText)
+    public CompletionReward Score(ReasoningProblem problem, string assistantText) => Score(problem, Parse(assistantText));
+
+    /// <summary>The rewards of a completion already taken apart (by <see cref="Parse"/> or another layout's parser).</summary>
+    public CompletionReward Score(ReasoningProblem problem, ParsedCompletion parsed)
     {
-        var parsed = Parse(assistantText);
         double accuracy = parsed.Answer is not null && AnswerVerifier.IsCorrect(problem, parsed.Answer) ? 1 : 0;
         double format = parsed.WellFormed ? 1 : 0;
         return new CompletionReward(accuracy, format, accuracy + FormatWeight * format, parsed.Answer);

@@ -25,19 +25,12 @@ public sealed class SolutionTextFormat(ByteLevelBpeTokenizer tokenizer) : Proble
     /// <summary>The same prompt either way: this layout has no way to skip the reasoning.</summary>
     public override int[] Prompt(ReasoningProblem problem, bool thinking) => Tokenizer.Encode(PromptText(problem.Question));
 
-    public override CompletionReward Score(ReasoningProblem problem, int[] completion, bool thinking) => Score(problem, Tokenizer.Decode(completion));
+    /// <summary>The rewards of a decoded completion.</summary>
+    public static CompletionReward Score(ReasoningProblem problem, string completion) => RewardFunction.Default.Score(problem, Parse(completion));
 
-    public static CompletionReward Score(ReasoningProblem problem, string completion)
-    {
-        var parsed = Parse(completion);
-        double accuracy = parsed.Answer is not null && AnswerVerifier.IsCorrect(problem, parsed.Answer) ? 1 : 0;
-        double format = parsed.WellFormed ? 1 : 0;
-        return new CompletionReward(accuracy, format, accuracy + RewardFunction.DefaultFormatWeight * format, parsed.Answer);
-    }
+    protected override ParsedCompletion Parse(string completion, bool thinking) => Parse(completion);
 
-    public override bool Ended(int[] completion) => base.Ended(completion) || Tokenizer.Decode(completion).Contains(Stop, StringComparison.Ordinal);
-
-    public override string Reasoning(int[] completion, bool thinking) => Parse(Tokenizer.Decode(completion)).Reasoning;
+    protected override bool EndsItself(int[] completion, string text) => base.EndsItself(completion, text) || text.Contains(Stop, StringComparison.Ordinal);
 
     /// <summary>
     /// The reasoning lines and the answer of a completion, read up to the first blank line (or end-of-sentence). A

@@ -86,7 +86,7 @@ public static class GrpoObjective
     /// <summary>
     /// The update example of one sampled response: prompt and response as one sequence with the response's tokens
     /// trained, or none of them for a response <paramref name="cut"/> at the token budget (it did not end itself, see
-    /// <see cref="ProblemFormat.Ended"/>) under <see cref="GrpoSettings.FilterOverlong"/>.
+    /// <see cref="ProblemFormat.Judge"/>) under <see cref="GrpoSettings.FilterOverlong"/>.
     /// </summary>
     public static SupervisedExample ResponseExample(int[] prompt, int[] response, bool cut, GrpoSettings settings)
     {
