@@ -41,12 +41,14 @@ public class PipelineTests
             var first = new R1Recipe(RecipeSettings.ContinuousIntegration(5), (stage, _, _, _) => stages.Add(stage)).Run(Path.Combine(root, "a"));
             foreach (string file in new[] { "config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "eval.md", "eval.png",
                          "metrics.jsonl", "curves-grpo.png", "curves-grpo-eval.png", "curves-pretrain.png", "curves-sft.png", "recipe.json",
-                         "curves-r1-zero.png", "curves-r1-zero-eval.png" })
+                         "curves-r1-zero.png", "curves-r1-zero-eval.png", "comparisons.png" })
                 Assert.True(File.Exists(Path.Combine(first.OutputDirectory, file)), file);
             Assert.Contains("pretrain", stages);
             Assert.Contains("grpo", stages);
             Assert.Contains("r1-zero", stages);
-            Assert.Equal((3 * 2 + 2) * 4 * 3, first.Evaluation.Count); // (stages × modes + R1-Zero's two) × tasks × difficulties
+            Assert.Contains("sft-control", stages);
+            Assert.Equal((4 * 2 + 2) * 4 * 3, first.Evaluation.Count); // (stages × modes + R1-Zero's two) × tasks × difficulties
+            Assert.Equal(4 * 3 * 2, first.Evaluation.Count(c => c.Stage == R1Recipe.ControlStage));
             Assert.Equal(4 * 3, first.Evaluation.Count(c => c.Stage == R1Recipe.ZeroStage && c.Thinking));
             Assert.Equal(4 * 3, first.Evaluation.Count(c => c.Stage == R1Recipe.ZeroBaseStage && c.Thinking));
             // Each cell carries its problems' outcomes: pass@1 from them is the table's, and the pass@k curve rises.
@@ -61,14 +63,22 @@ public class PipelineTests
             using (var summary = JsonDocument.Parse(File.ReadAllText(Path.Combine(first.OutputDirectory, "recipe.json"))))
             {
                 var comparisons = summary.RootElement.GetProperty("grpo_vs_sft").EnumerateArray().ToList();
-                Assert.Equal(2, comparisons.Count); // with and without thinking
+                // With thinking: all, per difficulty, per task and per cell (1 + 3 + 4 × 4); without: all.
+                Assert.Equal(21, comparisons.Count);
+                Assert.Equal(["all", "D1", "D2", "D3", "Arithmetic", "Arithmetic D1"], comparisons.Take(6).Select(c => c.GetProperty("scope").GetString()));
+                Assert.All(comparisons, c => Assert.Equal(1, c.GetProperty("seeds").GetInt32()));
+                Assert.Equal(21, summary.RootElement.GetProperty("grpo_vs_control").GetArrayLength());
+                // The control spent GRPO's compute on SFT (to within the rounding of a few steps' worth).
+                var compute = summary.RootElement.GetProperty("compute");
+                double grpoCompute = compute.GetProperty("grpo").GetDouble(), controlCompute = compute.GetProperty("sft-control").GetDouble();
+                Assert.InRange(controlCompute / grpoCompute, 0.75, 1.25);
                 comparisons.AddRange(summary.RootElement.GetProperty("r1_zero_vs_base").EnumerateArray());
                 // The off-topic reply rate of every chat stage, on the held-out messages.
                 var offTopic = summary.RootElement.GetProperty("off_topic_replies");
                 foreach (string stage in new[] { "base", "SFT", "GRPO" })
                     Assert.InRange(offTopic.GetProperty(stage).GetDouble(), 0, 1);
                 Assert.Equal(OffTopic.Messages(DataSplit.Test).Count, offTopic.GetProperty("messages").GetInt32());
-                Assert.Equal(3, comparisons.Count); // R1-Zero reasons in plain text: one mode
+                Assert.Equal(21 + 20, comparisons.Count); // R1-Zero reasons in plain text: one mode
                 foreach (var c in comparisons)
                 {
                     double d = c.GetProperty("difference").GetDouble();
@@ -129,6 +139,27 @@ public class PipelineTests
             Assert.Equal(first.Evaluation, fromPretrained.Evaluation);
             Assert.Equal(File.ReadAllBytes(Path.Combine(first.OutputDirectory, "model.safetensors")),
                 File.ReadAllBytes(Path.Combine(fromPretrained.OutputDirectory, "model.safetensors")));
+
+            // Two fine-tuning seeds from the same pretrained model: the first is the one-seed run, the second its own.
+            var twoSeeds = new R1Recipe(RecipeSettings.ContinuousIntegration(5) with { PretrainCheckpoint = pretrained, Seeds = 2, ZeroSteps = 0, DistillProblems = 0 })
+                .Run(Path.Combine(root, "e"));
+            foreach (string stage in new[] { "SFT", "GRPO", R1Recipe.ControlStage })
+            {
+                Assert.Equal(first.Evaluation.Where(c => c.Stage == stage), twoSeeds.Evaluation.Where(c => c.Stage == stage && c.Replica == 0));
+                Assert.Equal(4 * 3 * 2, twoSeeds.Evaluation.Count(c => c.Stage == stage && c.Replica == 1));
+            }
+            Assert.Equal(File.ReadAllBytes(Path.Combine(first.OutputDirectory, "model.safetensors")),
+                File.ReadAllBytes(Path.Combine(twoSeeds.OutputDirectory, "model.safetensors")));
+            // The second seed drew its own SFT batches (its loss curve differs) and logged its own GRPO curve.
+            var lines = File.ReadLines(Path.Combine(twoSeeds.OutputDirectory, "metrics.jsonl")).ToList();
+            double[] Losses(string stage) => lines.Where(l => l.Contains($"\"stage\":\"{stage}\"")).Select(l => JsonDocument.Parse(l).RootElement.GetProperty("loss").GetDouble()).ToArray();
+            Assert.Equal(RecipeSettings.ContinuousIntegration(5).SftSteps, Losses("sft#2").Length);
+            Assert.NotEqual(Losses("sft"), Losses("sft#2"));
+            Assert.Contains(lines, l => l.Contains("\"grpo#2\""));
+            using (var summary = JsonDocument.Parse(File.ReadAllText(Path.Combine(twoSeeds.OutputDirectory, "recipe.json"))))
+                Assert.All(summary.RootElement.GetProperty("grpo_vs_sft").EnumerateArray(), c => Assert.Equal(2, c.GetProperty("seeds").GetInt32()));
+            Assert.Throws<ArgumentException>(() => new R1Recipe(RecipeSettings.ContinuousIntegration(5) with { SftCheckpoint = checkpoint, Seeds = 2 }).Run(Path.Combine(root, "f")));
+            Assert.Throws<ArgumentException>(() => new R1Recipe(RecipeSettings.ContinuousIntegration(5) with { Seeds = 0 }).Run(Path.Combine(root, "g")));
         }
         finally
         {

@@ -71,4 +71,28 @@ public sealed class StatisticsTests
         Assert.Equal((0.0, 0.0, 0.0), (none.Difference, none.Low, none.High));
         Assert.Throws<ArgumentException>(() => PairedBootstrap.MeanDifference(a, b.AsSpan(1)));
     }
+
+    [Fact]
+    public void Over_seeds_the_interval_covers_the_spread_between_training_runs()
+    {
+        // Two seeds whose every problem moved +0.2 and −0.2: pooled as one seed's problems the effect looks like
+        // exactly 0 ± a little; resampling the seeds too shows that a run can land anywhere in [−0.2, +0.2].
+        double[] zero = new double[50];
+        double[] up = Enumerable.Repeat(0.2, 50).ToArray(), down = Enumerable.Repeat(-0.2, 50).ToArray();
+        var pooled = PairedBootstrap.MeanDifference([.. up, .. down], [.. zero, .. zero]);
+        Assert.True(pooled.High - pooled.Low < 0.12, $"[{pooled.Low}, {pooled.High}]");
+        var seeds = PairedBootstrap.MeanDifference([up, down], [zero, zero]);
+        Assert.Equal(0, seeds.Difference, 12);
+        Assert.Equal(-0.2, seeds.Low, 12);
+        Assert.Equal(0.2, seeds.High, 12);
+
+        // One seed is the problems-only bootstrap; a constant shift in every seed has no width.
+        double[] a = [1, 0, 1, 1, 0.5], b = [0, 0, 1, 0.5, 0.5];
+        Assert.Equal(PairedBootstrap.MeanDifference(a, b), PairedBootstrap.MeanDifference([a], [b]));
+        var shift = PairedBootstrap.MeanDifference([a.Select(x => x + 0.1).ToArray(), b.Select(x => x + 0.1).ToArray()], [a, b]);
+        Assert.Equal((0.1, 0.1, 0.1), (Math.Round(shift.Difference, 12), Math.Round(shift.Low, 12), Math.Round(shift.High, 12)));
+
+        Assert.Throws<ArgumentException>(() => PairedBootstrap.MeanDifference([a, b], [b]));
+        Assert.Throws<ArgumentException>(() => PairedBootstrap.MeanDifference([a, b[1..]], [b, b]));
+    }
 }

@@ -124,6 +124,30 @@ public class TrainingPathTests
         for (int i = 1; i < 4; i++) Assert.True(after[i] > before[i], $"position {i}: {before[i]} → {after[i]}");
     }
 
+    [Fact]
+    public void A_fork_trains_on_exactly_as_the_original_and_a_snapshot_starts_adam_afresh()
+    {
+        // Every seed of the recipe's R1 line forks the pretrained model: SFT must continue pretraining's AdamW state.
+        var config = RecipeConfigs.Tiny(64);
+        using var pool = new ComputePool(1);
+        using var model = new PolicyModel(config, 4, pool) { BiasUpdateSpeed = 2e-3 };
+        var rng = new DeterministicRandom(9);
+        var tokens = new int[33];
+        for (int i = 0; i < tokens.Length; i++) tokens[i] = 1 + rng.NextInt(60);
+        var batch = new TokenBatch(tokens, 1, tokens.Length - 1);
+        for (int step = 0; step < 5; step++) model.SupervisedStep([batch], 3e-3);
+
+        using var fork = model.Fork();
+        using var snapshot = model.Snapshot();
+        Assert.Equal(model.Optimizer.StepCount, fork.Optimizer.StepCount);
+        Assert.Equal(0, snapshot.Optimizer.StepCount);
+        Assert.Equal(model.BiasUpdateSpeed, fork.BiasUpdateSpeed);
+        foreach (var m in new[] { model, fork, snapshot }) m.SupervisedStep([batch], 3e-3);
+        foreach (var (p, q) in model.Model.Parameters.Zip(fork.Model.Parameters))
+            Assert.True(p.Values.SequenceEqual(q.Values), p.Name);
+        Assert.Contains(model.Model.Parameters.Zip(snapshot.Model.Parameters), pq => !pq.First.Values.SequenceEqual(pq.Second.Values));
+    }
+
     /// <summary>GRPO runs with the routing bias frozen (γ = 0); pretraining and SFT balance with it.</summary>
     [Theory]
     [InlineData(0.0)]

@@ -46,18 +46,21 @@ internal static class R1Command
         var grpoWarmup = new Option<int?>("--grpo-warmup") { Description = "override the GRPO warm-up steps" };
         var grpoPrompts = new Option<int?>("--grpo-prompts") { Description = "override the prompts per GRPO step" };
         var grpoDifficulties = new Option<int[]?>("--grpo-difficulties") { Description = "override the difficulties GRPO draws prompts from", AllowMultipleArgumentsPerToken = true };
+        var grpoTasks = new Option<TaskKind[]?>("--grpo-tasks") { Description = "task families GRPO draws prompts from (default: all)", AllowMultipleArgumentsPerToken = true };
         var grpoBias = new Option<double?>("--grpo-bias-speed") { Description = "override γ of the expert-bias balancing during GRPO" };
         var grpoEvalEvery = new Option<int?>("--grpo-eval-every") { Description = "log held-out pass@1 every N GRPO steps (0 = never)" };
         var zeroSteps = new Option<int?>("--zero-steps") { Description = "override R1-Zero's GRPO steps from the pretrained model (0 skips R1-Zero)" };
         var zeroLr = new Option<double?>("--zero-lr") { Description = "override R1-Zero's learning rate" };
         var grpoFilterOverlong = new Option<bool>("--grpo-filter-overlong") { Description = "leave responses cut at the token budget out of the GRPO loss (DAPO's overlong filtering)" };
+        var seeds = new Option<int?>("--seeds") { Description = "fine-tuning seeds: SFT, GRPO and the control run this many times from one pretrained model (table: means; intervals over seeds and problems)" };
+        var noControl = new Option<bool>("--no-control") { Description = "skip the compute-matched SFT control (more SFT for GRPO's compute)" };
         var sftDifficulties = new Option<int[]?>("--sft-difficulties") { Description = "override the difficulties the cold-start SFT traces are drawn from", AllowMultipleArgumentsPerToken = true };
         var pretrainCheckpoint = new Option<string?>("--pretrain-checkpoint") { Description = "weights and optimizer state after pretraining: loaded if the file exists (skipping pretraining), else written" };
         var sftCheckpoint = new Option<string?>("--sft-checkpoint") { Description = "weights after SFT: loaded if the file exists (skipping pretraining and SFT), else written" };
         var command = new Command("recipe", "Train the bundled reasoning model end to end and evaluate it")
             {
                 output, seed, threads, ci, plain, pretrainSteps, sftSteps, grpoSteps, distillSteps, distillProblems,
-                grpoLr, grpoWarmup, grpoPrompts, grpoDifficulties, grpoBias, grpoEvalEvery, grpoFilterOverlong, zeroSteps, zeroLr, sftCheckpoint, sftDifficulties, pretrainCheckpoint,
+                grpoLr, grpoWarmup, grpoPrompts, grpoDifficulties, grpoTasks, grpoBias, grpoEvalEvery, grpoFilterOverlong, zeroSteps, zeroLr, seeds, noControl, sftCheckpoint, sftDifficulties, pretrainCheckpoint,
             };
         command.SetAction((parse, ct) => Task.FromResult(Execute(parse)));
         return command;
@@ -102,6 +105,8 @@ internal static class R1Command
             settings = settings with
             {
                 PretrainSteps = parse.GetValue(pretrainSteps) ?? settings.PretrainSteps,
+                Seeds = parse.GetValue(seeds) ?? settings.Seeds,
+                ComputeMatchedControl = settings.ComputeMatchedControl && !parse.GetValue(noControl),
                 SftSteps = parse.GetValue(sftSteps) ?? settings.SftSteps,
                 GrpoSteps = parse.GetValue(grpoSteps) ?? settings.GrpoSteps,
                 ZeroSteps = parse.GetValue(zeroSteps) ?? settings.ZeroSteps,
@@ -112,6 +117,7 @@ internal static class R1Command
                 GrpoWarmupSteps = parse.GetValue(grpoWarmup) ?? settings.GrpoWarmupSteps,
                 GrpoPrompts = parse.GetValue(grpoPrompts) ?? settings.GrpoPrompts,
                 GrpoDifficulties = parse.GetValue(grpoDifficulties) is { Length: > 0 } ds ? ds : settings.GrpoDifficulties,
+                GrpoTasks = parse.GetValue(grpoTasks) is { Length: > 0 } ts ? ts : settings.GrpoTasks,
                 GrpoEvalEvery = parse.GetValue(grpoEvalEvery) ?? settings.GrpoEvalEvery,
                 GrpoBiasUpdateSpeed = parse.GetValue(grpoBias) ?? settings.GrpoBiasUpdateSpeed,
                 Grpo = parse.GetValue(grpoFilterOverlong) ? settings.Grpo with { FilterOverlong = true } : settings.Grpo,

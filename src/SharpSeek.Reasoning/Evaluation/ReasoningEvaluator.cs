@@ -29,6 +29,8 @@ public sealed record EvaluationCell(string Stage, bool Thinking, TaskKind Kind, 
 {
     /// <summary>How many of each problem's samples were correct (the cell's problems are the same set in every stage).</summary>
     public ProblemScores Solved { get; init; } = ProblemScores.Empty;
+    /// <summary>Which fine-tuning seed produced the evaluated model (0 for stages that run once).</summary>
+    public int Replica { get; init; }
 }
 
 /// <summary>
@@ -120,7 +122,8 @@ public static class ReasoningEvaluator
     private static string Pct(double x) => (100 * x).ToString("F1", CultureInfo.InvariantCulture);
 
     /// <summary>
-    /// Summary (stage × mode rows; per difficulty, all tasks pooled) and the per-task table, in markdown.
+    /// Summary (stage × mode rows; per difficulty, all tasks pooled) and the per-task table, in markdown. A stage
+    /// evaluated for several seeds shows their mean.
     /// </summary>
     public static string MarkdownTable(IReadOnlyList<EvaluationCell> cells, int k)
     {
@@ -151,8 +154,9 @@ public static class ReasoningEvaluator
             s.Append($"| {group.Key.Stage} | {(group.Key.Thinking ? "yes" : "no")} | {group.Key.Kind} |");
             for (int d = 1; d <= maxD; d++)
             {
-                var c = group.FirstOrDefault(x => x.Difficulty == d);
-                s.Append(c is null ? " – |" : $" {Pct(c.PassAt1)} / {Pct(c.MajorityAtK)} |");
+                // Several seeds of a stage: their mean.
+                var level = group.Where(x => x.Difficulty == d).ToList();
+                s.Append(level.Count == 0 ? " – |" : $" {Pct(level.Average(c => c.PassAt1))} / {Pct(level.Average(c => c.MajorityAtK))} |");
             }
             s.Append('\n');
         }

@@ -65,6 +65,47 @@ public static class PairedBootstrap
         return new DifferenceInterval(mean, Quantile(means, tail), Quantile(means, 1 - tail), confidence);
     }
 
+    /// <summary>
+    /// Paired bootstrap over seeds × problems: <paramref name="after"/>[s][i] and <paramref name="before"/>[s][i] score
+    /// problem i in seed s (the same problems in every seed, seed s of "after" trained from seed s of "before"). Each
+    /// resample draws the seeds and the problems with replacement, independently (a crossed design: the problems are
+    /// shared by the seeds), so the interval covers the spread between training runs as well as between problems. With
+    /// one seed it is <see cref="MeanDifference(ReadOnlySpan{double}, ReadOnlySpan{double}, int, ulong, double)"/>.
+    /// </summary>
+    public static DifferenceInterval MeanDifference(IReadOnlyList<double[]> after, IReadOnlyList<double[]> before, int resamples = 10_000, ulong seed = 1, double confidence = 0.95)
+    {
+        if (after.Count != before.Count || after.Count == 0) throw new ArgumentException($"paired scores need the same seeds: {after.Count} vs {before.Count}");
+        if (after.Count == 1) return MeanDifference(after[0], before[0], resamples, seed, confidence);
+        if (resamples < 100) throw new ArgumentOutOfRangeException(nameof(resamples), resamples, "at least 100 resamples");
+        if (!(confidence > 0 && confidence < 1)) throw new ArgumentOutOfRangeException(nameof(confidence), confidence, "confidence must be in (0, 1)");
+        int seeds = after.Count, n = after[0].Length;
+        if (n == 0) throw new ArgumentException("no items to compare");
+        var diff = new double[seeds][];
+        double mean = 0;
+        for (int s = 0; s < seeds; s++)
+        {
+            if (after[s].Length != n || before[s].Length != n) throw new ArgumentException($"every seed needs the same {n} items; seed {s} has {after[s].Length} and {before[s].Length}");
+            diff[s] = new double[n];
+            for (int i = 0; i < n; i++) mean += (diff[s][i] = after[s][i] - before[s][i]) / ((double)n * seeds);
+        }
+        var rng = new DeterministicRandom(seed);
+        var means = new double[resamples];
+        var drawnSeeds = new int[seeds];
+        var drawnItems = new int[n];
+        for (int r = 0; r < resamples; r++)
+        {
+            for (int s = 0; s < seeds; s++) drawnSeeds[s] = rng.NextInt(seeds);
+            for (int i = 0; i < n; i++) drawnItems[i] = rng.NextInt(n);
+            double sum = 0;
+            foreach (int s in drawnSeeds)
+                foreach (int i in drawnItems) sum += diff[s][i];
+            means[r] = sum / ((double)n * seeds);
+        }
+        Array.Sort(means);
+        double tail = (1 - confidence) / 2;
+        return new DifferenceInterval(mean, Quantile(means, tail), Quantile(means, 1 - tail), confidence);
+    }
+
     /// <summary>Linear interpolation between order statistics of a sorted sample.</summary>
     private static double Quantile(double[] sorted, double q)
     {

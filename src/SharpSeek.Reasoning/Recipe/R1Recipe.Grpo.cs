@@ -36,7 +36,7 @@ public sealed partial class R1Recipe
             var requests = new List<RolloutRequest>();
             for (int i = 0; i < candidates; i++)
             {
-                var p = ProblemGenerator.DrawTraining(ref rng, _s.GrpoDifficulties);
+                var p = ProblemGenerator.DrawTraining(ref rng, _s.GrpoDifficulties, _s.GrpoTasks);
                 problems.Add(p);
                 var prompt = format.Prompt(p, thinking: true);
                 for (int j = 0; j < g; j++)
@@ -45,6 +45,7 @@ public sealed partial class R1Recipe
             sampler.Sync();
             // Split over the ranks by prompt (a group's G samples together); every rank gets every completion back.
             var completions = sampler.Generate(requests, run.MaxNewTokens, group: g);
+            AddCompute(run.Name, requests.Sum(r => (double)r.Prompt.Length) + completions.Sum(c => (double)c.Length));
 
             var allRewards = new double[requests.Count];
             var cut = new bool[requests.Count];
@@ -97,6 +98,7 @@ public sealed partial class R1Recipe
             GrpoNormalizer? normalizer = _world.Size > 1 ? GrpoNormalizer.Of(wholeOwner) : null;
             var old = batch is null ? [] : policy.TokenLogProbs(batch);
             var refLogProbs = _s.Grpo.KlBeta > 0 && batch is not null ? reference.TokenLogProbs(batch) : old;
+            AddCompute(run.Name, (_s.Grpo.KlBeta > 0 ? 2.0 : 1.0) * whole.Positions);
             GrpoStatistics last = default;
             // Nothing to learn from equal rewards, or when overlong filtering left no response token to train.
             bool informative = advantages.Any(a => a != 0) && wholeOwner.Any(o => o >= 0);
@@ -110,6 +112,7 @@ public sealed partial class R1Recipe
                     return objective;
                 }, lr);
                 last = stats;
+                AddCompute(run.Name, 3.0 * whole.Positions);
             }
             if (informative && _world.Size > 1) last = Combine(last);
             if (_s.Grpo.KlBeta == 0 || !informative)
@@ -117,6 +120,7 @@ public sealed partial class R1Recipe
                 // With β = 0 (or no update) the KL is still worth watching: measure it against the reference.
                 var now = batch is null ? [] : policy.TokenLogProbs(batch);
                 var refNow = batch is null ? [] : reference.TokenLogProbs(batch);
+                AddCompute(run.Name, 2.0 * whole.Positions);
                 double kl = 0;
                 int n = 0;
                 for (int r = 0; r < owner.Length; r++)

@@ -65,6 +65,10 @@ public sealed partial class R1Recipe(RecipeSettings settings, RecipeProgress? pr
         foreach (var (name, list) in new[] { (nameof(_s.SftDifficulties), _s.SftDifficulties), (nameof(_s.GrpoDifficulties), _s.GrpoDifficulties) })
             if (list is not null && (list.Length == 0 || list.Any(d => d is < 1 or > ProblemGenerator.MaxDifficulty)))
                 throw new ArgumentException($"{name} must list difficulties in [1, {ProblemGenerator.MaxDifficulty}]; got [{string.Join(", ", list)}]");
+        if (_s.Seeds < 1) throw new ArgumentException($"Seeds must be at least 1; got {_s.Seeds}");
+        if (_s.Seeds > 1 && _s.SftCheckpoint is not null)
+            throw new ArgumentException("an SFT checkpoint holds one seed's SFT model: run several seeds from the pretraining checkpoint instead");
+        if (_s.GrpoTasks is { Length: 0 }) throw new ArgumentException("GrpoTasks is empty: leave it null for every task family");
         if (Writes) Directory.CreateDirectory(outputDirectory);
         using var pool = new ComputePool(Math.Max(1, _s.Threads));
         using var curves = Writes ? new CurveLog(Path.Combine(outputDirectory, "metrics.jsonl")) : CurveLog.InMemory();
@@ -74,54 +78,70 @@ public sealed partial class R1Recipe(RecipeSettings settings, RecipeProgress? pr
         var format = new ReasoningChatFormat(tokenizer);
         var config = _s.Model with { VocabSize = tokenizer.VocabularySize };
 
-        using var policy = new PolicyModel(config, _s.Seed, pool, world: _world);
-        // R1-Zero starts from the pretrained weights, kept here while SFT and GRPO change the policy.
-        using var pretrained = _s.ZeroSteps > 0 ? new PolicyModel(config, _s.Seed, pool, world: _world) : null;
-        bool havePretrained = false;
+        // The pretrained weights (and pretraining's optimizer state, which SFT continues): every seed of the R1 line and
+        // R1-Zero start from them.
+        using var start = new PolicyModel(config, _s.Seed, pool, world: _world);
         var cells = new List<EvaluationCell>();
-        bool[] modes = [true, false];
-        if (_s.SftCheckpoint is { } checkpoint && Exists(checkpoint))
+        bool fromSft = _s.SftCheckpoint is { } checkpoint && Exists(checkpoint);
+        if (fromSft)
         {
-            LoadValues(policy, checkpoint);
-            Log($"loaded the SFT checkpoint {checkpoint}: pretraining and SFT skipped");
+            LoadValues(start, _s.SftCheckpoint!);
+            TrainingCheckpoint.RestoreOptimizer(OptimizerPath(_s.SftCheckpoint!), start.Optimizer);
+            Log($"loaded the SFT checkpoint {_s.SftCheckpoint}: pretraining and SFT skipped");
         }
         else
         {
             if (_s.PretrainCheckpoint is { } pre && Exists(pre))
             {
-                LoadValues(policy, pre);
-                TrainingCheckpoint.RestoreOptimizer(OptimizerPath(pre), policy.Optimizer);
+                LoadValues(start, pre);
+                TrainingCheckpoint.RestoreOptimizer(OptimizerPath(pre), start.Optimizer);
                 Log($"loaded the pretraining checkpoint {pre}: pretraining skipped");
             }
             else
             {
-                Timed("pretrain", () => Pretrain(policy, format, curves));
+                Timed("pretrain", () => Pretrain(start, format, curves));
                 if (_s.PretrainCheckpoint is { } prePath && Writes)
                 {
                     // Optimizer first: the weights file is what marks the checkpoint as present.
-                    TrainingCheckpoint.SaveOptimizer(policy.Optimizer, OptimizerPath(prePath));
-                    SaveValues(policy, prePath);
+                    TrainingCheckpoint.SaveOptimizer(start.Optimizer, OptimizerPath(prePath));
+                    SaveValues(start, prePath);
                 }
             }
-            Timed("eval base", () => cells.AddRange(Evaluate("base", policy, format, pool, modes)));
-            Timed("off-topic base", () => OffTopicReplies("base", policy, format, pool));
-            pretrained?.Model.CopyValuesFrom(policy.Model);
-            havePretrained = pretrained is not null;
-            Timed("sft", () => Supervised("sft", policy, format, curves, _s.SftSteps, _s.SftBatch, _s.SftLearningRate,
-                (ref DeterministicRandom rng) => TraceExample(format, ref rng)));
-            if (_s.SftCheckpoint is { } path && Writes) SaveValues(policy, path);
+            Timed("eval base", () => cells.AddRange(Evaluate("base", start, format, pool, [true, false])));
+            Timed("off-topic base", () => OffTopicReplies("base", start, format, pool, 0));
         }
-        Timed("eval sft", () => cells.AddRange(Evaluate("SFT", policy, format, pool, modes)));
-        Timed("off-topic sft", () => OffTopicReplies("SFT", policy, format, pool));
-        // RL starts from a copy with fresh AdamW moments: SFT's second-moment estimates would set GRPO's step sizes.
-        using var rl = policy.Snapshot();
-        Timed("grpo", () => Grpo(rl, format, pool, curves, new GrpoRun("grpo", _s.GrpoSteps, _s.GrpoMaxNewTokens, _s.GrpoLearningRate)));
-        Timed("eval grpo", () => cells.AddRange(Evaluate("GRPO", rl, format, pool, modes)));
-        Timed("off-topic grpo", () => OffTopicReplies("GRPO", rl, format, pool));
-        if (havePretrained) Timed("r1-zero", () => cells.AddRange(Zero(pretrained!, new SolutionTextFormat(tokenizer), pool, curves)));
-        else if (pretrained is not null) Log("R1-Zero skipped: the run started from the SFT checkpoint, so there are no pretrained weights to start from");
 
-        string table = ReasoningEvaluator.MarkdownTable(cells, _s.Evaluation.Samples);
+        PolicyModel? final = null;
+        try
+        {
+            for (int replica = 0; replica < _s.Seeds; replica++)
+            {
+                var (replicaCells, rl) = FineTune(replica, start, fromSft, format, pool, curves);
+                cells.AddRange(replicaCells);
+                // The first seed's GRPO model is the one exported and distilled.
+                if (replica == 0) final = rl;
+                else rl.Dispose();
+            }
+            if (_s.ZeroSteps > 0 && !fromSft)
+            {
+                // Fresh AdamW moments, as for R1's GRPO.
+                using var zero = start.Snapshot();
+                Timed("r1-zero", () => cells.AddRange(Zero(zero, new SolutionTextFormat(tokenizer), pool, curves)));
+            }
+            else if (_s.ZeroSteps > 0) Log("R1-Zero skipped: the run started from the SFT checkpoint, so there are no pretrained weights to start from");
+            return Finish(outputDirectory, vocabulary, format, pool, curves, cells, final!);
+        }
+        finally
+        {
+            final?.Dispose();
+        }
+    }
+
+    private RecipeResult Finish(string outputDirectory, TrainedBpeVocabulary vocabulary, ReasoningChatFormat format, ComputePool pool, CurveLog curves,
+        List<EvaluationCell> cells, PolicyModel rl)
+    {
+        string table = (_s.Seeds > 1 ? $"SFT, GRPO and the compute-matched control: means over {_s.Seeds} fine-tuning seeds from one pretrained model.\n\n" : "")
+            + ReasoningEvaluator.MarkdownTable(cells, _s.Evaluation.Samples);
         if (Writes)
         {
             ModelExport.Save(rl.Model, vocabulary, outputDirectory);
@@ -130,6 +150,12 @@ public sealed partial class R1Recipe(RecipeSettings settings, RecipeProgress? pr
                 string.Join(", ", _offTopic.Select(p => string.Create(CultureInfo.InvariantCulture, $"{p.Key} {100 * p.Value:F1} %"))) + ".\n";
             AtomicFile.WriteAllText(Path.Combine(outputDirectory, "eval.md"), table + offTopic);
             ReasoningEvaluator.WriteChart(cells, Path.Combine(outputDirectory, "eval.png"));
+            StageComparison.WriteChart(
+            [
+                ("GRPO − SFT", StageComparison.Compare(cells, "GRPO", "SFT")),
+                ("GRPO − compute-matched SFT", StageComparison.Compare(cells, "GRPO", ControlStage)),
+                ("R1-Zero − base (plain prompt)", StageComparison.Compare(cells, ZeroStage, ZeroBaseStage)),
+            ], Path.Combine(outputDirectory, "comparisons.png"), $"test pass@1 differences with thinking ({_s.Seeds} seed{(_s.Seeds == 1 ? "" : "s")}; bars: paired bootstrap 95 %)");
         }
 
         // Calibration runs may skip distillation (no problems): it does not touch the policy.
@@ -141,7 +167,7 @@ public sealed partial class R1Recipe(RecipeSettings settings, RecipeProgress? pr
             $"\n## Distillation\n\n{distillation.TeacherTraces} verified teacher traces from {distillation.Problems} problems; held-out pass@1 (thinking, pooled): " +
             $"student on traces {100 * distillation.TraceStudentPassAt1:F1} %, on plain answers {100 * distillation.PlainStudentPassAt1:F1} %.\n\n") +
             ReasoningEvaluator.MarkdownTable(distillation.Cells, _s.Evaluation.Samples));
-        var result = new RecipeResult(outputDirectory, cells, table, distillation, _seconds, policy.Model.ParameterCount);
+        var result = new RecipeResult(outputDirectory, cells, table, distillation, _seconds, rl.Model.ParameterCount);
         if (Writes) WriteSummary(result, Path.Combine(outputDirectory, "recipe.json"));
         return result;
     }
@@ -220,6 +246,7 @@ public sealed partial class R1Recipe(RecipeSettings settings, RecipeProgress? pr
                 tokens[i] = stream.Dequeue();
             }
             double loss = policy.SupervisedStep([new TokenBatch(tokens, _s.PretrainBatch, _s.PretrainSequence)], schedule.At(step));
+            AddCompute(stage, 3.0 * _s.PretrainBatch * _s.PretrainSequence);
             curves.Record(stage, step + 1, new Dictionary<string, double> { ["loss"] = loss });
             Report(stage, step + 1, steps, $"loss {loss:F3}");
         }
@@ -246,7 +273,9 @@ public sealed partial class R1Recipe(RecipeSettings settings, RecipeProgress? pr
         {
             var examples = new List<SupervisedExample>(batch);
             for (int i = 0; i < batch; i++) examples.Add(source(ref rng));
-            double loss = model.SupervisedStep([PolicyModel.Pack(examples, format.Padding)], schedule.At(step));
+            var packed = PolicyModel.Pack(examples, format.Padding);
+            double loss = model.SupervisedStep([packed], schedule.At(step));
+            AddCompute(stage, 3.0 * packed.Positions);
             curves.Record(stage, step + 1, new Dictionary<string, double> { ["loss"] = loss });
             Report(stage, step + 1, steps, $"loss {loss:F3}");
         }
@@ -266,7 +295,7 @@ public sealed partial class R1Recipe(RecipeSettings settings, RecipeProgress? pr
     /// The share of held-out off-topic messages (test split, <see cref="OffTopic"/>) answered with the capability reply,
     /// k samples each at the eval temperature, with thinking.
     /// </summary>
-    private void OffTopicReplies(string stage, PolicyModel policy, ReasoningChatFormat format, ComputePool pool)
+    private void OffTopicReplies(string stage, PolicyModel policy, ReasoningChatFormat format, ComputePool pool, int replica)
     {
         using var sampler = new RolloutSampler(policy.Model, pool, format, _s.MaxContext, _world);
         var messages = OffTopic.Messages(DataSplit.Test);
@@ -280,7 +309,8 @@ public sealed partial class R1Recipe(RecipeSettings settings, RecipeProgress? pr
         }
         var outputs = sampler.Generate(requests, _s.Evaluation.MaxNewTokens, group: k);
         double rate = outputs.Count(o => OffTopic.IsReply(format.Tokenizer.Decode(o))) / (double)Math.Max(1, outputs.Count);
-        _offTopic[stage] = rate;
+        // Over seeds, the mean rate.
+        _offTopic[stage] = (_offTopic.GetValueOrDefault(stage) * replica + rate) / (replica + 1);
         Log($"off-topic {stage}: {rate:P1} of {messages.Count} held-out messages × {k} samples get the capability reply");
     }
 
@@ -326,8 +356,12 @@ public sealed partial class R1Recipe(RecipeSettings settings, RecipeProgress? pr
                 ["pass_at_1"] = Math.Round(c.PassAt1, 4), ["maj_at_k"] = Math.Round(c.MajorityAtK, 4), ["mean_tokens"] = Math.Round(c.MeanTokens, 2),
                 ["pass_at_k"] = c.Solved.PassAtKCurve().Select(x => Math.Round(x, 4)).ToArray(),
             }).ToList(),
-            ["grpo_vs_sft"] = Compare(result.Evaluation, "GRPO", "SFT"),
-            ["r1_zero_vs_base"] = Compare(result.Evaluation, ZeroStage, ZeroBaseStage),
+            ["seeds"] = _s.Seeds,
+            // Forward-token equivalents per stage (forward 1, forward and backward 3); the control's should match GRPO's.
+            ["compute"] = _compute.ToDictionary(k => k.Key, k => Math.Round(k.Value)),
+            ["grpo_vs_sft"] = Json(StageComparison.Compare(result.Evaluation, "GRPO", "SFT")),
+            ["grpo_vs_control"] = Json(StageComparison.Compare(result.Evaluation, "GRPO", ControlStage)),
+            ["r1_zero_vs_base"] = Json(StageComparison.Compare(result.Evaluation, ZeroStage, ZeroBaseStage)),
             ["off_topic_replies"] = new Dictionary<string, object>(_offTopic.Select(p => KeyValuePair.Create(p.Key, (object)Math.Round(p.Value, 4))))
             {
                 ["messages"] = OffTopic.Messages(DataSplit.Test).Count, ["samples"] = _s.Evaluation.Samples,
@@ -336,31 +370,9 @@ public sealed partial class R1Recipe(RecipeSettings settings, RecipeProgress? pr
         AtomicFile.WriteAllText(path, JsonSerializer.Serialize(summary, s_indented));
     }
 
-    /// <summary>
-    /// pass@1 of stage <paramref name="after"/> minus <paramref name="before"/> on the same problems, with a paired
-    /// bootstrap 95 % interval: per mode, over all tasks and difficulties pooled (each problem one paired item).
-    /// </summary>
-    private static List<Dictionary<string, object>> Compare(IReadOnlyList<EvaluationCell> cells, string after, string before)
+    private static List<Dictionary<string, object>> Json(IEnumerable<ComparisonRow> rows) => rows.Select(r => new Dictionary<string, object>
     {
-        var result = new List<Dictionary<string, object>>();
-        foreach (bool thinking in (bool[])[true, false])
-        {
-            List<double> a = [], b = [];
-            foreach (var cell in cells.Where(c => c.Stage == after && c.Thinking == thinking))
-                if (cells.FirstOrDefault(c => c.Stage == before && c.Thinking == thinking && c.Kind == cell.Kind && c.Difficulty == cell.Difficulty) is { } other
-                    && other.Solved.Correct.Count == cell.Solved.Correct.Count)
-                {
-                    a.AddRange(cell.Solved.PassAt1PerProblem());
-                    b.AddRange(other.Solved.PassAt1PerProblem());
-                }
-            if (a.Count == 0) continue;
-            var ci = PairedBootstrap.MeanDifference(a.ToArray(), b.ToArray());
-            result.Add(new Dictionary<string, object>
-            {
-                ["thinking"] = thinking, ["problems"] = a.Count, ["difference"] = Math.Round(ci.Difference, 4),
-                ["ci95_low"] = Math.Round(ci.Low, 4), ["ci95_high"] = Math.Round(ci.High, 4),
-            });
-        }
-        return result;
-    }
+        ["thinking"] = r.Thinking, ["scope"] = r.Scope, ["problems"] = r.Problems, ["seeds"] = r.Seeds,
+        ["difference"] = Math.Round(r.Interval.Difference, 4), ["ci95_low"] = Math.Round(r.Interval.Low, 4), ["ci95_high"] = Math.Round(r.Interval.High, 4),
+    }).ToList();
 }

@@ -24,6 +24,15 @@ public sealed record RecipeSettings
     public int PretrainSequence { get; init; } = 256;
     public double PretrainLearningRate { get; init; } = 3e-3;
 
+    /// <summary>
+    /// Fine-tuning seeds: the R1 line (SFT, GRPO, the compute-matched control) runs this many times from the one
+    /// pretrained model, each with its own random draws; the table shows means over seeds and the comparisons' intervals
+    /// resample seeds as well as problems. The first seed's GRPO model is the one exported.
+    /// </summary>
+    public int Seeds { get; init; } = 1;
+    /// <summary>After GRPO, the SFT model also trains on more traces for as much compute as GRPO spent (its own table row).</summary>
+    public bool ComputeMatchedControl { get; init; } = true;
+
     public int SftSteps { get; init; } = 2000;
     public int SftBatch { get; init; } = 16;
     public double SftLearningRate { get; init; } = 1.5e-3;
@@ -72,6 +81,8 @@ public sealed record RecipeSettings
     public int GrpoOversample { get; init; } = 3;
     /// <summary>Difficulties GRPO draws its prompts from (RL refines where the SFT model is partly right).</summary>
     public int[] GrpoDifficulties { get; init; } = [1, 2, 3];
+    /// <summary>Task families GRPO draws its prompts from (null: all), for RL where the SFT model is partly right.</summary>
+    public TaskKind[]? GrpoTasks { get; init; }
     public GrpoSettings Grpo { get; init; } = new();
 
     /// <summary>R1-Zero's GRPO steps from the pretrained weights (0 skips R1-Zero); its other settings are GRPO's.</summary>

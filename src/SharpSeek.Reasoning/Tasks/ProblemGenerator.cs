@@ -46,12 +46,14 @@ public static class ProblemGenerator
     /// <summary>
     /// A training-split problem of a uniformly drawn kind, at a difficulty drawn uniformly from
     /// <paramref name="difficulties"/> (null: every difficulty). A difficulty listed twice is drawn twice as often, which
-    /// is how a stage weights its mix.
+    /// is how a stage weights its mix. The kind is drawn from <paramref name="kinds"/> the same way (null: every kind).
     /// </summary>
-    public static ReasoningProblem DrawTraining(ref DeterministicRandom rng, int[]? difficulties)
+    public static ReasoningProblem DrawTraining(ref DeterministicRandom rng, int[]? difficulties, TaskKind[]? kinds = null)
     {
         if (difficulties is { Length: 0 }) throw new ArgumentException("the difficulty list is empty", nameof(difficulties));
-        var kind = Kinds[rng.NextInt(Kinds.Count)];
+        if (kinds is { Length: 0 }) throw new ArgumentException("the task list is empty", nameof(kinds));
+        IReadOnlyList<TaskKind> from = kinds ?? Kinds;
+        var kind = from[rng.NextInt(from.Count)];
         int d = difficulties is null ? 1 + rng.NextInt(MaxDifficulty) : difficulties[rng.NextInt(difficulties.Length)];
         return Generate(kind, d, DataSplit.Train, ref rng);
     }

@@ -176,6 +176,15 @@ public sealed class PolicyModel : IDisposable
         return copy;
     }
 
+    /// <summary>A copy that goes on training as this model would: the same weights and the same AdamW state.</summary>
+    public PolicyModel Fork()
+    {
+        var copy = Snapshot();
+        copy.Optimizer.CopyStateFrom(Optimizer);
+        (copy.ClipNorm, copy.BiasUpdateSpeed, copy.Objective) = (ClipNorm, BiasUpdateSpeed, Objective);
+        return copy;
+    }
+
     public void Dispose()
     {
         _tape.Dispose();

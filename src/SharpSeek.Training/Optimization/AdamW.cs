@@ -49,6 +49,24 @@ public sealed unsafe class AdamW : IDisposable
     /// <summary>Second moment (running mean of squared gradients) of <paramref name="p"/>, for checkpoints.</summary>
     public Span<float> SecondMoment(Parameter<float> p) => new((void*)Find(p).V, (int)p.Length);
 
+    /// <summary>
+    /// Takes <paramref name="source"/>'s moments and step count, parameter by parameter (matched by name): a copy of a
+    /// model that should go on training exactly as the original would.
+    /// </summary>
+    public void CopyStateFrom(AdamW source)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        var theirs = source._state.ToDictionary(s => s.P.Name);
+        foreach (var (p, m, v) in _state)
+        {
+            if (!theirs.TryGetValue(p.Name, out var s) || s.P.Length != p.Length)
+                throw new ArgumentException($"'{p.Name}' has no optimizer state of the same size in the source", nameof(source));
+            new Span<float>((void*)s.M, (int)p.Length).CopyTo(new Span<float>((void*)m, (int)p.Length));
+            new Span<float>((void*)s.V, (int)p.Length).CopyTo(new Span<float>((void*)v, (int)p.Length));
+        }
+        StepCount = source.StepCount;
+    }
+
     private (Parameter<float> P, nint M, nint V) Find(Parameter<float> p)
     {
         foreach (var s in _state)
