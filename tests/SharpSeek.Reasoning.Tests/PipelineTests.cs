@@ -41,7 +41,7 @@ public class PipelineTests
             var first = new R1Recipe(RecipeSettings.ContinuousIntegration(5), (stage, _, _, _) => stages.Add(stage)).Run(Path.Combine(root, "a"));
             foreach (string file in new[] { "config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "eval.md", "eval.png",
                          "metrics.jsonl", "curves-grpo.png", "curves-grpo-eval.png", "curves-pretrain.png", "curves-sft.png", "recipe.json",
-                         "curves-r1-zero.png", "curves-r1-zero-eval.png", "comparisons.png" })
+                         "curves-r1-zero.png", "curves-r1-zero-eval.png", "comparisons.png", "pass-at-k.png" })
                 Assert.True(File.Exists(Path.Combine(first.OutputDirectory, file)), file);
             Assert.Contains("pretrain", stages);
             Assert.Contains("grpo", stages);
@@ -72,6 +72,16 @@ public class PipelineTests
                 var compute = summary.RootElement.GetProperty("compute");
                 double grpoCompute = compute.GetProperty("grpo").GetDouble(), controlCompute = compute.GetProperty("sft-control").GetDouble();
                 Assert.InRange(controlCompute / grpoCompute, 0.75, 1.25);
+                // The many-samples pass@k curves of SFT and GRPO, k = 1 … samples, and GRPO − SFT at the largest k.
+                var passAtK = summary.RootElement.GetProperty("pass_at_k");
+                int samples = RecipeSettings.ContinuousIntegration(5).PassAtKEvaluation!.Samples;
+                foreach (string stage in new[] { "SFT", "GRPO" })
+                {
+                    var curve = passAtK.GetProperty(stage).EnumerateArray().Select(v => v.GetDouble()).ToList();
+                    Assert.Equal(samples, curve.Count);
+                    for (int k = 1; k < curve.Count; k++) Assert.True(curve[k] >= curve[k - 1] - 1e-9);
+                }
+                Assert.Equal(21 - 1, summary.RootElement.GetProperty("grpo_vs_sft_pass_at_max_k").GetArrayLength()); // thinking only
                 comparisons.AddRange(summary.RootElement.GetProperty("r1_zero_vs_base").EnumerateArray());
                 // The off-topic reply rate of every chat stage, on the held-out messages.
                 var offTopic = summary.RootElement.GetProperty("off_topic_replies");

@@ -52,6 +52,8 @@ internal static class R1Command
         var zeroSteps = new Option<int?>("--zero-steps") { Description = "override R1-Zero's GRPO steps from the pretrained model (0 skips R1-Zero)" };
         var zeroLr = new Option<double?>("--zero-lr") { Description = "override R1-Zero's learning rate" };
         var grpoFilterOverlong = new Option<bool>("--grpo-filter-overlong") { Description = "leave responses cut at the token budget out of the GRPO loss (DAPO's overlong filtering)" };
+        var width = new Option<int?>("--width") { Description = "the model's hidden size (a multiple of 32; default 128, the bundled model's): a scaling run" };
+        var depth = new Option<int?>("--depth") { Description = "the model's blocks (default 3); the distillation student has one fewer" };
         var seeds = new Option<int?>("--seeds") { Description = "fine-tuning seeds: SFT, GRPO and the control run this many times from one pretrained model (table: means; intervals over seeds and problems)" };
         var noControl = new Option<bool>("--no-control") { Description = "skip the compute-matched SFT control (more SFT for GRPO's compute)" };
         var sftDifficulties = new Option<int[]?>("--sft-difficulties") { Description = "override the difficulties the cold-start SFT traces are drawn from", AllowMultipleArgumentsPerToken = true };
@@ -60,7 +62,7 @@ internal static class R1Command
         var command = new Command("recipe", "Train the bundled reasoning model end to end and evaluate it")
             {
                 output, seed, threads, ci, plain, pretrainSteps, sftSteps, grpoSteps, distillSteps, distillProblems,
-                grpoLr, grpoWarmup, grpoPrompts, grpoDifficulties, grpoTasks, grpoBias, grpoEvalEvery, grpoFilterOverlong, zeroSteps, zeroLr, seeds, noControl, sftCheckpoint, sftDifficulties, pretrainCheckpoint,
+                grpoLr, grpoWarmup, grpoPrompts, grpoDifficulties, grpoTasks, grpoBias, grpoEvalEvery, grpoFilterOverlong, zeroSteps, zeroLr, width, depth, seeds, noControl, sftCheckpoint, sftDifficulties, pretrainCheckpoint,
             };
         command.SetAction((parse, ct) => Task.FromResult(Execute(parse)));
         return command;
@@ -82,6 +84,12 @@ internal static class R1Command
             {
                 return Run(parse, world);
             }
+            catch (ArgumentException e) when (world.Size == 1)
+            {
+                // Settings the recipe refuses (a bad size, seed count or difficulty list) are checked before any work.
+                Console.Error.WriteLine("error: " + e.Message);
+                return 2;
+            }
             catch (Exception e) when (world.Size > 1)
             {
                 Console.Error.WriteLine($"error on rank {world.Rank}: {e.Message}");
@@ -102,6 +110,15 @@ internal static class R1Command
                     Seed = s, Threads = parse.GetValue(threads),
                     Model = RecipeSettings.BundledModel(512), Student = RecipeSettings.StudentModel(512),
                 };
+            if (parse.GetValue(width) is not null || parse.GetValue(depth) is not null)
+            {
+                int w = parse.GetValue(width) ?? settings.Model.HiddenSize, blocks = parse.GetValue(depth) ?? settings.Model.NumHiddenLayers;
+                settings = settings with
+                {
+                    Model = RecipeSettings.ScaledModel(settings.Model.VocabSize, w, blocks),
+                    Student = RecipeSettings.ScaledModel(settings.Model.VocabSize, w, Math.Max(2, blocks - 1)),
+                };
+            }
             settings = settings with
             {
                 PretrainSteps = parse.GetValue(pretrainSteps) ?? settings.PretrainSteps,

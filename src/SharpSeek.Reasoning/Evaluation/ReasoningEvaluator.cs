@@ -51,6 +51,9 @@ public sealed class ProblemScores(int samples, IReadOnlyList<int> correct) : IEq
     /// <summary>Each problem's pass@1 (its share of correct samples), for paired comparisons.</summary>
     public double[] PassAt1PerProblem() => Correct.Select(c => Samples == 0 ? 0 : (double)c / Samples).ToArray();
 
+    /// <summary>Each problem's unbiased pass@k estimate (<see cref="PassAtK.Estimate"/>), for paired comparisons at k.</summary>
+    public double[] PassAtKPerProblem(int k) => k == 1 ? PassAt1PerProblem() : Correct.Select(c => PassAtK.Estimate(Samples, c, k)).ToArray();
+
     public bool Equals(ProblemScores? other) => other is not null && Samples == other.Samples && Correct.SequenceEqual(other.Correct);
     public override bool Equals(object? obj) => Equals(obj as ProblemScores);
     public override int GetHashCode() => HashCode.Combine(Samples, Correct.Count, Correct.Count > 0 ? Correct[0] : 0);
@@ -191,6 +194,32 @@ public static class ReasoningEvaluator
         plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericManual(ticks);
         plot.Axes.SetLimitsY(0, 100);
         plot.ShowLegend(ScottPlot.Alignment.UpperRight);
+        ChartFile.Save(plot, path, width, height);
+    }
+
+    /// <summary>Each stage's pass@k curve, k = 1 … samples, averaged over its cells (and seeds): one line per stage.</summary>
+    public static Dictionary<string, double[]> PassAtKCurves(IReadOnlyList<EvaluationCell> cells) =>
+        cells.GroupBy(c => c.Stage).ToDictionary(g => g.Key, g =>
+        {
+            var curves = g.Select(c => c.Solved.PassAtKCurve()).Where(c => c.Length > 0).ToList();
+            int k = curves.Count == 0 ? 0 : curves.Min(c => c.Length);
+            return Enumerable.Range(0, k).Select(i => curves.Average(c => c[i])).ToArray();
+        });
+
+    public static void WritePassAtKChart(IReadOnlyList<EvaluationCell> cells, string path, string title, int width = 900, int height = 500)
+    {
+        var plot = new ScottPlot.Plot();
+        plot.Title(title);
+        plot.XLabel("k (samples per problem)");
+        plot.YLabel("pass@k (%)");
+        foreach (var (stage, curve) in PassAtKCurves(cells))
+        {
+            if (curve.Length == 0) continue;
+            var line = plot.Add.ScatterLine(Enumerable.Range(1, curve.Length).Select(k => (double)k).ToArray(), curve.Select(v => 100 * v).ToArray());
+            line.LegendText = stage;
+        }
+        plot.Axes.SetLimitsY(0, 100);
+        plot.ShowLegend(ScottPlot.Alignment.LowerRight);
         ChartFile.Save(plot, path, width, height);
     }
 }

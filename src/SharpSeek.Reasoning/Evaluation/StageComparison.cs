@@ -12,9 +12,10 @@ public static class StageComparison
     /// pass@1 of stage <paramref name="after"/> minus <paramref name="before"/> on the same problems, with a paired
     /// bootstrap 95 % interval over seeds and problems (<see cref="PairedBootstrap"/>; seed s of one stage is paired with
     /// seed s of the other). Per mode over all tasks and difficulties pooled; with thinking also per difficulty, per task
-    /// and per cell, so a claim about one split has its own interval.
+    /// and per cell, so a claim about one split has its own interval. With <paramref name="k"/> > 1 the per-problem
+    /// score is the unbiased pass@k estimate instead of pass@1 (the cells need at least k samples).
     /// </summary>
-    public static List<ComparisonRow> Compare(IReadOnlyList<EvaluationCell> cells, string after, string before)
+    public static List<ComparisonRow> Compare(IReadOnlyList<EvaluationCell> cells, string after, string before, int k = 1)
     {
         var result = new List<ComparisonRow>();
         foreach (bool thinking in (bool[])[true, false])
@@ -40,8 +41,8 @@ public static class StageComparison
             {
                 var chosen = pairs.Where(p => inScope(p.After)).ToList();
                 var seeds = chosen.Select(p => p.After.Replica).Distinct().Order().ToList();
-                var a = seeds.Select(r => chosen.Where(p => p.After.Replica == r).SelectMany(p => p.After.Solved.PassAt1PerProblem()).ToArray()).ToList();
-                var b = seeds.Select(r => chosen.Where(p => p.After.Replica == r).SelectMany(p => p.Before.Solved.PassAt1PerProblem()).ToArray()).ToList();
+                var a = seeds.Select(r => chosen.Where(p => p.After.Replica == r).SelectMany(p => p.After.Solved.PassAtKPerProblem(k)).ToArray()).ToList();
+                var b = seeds.Select(r => chosen.Where(p => p.After.Replica == r).SelectMany(p => p.Before.Solved.PassAtKPerProblem(k)).ToArray()).ToList();
                 // A seed missing a cell would pair different problems: such a scope is left out rather than skewed.
                 if (a.Count == 0 || a[0].Length == 0 || a.Any(x => x.Length != a[0].Length)) continue;
                 result.Add(new ComparisonRow(thinking, name, a[0].Length, seeds.Count, PairedBootstrap.MeanDifference(a, b)));

@@ -55,6 +55,7 @@ public sealed partial class R1Recipe
             }
         }
         Timed(Named("eval sft", replica), () => Add(Evaluate("SFT", policy, format, pool, modes)));
+        PassAtKCurve("SFT", policy, format, pool, replica);
         Timed(Named("off-topic sft", replica), () => OffTopicReplies("SFT", policy, format, pool, replica));
 
         // RL starts from a copy with fresh AdamW moments: SFT's second-moment estimates would set GRPO's step sizes.
@@ -64,6 +65,7 @@ public sealed partial class R1Recipe
             string grpo = Named("grpo", replica);
             Timed(grpo, () => Grpo(rl, format, pool, curves, new GrpoRun(grpo, _s.GrpoSteps, _s.GrpoMaxNewTokens, _s.GrpoLearningRate)));
             Timed(Named("eval grpo", replica), () => Add(Evaluate("GRPO", rl, format, pool, modes)));
+            PassAtKCurve("GRPO", rl, format, pool, replica);
             Timed(Named("off-topic grpo", replica), () => OffTopicReplies("GRPO", rl, format, pool, replica));
 
             if (_s.ComputeMatchedControl && _s.GrpoSteps > 0)
@@ -85,6 +87,17 @@ public sealed partial class R1Recipe
             rl.Dispose();
             throw;
         }
+    }
+
+    /// <summary>Cells of the many-samples evaluation (<see cref="RecipeSettings.PassAtKEvaluation"/>), kept apart from the table's.</summary>
+    private readonly List<EvaluationCell> _passAtK = new();
+
+    private void PassAtKCurve(string stage, PolicyModel policy, ReasoningChatFormat format, ComputePool pool, int replica)
+    {
+        if (_s.PassAtKEvaluation is not { } settings) return;
+        var scope = settings with { Kinds = _s.GrpoTasks ?? ProblemGenerator.Kinds, MaxNewTokens = _s.Evaluation.MaxNewTokens, Temperature = _s.Evaluation.Temperature };
+        Timed(Named($"pass@k {stage}", replica), () => _passAtK.AddRange(
+            Evaluate(stage, policy, format, pool, [true], over: scope).Select(c => c with { Replica = replica })));
     }
 
     /// <summary>

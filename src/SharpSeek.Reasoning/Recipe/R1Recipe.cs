@@ -156,6 +156,9 @@ public sealed partial class R1Recipe(RecipeSettings settings, RecipeProgress? pr
                 ("GRPO − compute-matched SFT", StageComparison.Compare(cells, "GRPO", ControlStage)),
                 ("R1-Zero − base (plain prompt)", StageComparison.Compare(cells, ZeroStage, ZeroBaseStage)),
             ], Path.Combine(outputDirectory, "comparisons.png"), $"test pass@1 differences with thinking ({_s.Seeds} seed{(_s.Seeds == 1 ? "" : "s")}; bars: paired bootstrap 95 %)");
+            if (_passAtK.Count > 0)
+                ReasoningEvaluator.WritePassAtKChart(_passAtK, Path.Combine(outputDirectory, "pass-at-k.png"),
+                    $"test pass@k with thinking, {string.Join(", ", (_s.GrpoTasks ?? ProblemGenerator.Kinds).Select(k => k.ToString()))} ({_s.PassAtKEvaluation!.ProblemsPerCell} problems per difficulty, {_s.Seeds} seed{(_s.Seeds == 1 ? "" : "s")})");
         }
 
         // Calibration runs may skip distillation (no problems): it does not touch the policy.
@@ -281,10 +284,11 @@ public sealed partial class R1Recipe(RecipeSettings settings, RecipeProgress? pr
         }
     }
 
-    private List<EvaluationCell> Evaluate(string stage, PolicyModel policy, ProblemFormat format, ComputePool pool, bool[] modes, int? maxNewTokens = null)
+    private List<EvaluationCell> Evaluate(string stage, PolicyModel policy, ProblemFormat format, ComputePool pool, bool[] modes, int? maxNewTokens = null, EvaluationSettings? over = null)
     {
         using var sampler = new RolloutSampler(policy.Model, pool, format, _s.MaxContext, _world);
-        var settings = _s.Evaluation with { Seed = _s.Seed, MaxNewTokens = maxNewTokens ?? _s.Evaluation.MaxNewTokens };
+        var table = over ?? _s.Evaluation;
+        var settings = table with { Seed = _s.Seed, MaxNewTokens = maxNewTokens ?? table.MaxNewTokens };
         var cells = ReasoningEvaluator.Evaluate(stage, sampler, format, settings, modes,
             f => Report($"eval {stage}", (int)Math.Round(f * 1000), 1000, ""));
         Log($"eval {stage}: pass@1 thinking {cells.Where(c => c.Thinking).Average(c => c.PassAt1):P1}");
@@ -362,6 +366,9 @@ public sealed partial class R1Recipe(RecipeSettings settings, RecipeProgress? pr
             ["grpo_vs_sft"] = Json(StageComparison.Compare(result.Evaluation, "GRPO", "SFT")),
             ["grpo_vs_control"] = Json(StageComparison.Compare(result.Evaluation, "GRPO", ControlStage)),
             ["r1_zero_vs_base"] = Json(StageComparison.Compare(result.Evaluation, ZeroStage, ZeroBaseStage)),
+            // The many-samples evaluation: each stage's mean pass@k curve, and GRPO − SFT at the largest k per scope.
+            ["pass_at_k"] = ReasoningEvaluator.PassAtKCurves(_passAtK).ToDictionary(p => p.Key, p => p.Value.Select(v => Math.Round(v, 4)).ToArray()),
+            ["grpo_vs_sft_pass_at_max_k"] = _s.PassAtKEvaluation is { } pk ? Json(StageComparison.Compare(_passAtK, "GRPO", "SFT", pk.Samples)) : [],
             ["off_topic_replies"] = new Dictionary<string, object>(_offTopic.Select(p => KeyValuePair.Create(p.Key, (object)Math.Round(p.Value, 4))))
             {
                 ["messages"] = OffTopic.Messages(DataSplit.Test).Count, ["samples"] = _s.Evaluation.Samples,

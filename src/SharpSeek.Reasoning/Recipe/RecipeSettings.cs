@@ -103,6 +103,12 @@ public sealed record RecipeSettings
     public double DistillLearningRate { get; init; } = 2e-3;
 
     public EvaluationSettings Evaluation { get; init; } = new() { ProblemsPerCell = 40 };
+    /// <summary>
+    /// The pass@k curve (k = 1 … Samples) of SFT and GRPO from one set of many samples per problem, with thinking, on
+    /// GRPO's task families (<see cref="GrpoTasks"/>; Kinds here is ignored): does RL raise pass@1 by narrowing what the model can
+    /// reach (pass@k for large k falling), or widen it? Null skips it.
+    /// </summary>
+    public EvaluationSettings? PassAtKEvaluation { get; init; } = new() { ProblemsPerCell = 8, Samples = 64 };
 
     /// <summary>
     /// Optional file of the policy's weights right after SFT: loaded (skipping pretraining and SFT) when it exists,
@@ -119,13 +125,26 @@ public sealed record RecipeSettings
     public string? PretrainCheckpoint { get; init; }
 
     /// <summary>The bundled model: DeepSeek-V3 architecture (MLA with q-compression, 1 dense + 2 MoE blocks with 8 routed
-    /// experts top-2 in 2 groups + 1 shared, sigmoid routing with the selection bias, 1 MTP block), ~2M parameters.</summary>
-    public static ModelConfig BundledModel(int vocabulary) => SharpSeek.Training.TrainingPresets.Tiny with
+    /// experts top-2 in 2 groups + 1 shared, sigmoid routing with the selection bias, 1 MTP block), ~1.5M parameters.</summary>
+    public static ModelConfig BundledModel(int vocabulary) => ScaledModel(vocabulary, 128, 3);
+
+    /// <summary>
+    /// The bundled model's family at another size, for scaling runs: <paramref name="width"/> is the hidden size (a
+    /// multiple of 32: one head per 32) and <paramref name="depth"/> the number of blocks (the first dense, the rest MoE).
+    /// Head dimensions stay (nope 24, rope 8, value 24); the ranks and feed-forward sizes scale with the width
+    /// (q rank w/2, latent 3w/8, dense FFN 3w, expert FFN 3w/4), and the experts stay 8 top-2 + 1 shared.
+    /// </summary>
+    public static ModelConfig ScaledModel(int vocabulary, int width, int depth)
     {
-        VocabSize = vocabulary, HiddenSize = 128, NumHiddenLayers = 3, NumAttentionHeads = 4, NumKeyValueHeads = 4,
-        QLoraRank = 64, KvLoraRank = 48, QkNopeHeadDim = 24, QkRopeHeadDim = 8, VHeadDim = 24,
-        IntermediateSize = 384, MoeIntermediateSize = 96, MaxPositionEmbeddings = 512,
-    };
+        if (width < 32 || width % 32 != 0) throw new ArgumentOutOfRangeException(nameof(width), width, "the width must be a positive multiple of 32");
+        if (depth < 2) throw new ArgumentOutOfRangeException(nameof(depth), depth, "the depth must be at least 2 (one dense block, then MoE blocks)");
+        return SharpSeek.Training.TrainingPresets.Tiny with
+        {
+            VocabSize = vocabulary, HiddenSize = width, NumHiddenLayers = depth, NumAttentionHeads = width / 32, NumKeyValueHeads = width / 32,
+            QLoraRank = width / 2, KvLoraRank = 3 * width / 8, QkNopeHeadDim = 24, QkRopeHeadDim = 8, VHeadDim = 24,
+            IntermediateSize = 3 * width, MoeIntermediateSize = 3 * width / 4, MaxPositionEmbeddings = 512,
+        };
+    }
 
     /// <summary>
     /// The distillation student: the teacher's blocks, one fewer of them (1 dense + 1 MoE). Narrower students
@@ -147,5 +166,6 @@ public sealed record RecipeSettings
         DistillProblems = 8, DistillPretrainSteps = 2, DistillSteps = 2, DistillBatch = 4,
         Evaluation = new EvaluationSettings { ProblemsPerCell = 2, Samples = 2, MaxNewTokens = 24, Seed = seed },
         GrpoEvaluation = new EvaluationSettings { ProblemsPerCell = 1, Samples = 2 },
+        PassAtKEvaluation = new EvaluationSettings { ProblemsPerCell = 1, Samples = 6, MaxNewTokens = 24 },
     };
 }
