@@ -40,6 +40,7 @@ internal sealed class OutputWriter(ByteLevelBpeTokenizer? tokenizer, TokenChoose
         else if (run.InReasoning && token == chooser.ThinkEnd)
         {
             run.InReasoning = false;
+            run.TrimContentStart = true;
             string tail = run.Decoder.Flush();
             if (tail.Length > 0) Write(run, OutputChannel.Reasoning, tail, null, null);
         }
@@ -53,6 +54,11 @@ internal sealed class OutputWriter(ByteLevelBpeTokenizer? tokenizer, TokenChoose
             else
             {
                 if (run.Json is { } json) json.TryFeed(tokenizer!.TokenBytes(token));
+                if (run.TrimContentStart && text.Length > 0)
+                {
+                    text = text.TrimStart();
+                    run.TrimContentStart = text.Length == 0;
+                }
                 string emit = run.Stops.Push(text, out bool stopped);
                 if (emit.Length > 0 || chosen is not null) Write(run, OutputChannel.Content, emit, chosen, alternatives);
                 if (stopped)

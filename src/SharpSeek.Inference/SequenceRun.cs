@@ -73,6 +73,11 @@ internal sealed class SequenceRun
     public int Generated { get; set; }
     public int ReasoningTokens { get; set; }
     public bool InReasoning { get; set; }
+    /// <summary>
+    /// Set when the reasoning closes; cleared by the answer's first visible character. The template puts a blank line
+    /// after &lt;/think&gt;, which is layout, not content: the DeepSeek API's <c>content</c> starts with the answer itself.
+    /// </summary>
+    public bool TrimContentStart { get; set; }
     public int MaxReasoning { get; }
     public int LastToken => _feed[FeedLength - 1];
     public int Drafted { get; set; }

@@ -177,6 +177,20 @@ public class PipelineTests
         }
     }
 
+    [Fact]
+    public void The_scaled_family_holds_the_bundled_model_and_refuses_sizes_it_cannot_build()
+    {
+        var bundled = RecipeSettings.BundledModel(512);
+        Assert.Equal((128, 3, 4, 64, 48, 384, 96), (bundled.HiddenSize, bundled.NumHiddenLayers, bundled.NumAttentionHeads, bundled.QLoraRank,
+            bundled.KvLoraRank, bundled.IntermediateSize, bundled.MoeIntermediateSize));
+        var wider = RecipeSettings.ScaledModel(512, 256, 4);
+        Assert.Equal((256, 4, 8, 128, 96, 768, 192), (wider.HiddenSize, wider.NumHiddenLayers, wider.NumAttentionHeads, wider.QLoraRank,
+            wider.KvLoraRank, wider.IntermediateSize, wider.MoeIntermediateSize));
+        Assert.Equal(bundled.NRoutedExperts, wider.NRoutedExperts);
+        Assert.Throws<ArgumentOutOfRangeException>(() => RecipeSettings.ScaledModel(512, 100, 3));
+        Assert.Throws<ArgumentOutOfRangeException>(() => RecipeSettings.ScaledModel(512, 128, 1));
+    }
+
     [Theory]
     [InlineData(new int[0], null)]
     [InlineData(new[] { 1, 4 }, null)]

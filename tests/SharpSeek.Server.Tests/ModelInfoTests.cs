@@ -33,6 +33,24 @@ public sealed class ModelInfoTests
     }
 
     [Fact]
+    public async Task The_answer_after_the_reasoning_starts_with_the_answer_not_the_templates_blank_line()
+    {
+        // The R1 template writes "</think>\n\n" before the answer; DeepSeek's content field starts at the answer.
+        using var r1 = ServedModel.Open(Bundled, maxPositions: 512);
+        await using var server = await SharpSeekServer.StartAsync(ServerHarness.Options(), r1);
+        using var http = ServerHarness.Http(server);
+        using var response = await http.PostAsync("chat/completions", ServerHarness.Json(
+            """{"model":"deepseek-reasoner","messages":[{"role":"user","content":"What is 12 + 34?"}],"temperature":0,"max_tokens":200}"""));
+        response.EnsureSuccessStatusCode();
+        using var doc = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        var message = doc.RootElement.GetProperty("choices")[0].GetProperty("message");
+        Assert.NotEmpty(message.GetProperty("reasoning_content").GetString()!);
+        string content = message.GetProperty("content").GetString()!;
+        Assert.NotEmpty(content);
+        Assert.Equal(content.TrimStart(), content);
+    }
+
+    [Fact]
     public void The_router_loads_a_models_tokenizer_and_template_without_its_weights()
     {
         var tokenizer = new ModelChoice { ModelPath = Bundled }.LoadTokenizer();

@@ -168,6 +168,8 @@ public sealed partial class R1Recipe
         }, [true]);
         var values = new Dictionary<string, double> { ["all"] = cells.Average(c => c.PassAt1) };
         foreach (var level in cells.GroupBy(c => c.Difficulty)) values[$"D{level.Key}"] = level.Average(c => c.PassAt1);
+        // Per task family too: choices such as which families GRPO trains on are made on this split, never on test.
+        foreach (var kind in cells.GroupBy(c => c.Kind)) values[kind.Key.ToString()] = kind.Average(c => c.PassAt1);
         curves.Record($"{run.Name}-eval", step, values);
         Log($"{run.Name} step {step}: dev pass@1 " + string.Join(", ", values.Select(v => FormattableString.Invariant($"{v.Key} {100 * v.Value:F1} %"))));
     }
