@@ -47,8 +47,9 @@ public class PipelineTests
             Assert.Contains("grpo", stages);
             Assert.Contains("r1-zero", stages);
             Assert.Contains("sft-control", stages);
-            Assert.Equal((4 * 2 + 2) * 4 * 3, first.Evaluation.Count); // (stages × modes + R1-Zero's two) × tasks × difficulties
-            Assert.Equal(4 * 3 * 2, first.Evaluation.Count(c => c.Stage == R1Recipe.ControlStage));
+            // (base, SFT and GRPO in both modes, the control and R1-Zero's two rows with thinking) × tasks × difficulties
+            Assert.Equal((3 * 2 + 3) * 4 * 3, first.Evaluation.Count);
+            Assert.Equal(4 * 3, first.Evaluation.Count(c => c.Stage == R1Recipe.ControlStage && c.Thinking));
             Assert.Equal(4 * 3, first.Evaluation.Count(c => c.Stage == R1Recipe.ZeroStage && c.Thinking));
             Assert.Equal(4 * 3, first.Evaluation.Count(c => c.Stage == R1Recipe.ZeroBaseStage && c.Thinking));
             // Each cell carries its problems' outcomes: pass@1 from them is the table's, and the pass@k curve rises.
@@ -67,7 +68,7 @@ public class PipelineTests
                 Assert.Equal(21, comparisons.Count);
                 Assert.Equal(["all", "D1", "D2", "D3", "Arithmetic", "Arithmetic D1"], comparisons.Take(6).Select(c => c.GetProperty("scope").GetString()));
                 Assert.All(comparisons, c => Assert.Equal(1, c.GetProperty("seeds").GetInt32()));
-                Assert.Equal(21, summary.RootElement.GetProperty("grpo_vs_control").GetArrayLength());
+                Assert.Equal(20, summary.RootElement.GetProperty("grpo_vs_control").GetArrayLength()); // thinking only
                 // The control spent GRPO's compute on SFT (to within the rounding of a few steps' worth).
                 var compute = summary.RootElement.GetProperty("compute");
                 double grpoCompute = compute.GetProperty("grpo").GetDouble(), controlCompute = compute.GetProperty("sft-control").GetDouble();
@@ -156,7 +157,8 @@ public class PipelineTests
             foreach (string stage in new[] { "SFT", "GRPO", R1Recipe.ControlStage })
             {
                 Assert.Equal(first.Evaluation.Where(c => c.Stage == stage), twoSeeds.Evaluation.Where(c => c.Stage == stage && c.Replica == 0));
-                Assert.Equal(4 * 3 * 2, twoSeeds.Evaluation.Count(c => c.Stage == stage && c.Replica == 1));
+                Assert.Equal(4 * 3, twoSeeds.Evaluation.Count(c => c.Stage == stage && c.Replica == 1 && c.Thinking));
+                Assert.DoesNotContain(twoSeeds.Evaluation, c => c.Replica == 1 && !c.Thinking); // the second seed is asked with thinking only
             }
             Assert.Equal(File.ReadAllBytes(Path.Combine(first.OutputDirectory, "model.safetensors")),
                 File.ReadAllBytes(Path.Combine(twoSeeds.OutputDirectory, "model.safetensors")));
@@ -167,7 +169,8 @@ public class PipelineTests
             Assert.NotEqual(Losses("sft"), Losses("sft#2"));
             Assert.Contains(lines, l => l.Contains("\"grpo#2\""));
             using (var summary = JsonDocument.Parse(File.ReadAllText(Path.Combine(twoSeeds.OutputDirectory, "recipe.json"))))
-                Assert.All(summary.RootElement.GetProperty("grpo_vs_sft").EnumerateArray(), c => Assert.Equal(2, c.GetProperty("seeds").GetInt32()));
+                Assert.All(summary.RootElement.GetProperty("grpo_vs_sft").EnumerateArray(),
+                    c => Assert.Equal(c.GetProperty("thinking").GetBoolean() ? 2 : 1, c.GetProperty("seeds").GetInt32()));
             Assert.Throws<ArgumentException>(() => new R1Recipe(RecipeSettings.ContinuousIntegration(5) with { SftCheckpoint = checkpoint, Seeds = 2 }).Run(Path.Combine(root, "f")));
             Assert.Throws<ArgumentException>(() => new R1Recipe(RecipeSettings.ContinuousIntegration(5) with { Seeds = 0 }).Run(Path.Combine(root, "g")));
         }

@@ -37,7 +37,9 @@ public sealed partial class R1Recipe
     /// </summary>
     private (List<EvaluationCell> Cells, PolicyModel Rl) FineTune(int replica, PolicyModel start, bool fromSft, ReasoningChatFormat format, ComputePool pool, CurveLog curves)
     {
-        bool[] modes = [true, false];
+        // The model is trained to think (chat front ends start it thinking); the think-block-closed rows are asked of
+        // the first seed's SFT and GRPO models only, as the record that answering without thinking was not learned.
+        bool[] modes = replica == 0 ? [true, false] : [true];
         var cells = new List<EvaluationCell>();
         void Add(List<EvaluationCell> stageCells) => cells.AddRange(stageCells.Select(c => c with { Replica = replica }));
 
@@ -78,7 +80,7 @@ public sealed partial class R1Recipe
                 Log($"{control}: {steps} SFT steps match GRPO's {_compute[grpo]:E3} forward-token equivalents");
                 Timed(control, () => Supervised(control, policy, format, curves, steps, _s.SftBatch, _s.SftLearningRate,
                     (ref DeterministicRandom rng) => TraceExample(format, ref rng)));
-                Timed(Named("eval control", replica), () => Add(Evaluate(ControlStage, policy, format, pool, modes)));
+                Timed(Named("eval control", replica), () => Add(Evaluate(ControlStage, policy, format, pool, [true])));
             }
             return (cells, rl);
         }
