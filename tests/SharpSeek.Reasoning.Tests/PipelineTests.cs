@@ -171,6 +171,19 @@ public class PipelineTests
             using (var summary = JsonDocument.Parse(File.ReadAllText(Path.Combine(twoSeeds.OutputDirectory, "recipe.json"))))
                 Assert.All(summary.RootElement.GetProperty("grpo_vs_sft").EnumerateArray(),
                     c => Assert.Equal(c.GetProperty("thinking").GetBoolean() ? 2 : 1, c.GetProperty("seeds").GetInt32()));
+            // `r1 report` reads finished runs back: pooled pass@1 per stage and the comparisons, as a table and a chart.
+            var runs = new[] { first.OutputDirectory, twoSeeds.OutputDirectory }.Select(RecipeReport.Read).ToList();
+            Assert.Equal(2, runs[1].Seeds);
+            Assert.Equal(first.Parameters, runs[0].Parameters);
+            var firstSft = first.Evaluation.Where(c => c.Stage == "SFT" && c.Thinking).ToList();
+            Assert.Equal(firstSft.Sum(c => c.PassAt1 * c.Problems) / firstSft.Sum(c => c.Problems), runs[0].PassAt1["SFT"], 3);
+            Assert.NotNull(runs[0].GrpoVsSft);
+            string report = RecipeReport.Markdown(runs);
+            Assert.Contains("| a |", report);
+            Assert.Contains("| e |", report);
+            RecipeReport.WriteChart(runs, Path.Combine(root, "scaling.png"));
+            Assert.True(new FileInfo(Path.Combine(root, "scaling.png")).Length > 1000);
+            Assert.Throws<FileNotFoundException>(() => RecipeReport.Read(Path.Combine(root, "missing")));
             Assert.Throws<ArgumentException>(() => new R1Recipe(RecipeSettings.ContinuousIntegration(5) with { SftCheckpoint = checkpoint, Seeds = 2 }).Run(Path.Combine(root, "f")));
             Assert.Throws<ArgumentException>(() => new R1Recipe(RecipeSettings.ContinuousIntegration(5) with { Seeds = 0 }).Run(Path.Combine(root, "g")));
         }

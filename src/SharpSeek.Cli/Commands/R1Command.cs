@@ -26,6 +26,7 @@ internal static class R1Command
         var command = new Command("r1", "DeepSeek-R1 pipeline: verifiable tasks, SFT, GRPO, distillation, evaluation");
         command.Subcommands.Add(Recipe());
         command.Subcommands.Add(Tasks());
+        command.Subcommands.Add(Report());
         return command;
     }
 
@@ -188,6 +189,34 @@ internal static class R1Command
             Console.WriteLine($"{result.Parameters:N0} parameters; wall time {clock.Elapsed:hh\\:mm\\:ss}; written to {dir}");
             return 0;
         }
+    }
+
+    private static Command Report()
+    {
+        var runs = new Argument<string[]>("runs") { Description = "output folders of `r1 recipe` runs (for example the same recipe at several --width/--depth)", Arity = ArgumentArity.OneOrMore };
+        var chart = new Option<string?>("--chart") { Description = "also write the chart (pass@1 per stage and GRPO − SFT against parameters) to this PNG" };
+        var command = new Command("report", "Compare finished recipe runs: test pass@1 per stage and GRPO's gain, by model size") { runs, chart };
+        command.SetAction((parse, ct) =>
+        {
+            List<RecipeRunSummary> summaries;
+            try
+            {
+                summaries = parse.GetValue(runs)!.Select(RecipeReport.Read).ToList();
+            }
+            catch (Exception e) when (e is IOException or InvalidDataException or System.Text.Json.JsonException or UnauthorizedAccessException)
+            {
+                Console.Error.WriteLine("error: " + e.Message);
+                return Task.FromResult(1);
+            }
+            Console.Write(RecipeReport.Markdown(summaries));
+            if (parse.GetValue(chart) is { } png)
+            {
+                RecipeReport.WriteChart(summaries, png);
+                Console.WriteLine($"chart written to {png}");
+            }
+            return Task.FromResult(0);
+        });
+        return command;
     }
 
     private static Command Tasks()

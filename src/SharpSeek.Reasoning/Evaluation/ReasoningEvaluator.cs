@@ -122,6 +122,21 @@ public static class ReasoningEvaluator
         return AnswerVerifier.TryParseInteger(answer, out long v) ? v.ToString(CultureInfo.InvariantCulture) : answer.Trim();
     }
 
+    /// <summary>
+    /// A metric over several cells as over their problems pooled: cells weighted by their problem counts (some cells
+    /// hold fewer distinct problems than asked), so a row's "all" is the mean the paired comparisons are taken over.
+    /// </summary>
+    public static double Pooled(IEnumerable<EvaluationCell> cells, Func<EvaluationCell, double> metric)
+    {
+        double sum = 0, weight = 0;
+        foreach (var c in cells)
+        {
+            sum += metric(c) * c.Problems;
+            weight += c.Problems;
+        }
+        return weight == 0 ? 0 : sum / weight;
+    }
+
     private static string Pct(double x) => (100 * x).ToString("F1", CultureInfo.InvariantCulture);
 
     /// <summary>
@@ -143,9 +158,9 @@ public static class ReasoningEvaluator
             for (int d = 1; d <= maxD; d++)
             {
                 var level = group.Where(c => c.Difficulty == d).ToList();
-                s.Append($" {Pct(level.Average(c => c.PassAt1))} | {Pct(level.Average(c => c.MajorityAtK))} |");
+                s.Append($" {Pct(Pooled(level, c => c.PassAt1))} | {Pct(Pooled(level, c => c.MajorityAtK))} |");
             }
-            s.Append($" {Pct(group.Average(c => c.PassAt1))} | {group.Average(c => c.MeanTokens).ToString("F1", CultureInfo.InvariantCulture)} |\n");
+            s.Append($" {Pct(Pooled(group, c => c.PassAt1))} | {Pooled(group, c => c.MeanTokens).ToString("F1", CultureInfo.InvariantCulture)} |\n");
         }
         s.Append("\nPer task (pass@1 / maj@").Append(k).Append(", %):\n\n| stage | thinking | task |");
         for (int d = 1; d <= maxD; d++) s.Append($" D{d} |");
@@ -180,7 +195,7 @@ public static class ReasoningEvaluator
             var bars = new List<ScottPlot.Bar>();
             for (int d = 1; d <= maxD; d++)
             {
-                double value = 100 * series[i].Where(c => c.Difficulty == d).Average(c => c.PassAt1);
+                double value = 100 * Pooled(series[i].Where(c => c.Difficulty == d), c => c.PassAt1);
                 bars.Add(new ScottPlot.Bar { Position = (d - 1) * (series.Count + 1) + i, Value = value, FillColor = palette.GetColor(i) });
             }
             plot.Add.Bars(bars);

@@ -76,8 +76,8 @@ public sealed partial class R1Recipe
             cells.AddRange(ReasoningEvaluator.Evaluate(stage, sampler, format, evaluation, [true],
                 f => Report($"eval {stage}", (int)Math.Round(f * 1000), 1000, "")));
         }
-        double traced = cells.Where(c => c.Stage.Contains("traces")).Average(c => c.PassAt1);
-        double plain = cells.Where(c => c.Stage.Contains("plain")).Average(c => c.PassAt1);
+        double traced = ReasoningEvaluator.Pooled(cells.Where(c => c.Stage.Contains("traces")), c => c.PassAt1);
+        double plain = ReasoningEvaluator.Pooled(cells.Where(c => c.Stage.Contains("plain")), c => c.PassAt1);
         return new DistillationResult(traces.Count, problems.Count, traced, plain, cells);
     }
 }

@@ -166,10 +166,10 @@ public sealed partial class R1Recipe
             // The dev split: the curve is watched while training, so it must not be the table's test problems.
             Split = DataSplit.Dev, Seed = DeterministicRandom.SeedFor(_s.Seed, $"{run.Name}-monitor"), MaxNewTokens = run.MaxNewTokens,
         }, [true]);
-        var values = new Dictionary<string, double> { ["all"] = cells.Average(c => c.PassAt1) };
-        foreach (var level in cells.GroupBy(c => c.Difficulty)) values[$"D{level.Key}"] = level.Average(c => c.PassAt1);
+        var values = new Dictionary<string, double> { ["all"] = ReasoningEvaluator.Pooled(cells, c => c.PassAt1) };
+        foreach (var level in cells.GroupBy(c => c.Difficulty)) values[$"D{level.Key}"] = ReasoningEvaluator.Pooled(level, c => c.PassAt1);
         // Per task family too: choices such as which families GRPO trains on are made on this split, never on test.
-        foreach (var kind in cells.GroupBy(c => c.Kind)) values[kind.Key.ToString()] = kind.Average(c => c.PassAt1);
+        foreach (var kind in cells.GroupBy(c => c.Kind)) values[kind.Key.ToString()] = ReasoningEvaluator.Pooled(kind, c => c.PassAt1);
         curves.Record($"{run.Name}-eval", step, values);
         Log($"{run.Name} step {step}: dev pass@1 " + string.Join(", ", values.Select(v => FormattableString.Invariant($"{v.Key} {100 * v.Value:F1} %"))));
     }

@@ -291,7 +291,7 @@ public sealed partial class R1Recipe(RecipeSettings settings, RecipeProgress? pr
         var settings = table with { Seed = _s.Seed, MaxNewTokens = maxNewTokens ?? table.MaxNewTokens };
         var cells = ReasoningEvaluator.Evaluate(stage, sampler, format, settings, modes,
             f => Report($"eval {stage}", (int)Math.Round(f * 1000), 1000, ""));
-        Log($"eval {stage}: pass@1 thinking {cells.Where(c => c.Thinking).Average(c => c.PassAt1):P1}");
+        Log($"eval {stage}: pass@1 thinking {ReasoningEvaluator.Pooled(cells.Where(c => c.Thinking), c => c.PassAt1):P1}");
         return cells;
     }
 
@@ -356,7 +356,7 @@ public sealed partial class R1Recipe(RecipeSettings settings, RecipeProgress? pr
             },
             ["eval"] = result.Evaluation.Select(c => new Dictionary<string, object>
             {
-                ["stage"] = c.Stage, ["thinking"] = c.Thinking, ["task"] = c.Kind.ToString(), ["difficulty"] = c.Difficulty,
+                ["stage"] = c.Stage, ["seed"] = c.Replica, ["thinking"] = c.Thinking, ["task"] = c.Kind.ToString(), ["difficulty"] = c.Difficulty, ["problems"] = c.Problems,
                 ["pass_at_1"] = Math.Round(c.PassAt1, 4), ["maj_at_k"] = Math.Round(c.MajorityAtK, 4), ["mean_tokens"] = Math.Round(c.MeanTokens, 2),
                 ["pass_at_k"] = c.Solved.PassAtKCurve().Select(x => Math.Round(x, 4)).ToArray(),
             }).ToList(),
