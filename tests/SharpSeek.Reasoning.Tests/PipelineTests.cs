@@ -194,6 +194,39 @@ public class PipelineTests
     }
 
     [Fact]
+    public void Rejection_sampling_and_a_second_grpo_round_follow_the_first_and_give_the_exported_model()
+    {
+        string root = Path.Combine(Path.GetTempPath(), "sharpseek-r1-rejection-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            var settings = RecipeSettings.ContinuousIntegration(5) with { RejectionProblems = 6, RejectionSftSteps = 3, ZeroSteps = 0, DistillProblems = 0 };
+            var stages = new HashSet<string>();
+            var result = new R1Recipe(settings, (stage, _, _, _) => stages.Add(stage)).Run(Path.Combine(root, "a"));
+            Assert.Contains("rejection", stages);
+            Assert.Equal(4 * 3 * 2, result.Evaluation.Count(c => c.Stage == R1Recipe.RejectionStage));
+            Assert.Equal(4 * 3 * 2, result.Evaluation.Count(c => c.Stage == R1Recipe.SecondRoundStage));
+            var lines = File.ReadAllLines(Path.Combine(result.OutputDirectory, "metrics.jsonl"));
+            Assert.Equal(3, lines.Count(l => l.Contains("\"stage\":\"rejection-sft\"")));
+            Assert.Equal(settings.GrpoSteps, lines.Count(l => l.Contains("\"stage\":\"grpo-2\"")));
+            using (var summary = JsonDocument.Parse(File.ReadAllText(Path.Combine(result.OutputDirectory, "recipe.json"))))
+            {
+                Assert.NotEmpty(summary.RootElement.GetProperty("second_round_vs_grpo").EnumerateArray());
+                Assert.True(summary.RootElement.GetProperty("compute").GetProperty("rejection").GetDouble() > 0);
+            }
+            // The exported model is the second round's: the same run without those stages exports another one.
+            var without = new R1Recipe(settings with { RejectionProblems = 0 }).Run(Path.Combine(root, "b"));
+            Assert.Equal(without.Evaluation.Where(c => c.Stage == "GRPO"), result.Evaluation.Where(c => c.Stage == "GRPO"));
+            Assert.NotEqual(File.ReadAllBytes(Path.Combine(without.OutputDirectory, "model.safetensors")),
+                File.ReadAllBytes(Path.Combine(result.OutputDirectory, "model.safetensors")));
+            Assert.Throws<ArgumentException>(() => new R1Recipe(settings with { SftCheckpoint = Path.Combine(root, "sft.bin") }).Run(Path.Combine(root, "c")));
+        }
+        finally
+        {
+            if (Directory.Exists(root)) Directory.Delete(root, recursive: true);
+        }
+    }
+
+    [Fact]
     public void The_scaled_family_holds_the_bundled_model_and_refuses_sizes_it_cannot_build()
     {
         var bundled = RecipeSettings.BundledModel(512);

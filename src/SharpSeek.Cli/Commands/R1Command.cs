@@ -56,6 +56,7 @@ internal static class R1Command
         var width = new Option<int?>("--width") { Description = "the model's hidden size (a multiple of 32; default 128, the bundled model's): a scaling run" };
         var depth = new Option<int?>("--depth") { Description = "the model's blocks (default 3); the distillation student has one fewer" };
         var seeds = new Option<int?>("--seeds") { Description = "fine-tuning seeds: SFT, GRPO and the control run this many times from one pretrained model (table: means; intervals over seeds and problems)" };
+        var rejection = new Option<int?>("--rs-problems") { Description = "R1's last stages: the GRPO policy answers N training problems, its verified traces fine-tune the pretrained model, GRPO runs again (0 skips)" };
         var noControl = new Option<bool>("--no-control") { Description = "skip the compute-matched SFT control (more SFT for GRPO's compute)" };
         var sftDifficulties = new Option<int[]?>("--sft-difficulties") { Description = "override the difficulties the cold-start SFT traces are drawn from", AllowMultipleArgumentsPerToken = true };
         var pretrainCheckpoint = new Option<string?>("--pretrain-checkpoint") { Description = "weights and optimizer state after pretraining: loaded if the file exists (skipping pretraining), else written" };
@@ -63,7 +64,7 @@ internal static class R1Command
         var command = new Command("recipe", "Train the bundled reasoning model end to end and evaluate it")
             {
                 output, seed, threads, ci, plain, pretrainSteps, sftSteps, grpoSteps, distillSteps, distillProblems,
-                grpoLr, grpoWarmup, grpoPrompts, grpoDifficulties, grpoTasks, grpoBias, grpoEvalEvery, grpoFilterOverlong, zeroSteps, zeroLr, width, depth, seeds, noControl, sftCheckpoint, sftDifficulties, pretrainCheckpoint,
+                grpoLr, grpoWarmup, grpoPrompts, grpoDifficulties, grpoTasks, grpoBias, grpoEvalEvery, grpoFilterOverlong, zeroSteps, zeroLr, width, depth, seeds, rejection, noControl, sftCheckpoint, sftDifficulties, pretrainCheckpoint,
             };
         command.SetAction((parse, ct) => Task.FromResult(Execute(parse)));
         return command;
@@ -124,6 +125,7 @@ internal static class R1Command
             {
                 PretrainSteps = parse.GetValue(pretrainSteps) ?? settings.PretrainSteps,
                 Seeds = parse.GetValue(seeds) ?? settings.Seeds,
+                RejectionProblems = parse.GetValue(rejection) ?? settings.RejectionProblems,
                 ComputeMatchedControl = settings.ComputeMatchedControl && !parse.GetValue(noControl),
                 SftSteps = parse.GetValue(sftSteps) ?? settings.SftSteps,
                 GrpoSteps = parse.GetValue(grpoSteps) ?? settings.GrpoSteps,

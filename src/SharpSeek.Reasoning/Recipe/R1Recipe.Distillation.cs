@@ -20,39 +20,7 @@ public sealed partial class R1Recipe
         var rng = new DeterministicRandom(DeterministicRandom.SeedFor(_s.Seed, "distill"));
         var problems = new List<ReasoningProblem>();
         for (int i = 0; i < _s.DistillProblems; i++) problems.Add(ProblemGenerator.DrawTraining(ref rng, null));
-        var traces = new List<(ReasoningProblem Problem, string Completion)>();
-        using (var sampler = new RolloutSampler(teacher.Model, pool, format, _s.MaxContext, _world))
-        {
-            int samples = Math.Max(1, _s.DistillSamples);
-            var requests = new List<RolloutRequest>(problems.Count * samples);
-            for (int i = 0; i < problems.Count; i++)
-                for (int k = 0; k < samples; k++)
-                    requests.Add(new RolloutRequest(format.Prompt(problems[i], true), _s.DistillTemperature, DeterministicRandom.SeedFor(_s.Seed, $"distill/{i}/{k}")));
-            var rewards = new RewardFunction();
-            var seen = new HashSet<string>(StringComparer.Ordinal);
-            // 64 requests per rank and call (split over the ranks; completions do not depend on the chunking).
-            int chunkSize = 64 * _world.Size;
-            for (int start = 0; start < requests.Count; start += chunkSize)
-            {
-                var chunk = requests.GetRange(start, Math.Min(chunkSize, requests.Count - start));
-                var outputs = sampler.Generate(chunk, _s.GrpoMaxNewTokens);
-                for (int i = 0; i < outputs.Count; i++)
-                {
-                    var p = problems[(start + i) / samples];
-                    string text = format.Tokenizer.Decode(outputs[i]);
-                    var reward = rewards.Score(p, ReasoningChatFormat.AssistantText(text, true));
-                    if (reward.Accuracy > 0 && reward.Format > 0)
-                    {
-                        var parsed = RewardFunction.Parse(ReasoningChatFormat.AssistantText(text, true));
-                        string completion = ReasoningChatFormat.TraceCompletion(parsed.Reasoning, parsed.Answer!);
-                        // Identical samples of one problem would only re-weight it.
-                        if (seen.Add(p.CanonicalKey + "\n" + completion)) traces.Add((p, completion));
-                    }
-                }
-                Report("distill: teacher traces", Math.Min(start + chunkSize, requests.Count), requests.Count, $"{traces.Count} verified");
-            }
-        }
-        if (traces.Count == 0) traces.AddRange(problems.Take(1).Select(p => (p, ReasoningChatFormat.TraceCompletion(p))));
+        var traces = VerifiedTraces(teacher, format, pool, problems, "distill", "distill: teacher traces");
         Log($"distillation: {traces.Count} verified teacher traces for {traces.Select(t => t.Problem.CanonicalKey).Distinct().Count()} of {problems.Count} problems");
 
         var studentConfig = _s.Student with { VocabSize = format.Tokenizer.VocabularySize };
@@ -79,5 +47,51 @@ public sealed partial class R1Recipe
         double traced = ReasoningEvaluator.Pooled(cells.Where(c => c.Stage.Contains("traces")), c => c.PassAt1);
         double plain = ReasoningEvaluator.Pooled(cells.Where(c => c.Stage.Contains("plain")), c => c.PassAt1);
         return new DistillationResult(traces.Count, problems.Count, traced, plain, cells);
+    }
+
+    /// <summary>
+    /// Rejection sampling: <see cref="RecipeSettings.DistillSamples"/> samples per problem from <paramref name="model"/>
+    /// at <see cref="RecipeSettings.DistillTemperature"/>, keeping the traces that are correct and well formed
+    /// (duplicates of a problem dropped), rewritten in the canonical trace layout. <paramref name="name"/> keys the
+    /// sampling seeds. Never empty: with no verified trace, the first problem's reference trace stands in.
+    /// </summary>
+    private List<(ReasoningProblem Problem, string Completion)> VerifiedTraces(PolicyModel model, ReasoningChatFormat format, ComputePool pool,
+        List<ReasoningProblem> problems, string name, string progressStage)
+    {
+        var traces = new List<(ReasoningProblem Problem, string Completion)>();
+        using (var sampler = new RolloutSampler(model.Model, pool, format, _s.MaxContext, _world))
+        {
+            int samples = Math.Max(1, _s.DistillSamples);
+            var requests = new List<RolloutRequest>(problems.Count * samples);
+            for (int i = 0; i < problems.Count; i++)
+                for (int k = 0; k < samples; k++)
+                    requests.Add(new RolloutRequest(format.Prompt(problems[i], true), _s.DistillTemperature, DeterministicRandom.SeedFor(_s.Seed, $"{name}/{i}/{k}")));
+            var rewards = new RewardFunction();
+            var seen = new HashSet<string>(StringComparer.Ordinal);
+            // 64 requests per rank and call (split over the ranks; completions do not depend on the chunking).
+            int chunkSize = 64 * _world.Size;
+            for (int start = 0; start < requests.Count; start += chunkSize)
+            {
+                var chunk = requests.GetRange(start, Math.Min(chunkSize, requests.Count - start));
+                var outputs = sampler.Generate(chunk, _s.GrpoMaxNewTokens);
+                AddCompute(name, chunk.Sum(r => (double)r.Prompt.Length) + outputs.Sum(o => (double)o.Length));
+                for (int i = 0; i < outputs.Count; i++)
+                {
+                    var p = problems[(start + i) / samples];
+                    string text = format.Tokenizer.Decode(outputs[i]);
+                    var reward = rewards.Score(p, ReasoningChatFormat.AssistantText(text, true));
+                    if (reward.Accuracy > 0 && reward.Format > 0)
+                    {
+                        var parsed = RewardFunction.Parse(ReasoningChatFormat.AssistantText(text, true));
+                        string completion = ReasoningChatFormat.TraceCompletion(parsed.Reasoning, parsed.Answer!);
+                        // Identical samples of one problem would only re-weight it.
+                        if (seen.Add(p.CanonicalKey + "\n" + completion)) traces.Add((p, completion));
+                    }
+                }
+                Report(progressStage, Math.Min(start + chunkSize, requests.Count), requests.Count, $"{traces.Count} verified");
+            }
+        }
+        if (traces.Count == 0) traces.AddRange(problems.Take(1).Select(p => (p, ReasoningChatFormat.TraceCompletion(p))));
+        return traces;
     }
 }

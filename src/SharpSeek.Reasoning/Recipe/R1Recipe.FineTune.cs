@@ -33,7 +33,7 @@ public sealed partial class R1Recipe
     /// <summary>
     /// One seed of the R1 line from <paramref name="start"/> (pretrained weights with pretraining's optimizer state, or
     /// the SFT checkpoint's weights and state when <paramref name="fromSft"/>). Returns its eval cells (tagged with the
-    /// seed) and the GRPO policy, which the caller owns.
+    /// seed) and the final policy (GRPO's, or the second round's when rejection sampling runs), which the caller owns.
     /// </summary>
     private (List<EvaluationCell> Cells, PolicyModel Rl) FineTune(int replica, PolicyModel start, bool fromSft, ReasoningChatFormat format, ComputePool pool, CurveLog curves)
     {
@@ -81,6 +81,13 @@ public sealed partial class R1Recipe
                 Timed(control, () => Supervised(control, policy, format, curves, steps, _s.SftBatch, _s.SftLearningRate,
                     (ref DeterministicRandom rng) => TraceExample(format, ref rng)));
                 Timed(Named("eval control", replica), () => Add(Evaluate(ControlStage, policy, format, pool, [true])));
+            }
+            if (_s.RejectionProblems > 0)
+            {
+                var (rejectionCells, final) = Rejection(replica, start, rl, format, pool, curves, modes);
+                cells.AddRange(rejectionCells);
+                rl.Dispose();
+                rl = final;
             }
             return (cells, rl);
         }

@@ -68,6 +68,8 @@ public sealed partial class R1Recipe(RecipeSettings settings, RecipeProgress? pr
         if (_s.Seeds < 1) throw new ArgumentException($"Seeds must be at least 1; got {_s.Seeds}");
         if (_s.Seeds > 1 && _s.SftCheckpoint is not null)
             throw new ArgumentException("an SFT checkpoint holds one seed's SFT model: run several seeds from the pretraining checkpoint instead");
+        if (_s.RejectionProblems > 0 && _s.SftCheckpoint is not null)
+            throw new ArgumentException("the rejection-sampled SFT starts from the pretrained model, which an SFT checkpoint does not hold: use the pretraining checkpoint");
         if (_s.GrpoTasks is { Length: 0 }) throw new ArgumentException("GrpoTasks is empty: leave it null for every task family");
         if (Writes) Directory.CreateDirectory(outputDirectory);
         using var pool = new ComputePool(Math.Max(1, _s.Threads));
@@ -365,6 +367,7 @@ public sealed partial class R1Recipe(RecipeSettings settings, RecipeProgress? pr
             ["compute"] = _compute.ToDictionary(k => k.Key, k => Math.Round(k.Value)),
             ["grpo_vs_sft"] = Json(StageComparison.Compare(result.Evaluation, "GRPO", "SFT")),
             ["grpo_vs_control"] = Json(StageComparison.Compare(result.Evaluation, "GRPO", ControlStage)),
+            ["second_round_vs_grpo"] = Json(StageComparison.Compare(result.Evaluation, SecondRoundStage, "GRPO")),
             ["r1_zero_vs_base"] = Json(StageComparison.Compare(result.Evaluation, ZeroStage, ZeroBaseStage)),
             // The many-samples evaluation: each stage's mean pass@k curve, and GRPO − SFT at the largest k per scope.
             ["pass_at_k"] = ReasoningEvaluator.PassAtKCurves(_passAtK).ToDictionary(p => p.Key, p => p.Value.Select(v => Math.Round(v, 4)).ToArray()),

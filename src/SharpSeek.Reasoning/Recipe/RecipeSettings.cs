@@ -92,6 +92,15 @@ public sealed record RecipeSettings
     /// <summary>R1-Zero's peak learning rate (after GRPO's warm-up).</summary>
     public double ZeroLearningRate { get; init; } = 1e-4;
 
+    /// <summary>
+    /// R1's third and fourth stages after GRPO: this many training problems answered by the GRPO policy, the verified
+    /// traces (sampled as the distillation teacher's: <see cref="DistillSamples"/>, <see cref="DistillTemperature"/>)
+    /// fine-tune a copy of the pretrained model, and GRPO runs again from it. 0 skips them.
+    /// </summary>
+    public int RejectionProblems { get; init; }
+    /// <summary>Steps of the rejection-sampled SFT (0: as many as the cold start's <see cref="SftSteps"/>).</summary>
+    public int RejectionSftSteps { get; init; }
+
     public int DistillProblems { get; init; } = 3000;
     /// <summary>Teacher samples per problem; every verified one is kept (rejection sampling), duplicates dropped.</summary>
     public int DistillSamples { get; init; } = 4;
