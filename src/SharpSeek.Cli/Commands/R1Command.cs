@@ -58,13 +58,15 @@ internal static class R1Command
         var seeds = new Option<int?>("--seeds") { Description = "fine-tuning seeds: SFT, GRPO and the control run this many times from one pretrained model (table: means; intervals over seeds and problems)" };
         var rejection = new Option<int?>("--rs-problems") { Description = "R1's last stages: the GRPO policy answers N training problems, its verified traces fine-tune the pretrained model, GRPO runs again (0 skips)" };
         var noControl = new Option<bool>("--no-control") { Description = "skip the compute-matched SFT control (more SFT for GRPO's compute)" };
+        var grpoClipHigh = new Option<double?>("--grpo-clip-high") { Description = "DAPO's clip-higher: the upper side of GRPO's ratio clip, 1 + ε_high (default: ε, symmetric)" };
+        var noStd = new Option<bool>("--grpo-no-std") { Description = "Dr. GRPO: centre group advantages without dividing by their standard deviation" };
         var sftDifficulties = new Option<int[]?>("--sft-difficulties") { Description = "override the difficulties the cold-start SFT traces are drawn from", AllowMultipleArgumentsPerToken = true };
         var pretrainCheckpoint = new Option<string?>("--pretrain-checkpoint") { Description = "weights and optimizer state after pretraining: loaded if the file exists (skipping pretraining), else written" };
         var sftCheckpoint = new Option<string?>("--sft-checkpoint") { Description = "weights after SFT: loaded if the file exists (skipping pretraining and SFT), else written" };
         var command = new Command("recipe", "Train the bundled reasoning model end to end and evaluate it")
             {
                 output, seed, threads, ci, plain, pretrainSteps, sftSteps, grpoSteps, distillSteps, distillProblems,
-                grpoLr, grpoWarmup, grpoPrompts, grpoDifficulties, grpoTasks, grpoBias, grpoEvalEvery, grpoFilterOverlong, zeroSteps, zeroLr, width, depth, seeds, rejection, noControl, sftCheckpoint, sftDifficulties, pretrainCheckpoint,
+                grpoLr, grpoWarmup, grpoPrompts, grpoDifficulties, grpoTasks, grpoBias, grpoEvalEvery, grpoFilterOverlong, zeroSteps, zeroLr, width, depth, seeds, rejection, noControl, grpoClipHigh, noStd, sftCheckpoint, sftDifficulties, pretrainCheckpoint,
             };
         command.SetAction((parse, ct) => Task.FromResult(Execute(parse)));
         return command;
@@ -140,7 +142,12 @@ internal static class R1Command
                 GrpoTasks = parse.GetValue(grpoTasks) is { Length: > 0 } ts ? ts : settings.GrpoTasks,
                 GrpoEvalEvery = parse.GetValue(grpoEvalEvery) ?? settings.GrpoEvalEvery,
                 GrpoBiasUpdateSpeed = parse.GetValue(grpoBias) ?? settings.GrpoBiasUpdateSpeed,
-                Grpo = parse.GetValue(grpoFilterOverlong) ? settings.Grpo with { FilterOverlong = true } : settings.Grpo,
+                Grpo = settings.Grpo with
+                {
+                    FilterOverlong = settings.Grpo.FilterOverlong || parse.GetValue(grpoFilterOverlong),
+                    ClipEpsilonHigh = parse.GetValue(grpoClipHigh) ?? settings.Grpo.ClipEpsilonHigh,
+                    ScaleAdvantagesByStd = settings.Grpo.ScaleAdvantagesByStd && !parse.GetValue(noStd),
+                },
                 SftDifficulties = parse.GetValue(sftDifficulties) is { Length: > 0 } sd ? sd : settings.SftDifficulties,
                 PretrainCheckpoint = parse.GetValue(pretrainCheckpoint) is { } pk ? Path.GetFullPath(pk) : null,
                 SftCheckpoint = parse.GetValue(sftCheckpoint) is { } ck ? Path.GetFullPath(ck) : null,

@@ -234,6 +234,7 @@ public static class ReasoningEvaluator
             line.LegendText = stage;
         }
         plot.Axes.SetLimitsY(0, 100);
+        plot.Axes.SetLimitsX(0, cells.Max(c => c.Solved.Samples) + 1);
         plot.ShowLegend(ScottPlot.Alignment.LowerRight);
         ChartFile.Save(plot, path, width, height);
     }

@@ -160,7 +160,7 @@ public sealed partial class R1Recipe(RecipeSettings settings, RecipeProgress? pr
             ], Path.Combine(outputDirectory, "comparisons.png"), $"test pass@1 differences with thinking ({_s.Seeds} seed{(_s.Seeds == 1 ? "" : "s")}; bars: paired bootstrap 95 %)");
             if (_passAtK.Count > 0)
                 ReasoningEvaluator.WritePassAtKChart(_passAtK, Path.Combine(outputDirectory, "pass-at-k.png"),
-                    $"test pass@k with thinking, {string.Join(", ", (_s.GrpoTasks ?? ProblemGenerator.Kinds).Select(k => k.ToString()))} ({_s.PassAtKEvaluation!.ProblemsPerCell} problems per difficulty, {_s.Seeds} seed{(_s.Seeds == 1 ? "" : "s")})");
+                    $"test pass@k with thinking ({(_s.GrpoTasks is null ? "all tasks" : string.Join(", ", _s.GrpoTasks))}, {_s.PassAtKEvaluation!.ProblemsPerCell} problems per cell, {_s.Seeds} seed{(_s.Seeds == 1 ? "" : "s")})");
         }
 
         // Calibration runs may skip distillation (no problems): it does not touch the policy.
