@@ -120,7 +120,7 @@ public sealed partial class R1Recipe(RecipeSettings settings, RecipeProgress? pr
             {
                 var (replicaCells, rl) = FineTune(replica, start, fromSft, format, pool, curves);
                 cells.AddRange(replicaCells);
-                // The first seed's GRPO model is the one exported and distilled.
+                // The first seed's final model (GRPO's, or the second round's) is the one exported and distilled.
                 if (replica == 0) final = rl;
                 else rl.Dispose();
             }
@@ -152,12 +152,14 @@ public sealed partial class R1Recipe(RecipeSettings settings, RecipeProgress? pr
                 string.Join(", ", _offTopic.Select(p => string.Create(CultureInfo.InvariantCulture, $"{p.Key} {100 * p.Value:F1} %"))) + ".\n";
             AtomicFile.WriteAllText(Path.Combine(outputDirectory, "eval.md"), table + offTopic);
             ReasoningEvaluator.WriteChart(cells, Path.Combine(outputDirectory, "eval.png"));
-            StageComparison.WriteChart(
+            (string, IReadOnlyList<ComparisonRow>)[] comparisons =
             [
                 ("GRPO − SFT", StageComparison.Compare(cells, "GRPO", "SFT")),
                 ("GRPO − compute-matched SFT", StageComparison.Compare(cells, "GRPO", ControlStage)),
+                ("second GRPO round − GRPO", StageComparison.Compare(cells, SecondRoundStage, "GRPO")),
                 ("R1-Zero − base (plain prompt)", StageComparison.Compare(cells, ZeroStage, ZeroBaseStage)),
-            ], Path.Combine(outputDirectory, "comparisons.png"), $"test pass@1 differences with thinking ({_s.Seeds} seed{(_s.Seeds == 1 ? "" : "s")}; bars: paired bootstrap 95 %)");
+            ];
+            StageComparison.WriteChart([.. comparisons.Where(c => c.Item2.Count > 0)], Path.Combine(outputDirectory, "comparisons.png"), $"test pass@1 differences with thinking ({_s.Seeds} seed{(_s.Seeds == 1 ? "" : "s")}; bars: paired bootstrap 95 %)");
             if (_passAtK.Count > 0)
                 ReasoningEvaluator.WritePassAtKChart(_passAtK, Path.Combine(outputDirectory, "pass-at-k.png"),
                     $"test pass@k with thinking ({(_s.GrpoTasks is null ? "all tasks" : string.Join(", ", _s.GrpoTasks))}, {_s.PassAtKEvaluation!.ProblemsPerCell} problems per cell, {_s.Seeds} seed{(_s.Seeds == 1 ? "" : "s")})");
