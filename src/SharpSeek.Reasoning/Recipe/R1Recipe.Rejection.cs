@@ -36,7 +36,7 @@ public sealed partial class R1Recipe
         int steps = _s.RejectionSftSteps > 0 ? _s.RejectionSftSteps : _s.SftSteps;
         Timed(sft, () => Supervised(sft, second, format, curves, steps, _s.SftBatch, _s.SftLearningRate, (ref DeterministicRandom r) =>
         {
-            if (_s.SftOffTopicShare > 0 && r.NextDouble() < _s.SftOffTopicShare) return format.Example(OffTopic.DrawTraining(ref r), OffTopic.Completion);
+            if (OffTopicExample(format, ref r) is { } chat) return chat;
             var (p, completion) = traces[r.NextInt(traces.Count)];
             return format.Example(p, completion);
         }));

@@ -263,12 +263,17 @@ public sealed partial class R1Recipe(RecipeSettings settings, RecipeProgress? pr
 
     private SupervisedExample TraceExample(ReasoningChatFormat format, ref DeterministicRandom rng)
     {
-        // A small share of off-topic chats teaches the one reply the model gives outside its tasks.
-        if (_s.SftOffTopicShare > 0 && rng.NextDouble() < _s.SftOffTopicShare)
-            return format.Example(OffTopic.DrawTraining(ref rng), OffTopic.Completion);
+        if (OffTopicExample(format, ref rng) is { } chat) return chat;
         var p = ProblemGenerator.DrawTraining(ref rng, _s.SftDifficulties);
         return format.Example(p, ReasoningChatFormat.TraceCompletion(p));
     }
+
+    /// <summary>
+    /// For every SFT mix: a small share of off-topic chats teaches the one reply the model gives outside its tasks.
+    /// Null (the caller draws a task example) for the rest.
+    /// </summary>
+    private SupervisedExample? OffTopicExample(ReasoningChatFormat format, ref DeterministicRandom rng) =>
+        _s.SftOffTopicShare > 0 && rng.NextDouble() < _s.SftOffTopicShare ? format.Example(OffTopic.DrawTraining(ref rng), OffTopic.Completion) : null;
 
     /// <summary>Masked SFT: chat-formatted examples, loss on the assistant's tokens only.</summary>
     private void Supervised(string stage, PolicyModel model, ReasoningChatFormat format, CurveLog curves, int steps, int batch, double lr, ExampleSource source)
