@@ -144,6 +144,16 @@ public sealed partial class R1Recipe(RecipeSettings settings, RecipeProgress? pr
     {
         string table = (_s.Seeds > 1 ? $"SFT, GRPO and the compute-matched control: means over {_s.Seeds} fine-tuning seeds from one pretrained model.\n\n" : "")
             + ReasoningEvaluator.MarkdownTable(cells, _s.Evaluation.Samples);
+        // Computed once, for the chart and for recipe.json (each is a 10,000-resample bootstrap per scope).
+        (string Key, string Label, List<ComparisonRow> Rows)[] comparisons =
+        [
+            ("grpo_vs_sft", "GRPO − SFT", StageComparison.Compare(cells, "GRPO", "SFT")),
+            ("grpo_vs_control", "GRPO − compute-matched SFT", StageComparison.Compare(cells, "GRPO", ControlStage)),
+            ("second_round_vs_grpo", "second GRPO round − GRPO", StageComparison.Compare(cells, SecondRoundStage, "GRPO")),
+            ("r1_zero_vs_base", "R1-Zero − base (plain prompt)", StageComparison.Compare(cells, ZeroStage, ZeroBaseStage)),
+            // The many-samples evaluation: GRPO − SFT at the largest k per scope.
+            ("grpo_vs_sft_pass_at_max_k", "", _s.PassAtKEvaluation is { } pk ? StageComparison.Compare(_passAtK, "GRPO", "SFT", pk.Samples) : []),
+        ];
         if (Writes)
         {
             ModelExport.Save(rl.Model, vocabulary, outputDirectory);
@@ -152,14 +162,7 @@ public sealed partial class R1Recipe(RecipeSettings settings, RecipeProgress? pr
                 string.Join(", ", _offTopic.Select(p => string.Create(CultureInfo.InvariantCulture, $"{p.Key} {100 * p.Value:F1} %"))) + ".\n";
             AtomicFile.WriteAllText(Path.Combine(outputDirectory, "eval.md"), table + offTopic);
             ReasoningEvaluator.WriteChart(cells, Path.Combine(outputDirectory, "eval.png"));
-            (string, IReadOnlyList<ComparisonRow>)[] comparisons =
-            [
-                ("GRPO − SFT", StageComparison.Compare(cells, "GRPO", "SFT")),
-                ("GRPO − compute-matched SFT", StageComparison.Compare(cells, "GRPO", ControlStage)),
-                ("second GRPO round − GRPO", StageComparison.Compare(cells, SecondRoundStage, "GRPO")),
-                ("R1-Zero − base (plain prompt)", StageComparison.Compare(cells, ZeroStage, ZeroBaseStage)),
-            ];
-            StageComparison.WriteChart([.. comparisons.Where(c => c.Item2.Count > 0)], Path.Combine(outputDirectory, "comparisons.png"), $"test pass@1 differences with thinking ({_s.Seeds} seed{(_s.Seeds == 1 ? "" : "s")}; bars: paired bootstrap 95 %)");
+            StageComparison.WriteChart([.. comparisons.Where(c => c.Rows.Count > 0 && c.Key != "grpo_vs_sft_pass_at_max_k").Select(c => (c.Label, (IReadOnlyList<ComparisonRow>)c.Rows))], Path.Combine(outputDirectory, "comparisons.png"), $"test pass@1 differences with thinking ({_s.Seeds} seed{(_s.Seeds == 1 ? "" : "s")}; bars: paired bootstrap 95 %)");
             if (_passAtK.Count > 0)
                 ReasoningEvaluator.WritePassAtKChart(_passAtK, Path.Combine(outputDirectory, "pass-at-k.png"),
                     $"test pass@k with thinking ({(_s.GrpoTasks is null ? "all tasks" : string.Join(", ", _s.GrpoTasks))}, {_s.PassAtKEvaluation!.ProblemsPerCell} problems per cell, {_s.Seeds} seed{(_s.Seeds == 1 ? "" : "s")})");
@@ -175,7 +178,7 @@ public sealed partial class R1Recipe(RecipeSettings settings, RecipeProgress? pr
             $"student on traces {100 * distillation.TraceStudentPassAt1:F1} %, on plain answers {100 * distillation.PlainStudentPassAt1:F1} %.\n\n") +
             ReasoningEvaluator.MarkdownTable(distillation.Cells, _s.Evaluation.Samples));
         var result = new RecipeResult(outputDirectory, cells, table, distillation, _seconds, rl.Model.ParameterCount);
-        if (Writes) WriteSummary(result, Path.Combine(outputDirectory, "recipe.json"));
+        if (Writes) WriteSummary(result, comparisons.Select(c => (c.Key, c.Rows)), Path.Combine(outputDirectory, "recipe.json"));
         return result;
     }
 
@@ -352,7 +355,7 @@ public sealed partial class R1Recipe(RecipeSettings settings, RecipeProgress? pr
         curves.WriteChart(Path.Combine(directory, "curves-sft.png"), "sft", [("cold-start SFT loss (assistant tokens)", ["loss"])], smooth: 10);
     }
 
-    private void WriteSummary(RecipeResult result, string path)
+    private void WriteSummary(RecipeResult result, IEnumerable<(string Key, List<ComparisonRow> Rows)> comparisons, string path)
     {
         var summary = new Dictionary<string, object>
         {
@@ -372,18 +375,15 @@ public sealed partial class R1Recipe(RecipeSettings settings, RecipeProgress? pr
             ["seeds"] = _s.Seeds,
             // Forward-token equivalents per stage (forward 1, forward and backward 3); the control's should match GRPO's.
             ["compute"] = _compute.ToDictionary(k => k.Key, k => Math.Round(k.Value)),
-            ["grpo_vs_sft"] = Json(StageComparison.Compare(result.Evaluation, "GRPO", "SFT")),
-            ["grpo_vs_control"] = Json(StageComparison.Compare(result.Evaluation, "GRPO", ControlStage)),
-            ["second_round_vs_grpo"] = Json(StageComparison.Compare(result.Evaluation, SecondRoundStage, "GRPO")),
-            ["r1_zero_vs_base"] = Json(StageComparison.Compare(result.Evaluation, ZeroStage, ZeroBaseStage)),
-            // The many-samples evaluation: each stage's mean pass@k curve, and GRPO − SFT at the largest k per scope.
+
+            // The many-samples evaluation: each stage's mean pass@k curve.
             ["pass_at_k"] = ReasoningEvaluator.PassAtKCurves(_passAtK).ToDictionary(p => p.Key, p => p.Value.Select(v => Math.Round(v, 4)).ToArray()),
-            ["grpo_vs_sft_pass_at_max_k"] = _s.PassAtKEvaluation is { } pk ? Json(StageComparison.Compare(_passAtK, "GRPO", "SFT", pk.Samples)) : [],
             ["off_topic_replies"] = new Dictionary<string, object>(_offTopic.Select(p => KeyValuePair.Create(p.Key, (object)Math.Round(p.Value, 4))))
             {
                 ["messages"] = OffTopic.Messages(DataSplit.Test).Count, ["samples"] = _s.Evaluation.Samples,
             },
         };
+        foreach (var (key, rows) in comparisons) summary[key] = Json(rows);
         AtomicFile.WriteAllText(path, JsonSerializer.Serialize(summary, s_indented));
     }
 
