@@ -149,7 +149,9 @@ public sealed class BatchedEngineTests(TinyModelFixture fixture, ITestOutputHelp
 
     /// <summary>
     /// Speculation batched over several sequences at once gives each the tokens plain decoding gives; with an untrained
-    /// head (acceptance near zero) each sequence stops drafting after one probe window.
+    /// head (acceptance near zero) each sequence stops drafting after one probe window. A request the engine admits
+    /// after others have shown that drafts miss may not start speculating at all (the test thread can be descheduled
+    /// between submissions on a busy box), so a request drafts between none and one window — and the engine drafts.
     /// </summary>
     [Fact]
     public async Task Batched_speculation_keeps_the_tokens_and_stops_when_drafts_miss()
@@ -163,8 +165,9 @@ public sealed class BatchedEngineTests(TinyModelFixture fixture, ITestOutputHelp
         for (int i = 0; i < requests.Length; i++)
         {
             Assert.Equal(a[i].Tokens, b[i].Tokens);
-            Assert.InRange(b[i].Usage.DraftedTokens, 1, 4 + (b[i].Usage.AcceptedDraftTokens >= 4 ? 40 : 0));
+            Assert.InRange(b[i].Usage.DraftedTokens, 0, 4 + (b[i].Usage.AcceptedDraftTokens >= 4 ? 40 : 0));
         }
+        Assert.True(b.Sum(r => r.Usage.DraftedTokens) > 0, "no request speculated");
         output.WriteLine($"acceptance {speculative.DraftAcceptanceRate:P0}, drafts per request: {string.Join(", ", b.Select(r => r.Usage.DraftedTokens))}");
     }
 
