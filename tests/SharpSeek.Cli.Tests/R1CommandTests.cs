@@ -11,7 +11,8 @@ public sealed class R1CommandTests
         using var dir = new TempDirectory();
         string run = dir.File("w64");
         CliProcess.Ok("r1", "recipe", "--ci", "--threads", "1", "--out", run, "--width", "64", "--depth", "2", "--seeds", "2",
-            "--grpo-tasks", "Countdown", "Arithmetic", "--grpo-clip-high", "0.28", "--grpo-no-std", "--zero-steps", "0", "--distill-problems", "0");
+            "--grpo-tasks", "Countdown", "Arithmetic", "--grpo-clip-high", "0.28", "--grpo-no-std", "--zero-steps", "0", "--distill-problems", "0",
+            "--grpo-room", "0");
         using (var config = JsonDocument.Parse(File.ReadAllText(Path.Combine(run, "config.json"))))
         {
             Assert.Equal(64, config.RootElement.GetProperty("hidden_size").GetInt32());
@@ -27,6 +28,9 @@ public sealed class R1CommandTests
             Assert.DoesNotContain(scopes, s => s.StartsWith("Expression", StringComparison.Ordinal) || s.StartsWith("WordProblem", StringComparison.Ordinal));
         }
         Assert.Contains("\"stage\":\"grpo#2\"", File.ReadAllText(Path.Combine(run, "metrics.jsonl")));
+        // --grpo-room 0 admits every candidate cell of the two families, for each seed's GRPO.
+        Assert.Contains("grpo#2 trained on the cells with dev pass@4 − pass@1 ≥ 0.00: Countdown D1, Countdown D2, Countdown D3, Arithmetic D1,",
+            File.ReadAllText(Path.Combine(run, "eval.md")));
 
         var report = CliProcess.Ok("r1", "report", run, "--chart", dir.File("scaling.png"));
         Assert.Contains("| w64 |", report.Stdout);
@@ -37,6 +41,7 @@ public sealed class R1CommandTests
     [InlineData("--seeds", "0", "Seeds must be at least 1")]
     [InlineData("--width", "33", "multiple of 32")]
     [InlineData("--grpo-clip-high", "0.1", "ε_high")]
+    [InlineData("--grpo-room", "1.5", "room margin")]
     public void Refused_settings_end_with_a_message_before_any_work(string option, string value, string message)
     {
         using var dir = new TempDirectory();

@@ -69,6 +69,8 @@ public class PipelineTests
                 Assert.Equal(["all", "D1", "D2", "D3", "Arithmetic", "Arithmetic D1"], comparisons.Take(6).Select(c => c.GetProperty("scope").GetString()));
                 Assert.All(comparisons, c => Assert.Equal(1, c.GetProperty("seeds").GetInt32()));
                 Assert.Equal(20, summary.RootElement.GetProperty("grpo_vs_control").GetArrayLength()); // thinking only
+                // GRPO's cells were chosen on dev from all 12 (the probe runs by default).
+                Assert.Equal(4 * 3, Assert.Single(summary.RootElement.GetProperty("grpo_room").EnumerateArray()).GetProperty("cells").GetArrayLength());
                 // The control spent GRPO's compute on SFT (to within the rounding of a few steps' worth).
                 var compute = summary.RootElement.GetProperty("compute");
                 double grpoCompute = compute.GetProperty("grpo").GetDouble(), controlCompute = compute.GetProperty("sft-control").GetDouble();
@@ -143,6 +145,14 @@ public class PipelineTests
             Assert.Equal(File.ReadAllBytes(Path.Combine(first.OutputDirectory, "model.safetensors")),
                 File.ReadAllBytes(Path.Combine(resumed.OutputDirectory, "model.safetensors")));
 
+            // With the pretraining checkpoint beside the SFT checkpoint, a resumed run also has the base and R1-Zero:
+            // it is the full run, every evaluation and the weights, without pretraining or SFT.
+            var resumedBoth = new R1Recipe(RecipeSettings.ContinuousIntegration(5) with { SftCheckpoint = checkpoint, PretrainCheckpoint = pretrained },
+                (stage, _, _, _) => Assert.False(stage is "pretrain" or "sft", stage)).Run(Path.Combine(root, "c2"));
+            Assert.Equal(first.Evaluation, resumedBoth.Evaluation);
+            Assert.Equal(File.ReadAllBytes(Path.Combine(first.OutputDirectory, "model.safetensors")),
+                File.ReadAllBytes(Path.Combine(resumedBoth.OutputDirectory, "model.safetensors")));
+
             // Resuming from the pretraining checkpoint skips only pretraining: every evaluation and the weights match.
             Assert.True(File.Exists(pretrained));
             Assert.True(File.Exists(pretrained + ".optimizer.safetensors"));
@@ -186,6 +196,56 @@ public class PipelineTests
             Assert.Throws<FileNotFoundException>(() => RecipeReport.Read(Path.Combine(root, "missing")));
             Assert.Throws<ArgumentException>(() => new R1Recipe(RecipeSettings.ContinuousIntegration(5) with { SftCheckpoint = checkpoint, Seeds = 2 }).Run(Path.Combine(root, "f")));
             Assert.Throws<ArgumentException>(() => new R1Recipe(RecipeSettings.ContinuousIntegration(5) with { Seeds = 0 }).Run(Path.Combine(root, "g")));
+        }
+        finally
+        {
+            if (Directory.Exists(root)) Directory.Delete(root, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void Grpo_trains_on_the_cells_chosen_on_dev_and_falls_back_to_all_when_none_has_room()
+    {
+        string root = Path.Combine(Path.GetTempPath(), "sharpseek-r1-room-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            var ci = RecipeSettings.ContinuousIntegration(5) with { ZeroSteps = 0, DistillProblems = 0, ComputeMatchedControl = false, PassAtKEvaluation = null };
+            var logged = new List<string>();
+            // Margin 0 admits every candidate (pass@k ≥ pass@1), so the chosen cells are GRPO's difficulty list × the tasks.
+            var every = new R1Recipe(ci with { GrpoDifficulties = [2, 3], GrpoRoom = ci.GrpoRoom! with { Margin = 0 } }, log: logged.Add).Run(Path.Combine(root, "a"));
+            using (var summary = JsonDocument.Parse(File.ReadAllText(Path.Combine(every.OutputDirectory, "recipe.json"))))
+            {
+                var run = Assert.Single(summary.RootElement.GetProperty("grpo_room").EnumerateArray());
+                Assert.Equal("grpo", run.GetProperty("run").GetString());
+                var cells = run.GetProperty("cells").EnumerateArray().ToList();
+                Assert.Equal(4 * 2, cells.Count);
+                Assert.All(cells, c => Assert.True(c.GetProperty("chosen").GetBoolean()));
+                Assert.All(cells, c => Assert.InRange(c.GetProperty("difficulty").GetInt32(), 2, 3));
+                Assert.All(cells, c => Assert.True(c.GetProperty("pass_at_k").GetDouble() >= c.GetProperty("pass_at_1").GetDouble() - 1e-9));
+            }
+            Assert.Contains("grpo trained on the cells with dev pass@4 − pass@1 ≥ 0.00: Arithmetic D2, Arithmetic D3,", File.ReadAllText(Path.Combine(every.OutputDirectory, "eval.md")));
+            Assert.Contains(logged, l => l.StartsWith("grpo trains on (chosen on dev): Arithmetic D2", StringComparison.Ordinal));
+            // The dev monitor follows the trained cells too.
+            var monitor = File.ReadLines(Path.Combine(every.OutputDirectory, "metrics.jsonl")).Last(l => l.Contains("\"grpo-eval\""));
+            using (var doc = JsonDocument.Parse(monitor))
+                Assert.InRange(doc.RootElement.GetProperty("trained cells").GetDouble(), 0, 1);
+
+            // Margin 1 needs pass@1 = 0 with pass@k = 1, which cannot happen: no cell has room, so GRPO draws from all.
+            logged.Clear();
+            var none = new R1Recipe(ci with { GrpoRoom = ci.GrpoRoom! with { Margin = 1 } }, log: logged.Add).Run(Path.Combine(root, "b"));
+            Assert.Contains(logged, l => l.Contains("no cell has pass@4 − pass@1 ≥ 1.00 on dev; GRPO draws from all 12", StringComparison.Ordinal));
+            Assert.Contains("none had room, so all of them", File.ReadAllText(Path.Combine(none.OutputDirectory, "eval.md")));
+
+            // Without the probe there is no room record; and the probe, an evaluation on dev, draws nothing from any
+            // training stream: the run whose probe found no room trains exactly the unprobed model.
+            var unprobed = new R1Recipe(ci with { GrpoRoom = null }).Run(Path.Combine(root, "c"));
+            using (var summary = JsonDocument.Parse(File.ReadAllText(Path.Combine(unprobed.OutputDirectory, "recipe.json"))))
+                Assert.Equal(0, summary.RootElement.GetProperty("grpo_room").GetArrayLength());
+            Assert.Equal(File.ReadAllBytes(Path.Combine(unprobed.OutputDirectory, "model.safetensors")), File.ReadAllBytes(Path.Combine(none.OutputDirectory, "model.safetensors")));
+            Assert.Equal(unprobed.Evaluation, none.Evaluation);
+            Assert.Throws<ArgumentException>(() => new R1Recipe(ci with { GrpoRoom = ci.GrpoRoom! with { Margin = -0.1 } }).Run(Path.Combine(root, "d")));
+            Assert.Throws<ArgumentException>(() => new R1Recipe(ci with { GrpoRoom = ci.GrpoRoom! with { Margin = double.NaN } }).Run(Path.Combine(root, "d")));
+            Assert.False(Directory.Exists(Path.Combine(root, "d")));
         }
         finally
         {

@@ -59,6 +59,8 @@ internal static class R1Command
         var rejection = new Option<int?>("--rs-problems") { Description = "R1's last stages: the GRPO policy answers N training problems, its verified traces fine-tune the pretrained model, GRPO runs again (0 skips)" };
         var noControl = new Option<bool>("--no-control") { Description = "skip the compute-matched SFT control (more SFT for GRPO's compute)" };
         var grpoClipHigh = new Option<double?>("--grpo-clip-high") { Description = "DAPO's clip-higher: the upper side of GRPO's ratio clip, 1 + ε_high (default: ε, symmetric)" };
+        var grpoRoom = new Option<double?>("--grpo-room") { Description = "dev pass@16 − pass@1 a (task, difficulty) cell needs for GRPO to train on it, measured after SFT (default 0.2; 0 trains on every cell)" };
+        var grpoAllCells = new Option<bool>("--grpo-all-cells") { Description = "skip the dev probe: GRPO draws from every task and difficulty it is given" };
         var noStd = new Option<bool>("--grpo-no-std") { Description = "Dr. GRPO: centre group advantages without dividing by their standard deviation" };
         var sftDifficulties = new Option<int[]?>("--sft-difficulties") { Description = "override the difficulties the cold-start SFT traces are drawn from", AllowMultipleArgumentsPerToken = true };
         var pretrainCheckpoint = new Option<string?>("--pretrain-checkpoint") { Description = "weights and optimizer state after pretraining: loaded if the file exists (skipping pretraining), else written" };
@@ -66,7 +68,7 @@ internal static class R1Command
         var command = new Command("recipe", "Train the bundled reasoning model end to end and evaluate it")
             {
                 output, seed, threads, ci, plain, pretrainSteps, sftSteps, grpoSteps, distillSteps, distillProblems,
-                grpoLr, grpoWarmup, grpoPrompts, grpoDifficulties, grpoTasks, grpoBias, grpoEvalEvery, grpoFilterOverlong, zeroSteps, zeroLr, width, depth, seeds, rejection, noControl, grpoClipHigh, noStd, sftCheckpoint, sftDifficulties, pretrainCheckpoint,
+                grpoLr, grpoWarmup, grpoPrompts, grpoDifficulties, grpoTasks, grpoBias, grpoEvalEvery, grpoFilterOverlong, zeroSteps, zeroLr, width, depth, seeds, rejection, noControl, grpoClipHigh, noStd, grpoRoom, grpoAllCells, sftCheckpoint, sftDifficulties, pretrainCheckpoint,
             };
         command.SetAction((parse, ct) => Task.FromResult(Execute(parse)));
         return command;
@@ -142,6 +144,8 @@ internal static class R1Command
                 GrpoTasks = parse.GetValue(grpoTasks) is { Length: > 0 } ts ? ts : settings.GrpoTasks,
                 GrpoEvalEvery = parse.GetValue(grpoEvalEvery) ?? settings.GrpoEvalEvery,
                 GrpoBiasUpdateSpeed = parse.GetValue(grpoBias) ?? settings.GrpoBiasUpdateSpeed,
+                GrpoRoom = parse.GetValue(grpoAllCells) ? null
+                    : parse.GetValue(grpoRoom) is { } margin ? (settings.GrpoRoom ?? new GrpoRoomSettings()) with { Margin = margin } : settings.GrpoRoom,
                 Grpo = settings.Grpo with
                 {
                     FilterOverlong = settings.Grpo.FilterOverlong || parse.GetValue(grpoFilterOverlong),

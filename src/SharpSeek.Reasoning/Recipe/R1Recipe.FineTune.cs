@@ -34,8 +34,9 @@ public sealed partial class R1Recipe
     /// One seed of the R1 line from <paramref name="start"/> (pretrained weights with pretraining's optimizer state, or
     /// the SFT checkpoint's weights and state when <paramref name="fromSft"/>). Returns its eval cells (tagged with the
     /// seed) and the final policy (GRPO's, or the second round's when rejection sampling runs), which the caller owns.
+    /// <paramref name="pretrained"/> is the pretrained model when the run has it (the rejection-sampled SFT starts from it).
     /// </summary>
-    private (List<EvaluationCell> Cells, PolicyModel Rl) FineTune(int replica, PolicyModel start, bool fromSft, ReasoningChatFormat format, ComputePool pool, CurveLog curves)
+    private (List<EvaluationCell> Cells, PolicyModel Rl) FineTune(int replica, PolicyModel start, PolicyModel? pretrained, bool fromSft, ReasoningChatFormat format, ComputePool pool, CurveLog curves)
     {
         // The model is trained to think (chat front ends start it thinking); the think-block-closed rows are asked of
         // the first seed's SFT and GRPO models only, as the record that answering without thinking was not learned.
@@ -65,7 +66,8 @@ public sealed partial class R1Recipe
         try
         {
             string grpo = Named("grpo", replica);
-            Timed(grpo, () => Grpo(rl, format, pool, curves, new GrpoRun(grpo, _s.GrpoSteps, _s.GrpoMaxNewTokens, _s.GrpoLearningRate)));
+            var trainOn = GrpoCells(grpo, replica, policy, format, pool);
+            Timed(grpo, () => Grpo(rl, format, pool, curves, new GrpoRun(grpo, _s.GrpoSteps, _s.GrpoMaxNewTokens, _s.GrpoLearningRate, trainOn)));
             Timed(Named("eval grpo", replica), () => Add(Evaluate("GRPO", rl, format, pool, modes)));
             PassAtKCurve("GRPO", rl, format, pool, replica);
             Timed(Named("off-topic grpo", replica), () => OffTopicReplies("GRPO", rl, format, pool, replica));
@@ -84,7 +86,7 @@ public sealed partial class R1Recipe
             }
             if (_s.RejectionProblems > 0)
             {
-                var (rejectionCells, final) = Rejection(replica, start, rl, format, pool, curves, modes);
+                var (rejectionCells, final) = Rejection(replica, pretrained!, rl, format, pool, curves, modes);
                 cells.AddRange(rejectionCells);
                 rl.Dispose();
                 rl = final;
@@ -96,6 +98,37 @@ public sealed partial class R1Recipe
             rl.Dispose();
             throw;
         }
+    }
+
+    /// <summary>Each GRPO run's dev probe (<see cref="RecipeSettings.GrpoRoom"/>): the run, its seed and every candidate cell.</summary>
+    private readonly List<(string Run, int Replica, List<CellRoom> Cells)> _rooms = new();
+
+    /// <summary>
+    /// The cells GRPO run <paramref name="run"/> draws its prompts from: those of <see cref="RecipeSettings.GrpoTasks"/> ×
+    /// <see cref="RecipeSettings.GrpoDifficulties"/> where <paramref name="policy"/> (the model GRPO starts from) has
+    /// room on dev. Null (GRPO draws from the two lists as configured) when none has room or the recipe does not probe.
+    /// </summary>
+    private List<(TaskKind Kind, int Difficulty)>? GrpoCells(string run, int replica, PolicyModel policy, ReasoningChatFormat format, ComputePool pool)
+    {
+        if (_s.GrpoRoom is not { } room || _s.GrpoSteps == 0) return null;
+        var probe = room.Probe with
+        {
+            Kinds = _s.GrpoTasks ?? ProblemGenerator.Kinds, Seed = DeterministicRandom.SeedFor(_s.Seed, $"{run}-room"),
+        };
+        var cells = Timed($"{run} room", () => Evaluate($"{run} room", policy, format, pool, [true], over: probe));
+        var rooms = GrpoRoom.Measure(cells, _s.GrpoDifficulties, room.Margin);
+        _rooms.Add((run, replica, rooms));
+        var chosen = rooms.Where(r => r.Chosen).ToList();
+        Log($"{run}: dev pass@1 → pass@{probe.Samples} per cell: " + string.Join(", ", rooms.Select(r =>
+            FormattableString.Invariant($"{r} {100 * r.PassAt1:F0} → {100 * r.PassAtK:F0} %{(r.Chosen ? " *" : "")}"))));
+        if (chosen.Count == 0)
+        {
+            // Drawn as without the probe, so such a run is the unprobed run.
+            Log(FormattableString.Invariant($"{run}: no cell has pass@{probe.Samples} − pass@1 ≥ {room.Margin:F2} on dev; GRPO draws from all {rooms.Count}"));
+            return null;
+        }
+        Log($"{run} trains on (chosen on dev): {string.Join(", ", chosen)}");
+        return chosen.Select(r => (r.Kind, r.Difficulty)).ToList();
     }
 
     /// <summary>Cells of the many-samples evaluation (<see cref="RecipeSettings.PassAtKEvaluation"/>), kept apart from the table's.</summary>

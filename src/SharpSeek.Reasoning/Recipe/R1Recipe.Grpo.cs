@@ -11,8 +11,11 @@ namespace SharpSeek.Reasoning.Recipe;
 /// <summary>The recipe's reinforcement-learning stage: GRPO with rule-based rewards, its monitor and its data-parallel split.</summary>
 public sealed partial class R1Recipe
 {
-    /// <summary>One GRPO run: its name (curves, seeds, progress), length, token budget and peak learning rate; the rest is the recipe's GRPO settings.</summary>
-    private sealed record GrpoRun(string Name, int Steps, int MaxNewTokens, double LearningRate);
+    /// <summary>
+    /// One GRPO run: its name (curves, seeds, progress), length, token budget and peak learning rate, and the cells it
+    /// draws prompts from (null: the recipe's task and difficulty lists); the rest is the recipe's GRPO settings.
+    /// </summary>
+    private sealed record GrpoRun(string Name, int Steps, int MaxNewTokens, double LearningRate, IReadOnlyList<(TaskKind Kind, int Difficulty)>? Cells = null);
 
     /// <summary>
     /// GRPO: each step samples G completions for each of P training prompts from the current policy, scores them
@@ -36,7 +39,7 @@ public sealed partial class R1Recipe
             var requests = new List<RolloutRequest>();
             for (int i = 0; i < candidates; i++)
             {
-                var p = ProblemGenerator.DrawTraining(ref rng, _s.GrpoDifficulties, _s.GrpoTasks);
+                var p = run.Cells is { } trainOn ? ProblemGenerator.DrawTrainingFrom(ref rng, trainOn) : ProblemGenerator.DrawTraining(ref rng, _s.GrpoDifficulties, _s.GrpoTasks);
                 problems.Add(p);
                 var prompt = format.Prompt(p, thinking: true);
                 for (int j = 0; j < g; j++)
@@ -170,6 +173,8 @@ public sealed partial class R1Recipe
         foreach (var level in cells.GroupBy(c => c.Difficulty)) values[$"D{level.Key}"] = ReasoningEvaluator.Pooled(level, c => c.PassAt1);
         // Per task family too: choices such as which families GRPO trains on are made on this split, never on test.
         foreach (var kind in cells.GroupBy(c => c.Kind)) values[kind.Key.ToString()] = ReasoningEvaluator.Pooled(kind, c => c.PassAt1);
+        if (run.Cells is { } trainOn)
+            values["trained cells"] = ReasoningEvaluator.Pooled(cells.Where(c => trainOn.Contains((c.Kind, c.Difficulty))), c => c.PassAt1);
         curves.Record($"{run.Name}-eval", step, values);
         Log($"{run.Name} step {step}: dev pass@1 " + string.Join(", ", values.Select(v => FormattableString.Invariant($"{v.Key} {100 * v.Value:F1} %"))));
     }

@@ -46,7 +46,8 @@ public sealed partial class R1Recipe
         try
         {
             string grpo = Named("grpo-2", replica);
-            Timed(grpo, () => Grpo(final, format, pool, curves, new GrpoRun(grpo, _s.GrpoSteps, _s.GrpoMaxNewTokens, _s.GrpoLearningRate)));
+            var trainOn = GrpoCells(grpo, replica, second, format, pool);
+            Timed(grpo, () => Grpo(final, format, pool, curves, new GrpoRun(grpo, _s.GrpoSteps, _s.GrpoMaxNewTokens, _s.GrpoLearningRate, trainOn)));
             Timed(Named("eval grpo-2", replica), () => Add(Evaluate(SecondRoundStage, final, format, pool, modes)));
             Timed(Named("off-topic grpo-2", replica), () => OffTopicReplies(SecondRoundStage, final, format, pool, replica));
             return (cells, final);

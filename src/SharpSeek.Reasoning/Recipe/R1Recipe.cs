@@ -68,8 +68,11 @@ public sealed partial class R1Recipe(RecipeSettings settings, RecipeProgress? pr
         if (_s.Seeds < 1) throw new ArgumentException($"Seeds must be at least 1; got {_s.Seeds}");
         if (_s.Seeds > 1 && _s.SftCheckpoint is not null)
             throw new ArgumentException("an SFT checkpoint holds one seed's SFT model: run several seeds from the pretraining checkpoint instead");
-        if (_s.RejectionProblems > 0 && _s.SftCheckpoint is not null)
-            throw new ArgumentException("the rejection-sampled SFT starts from the pretrained model, which an SFT checkpoint does not hold: use the pretraining checkpoint");
+        if (_s.RejectionProblems > 0 && _s.SftCheckpoint is not null && _s.PretrainCheckpoint is null)
+            throw new ArgumentException("the rejection-sampled SFT starts from the pretrained model, which an SFT checkpoint does not hold: give the pretraining checkpoint too");
+        if (_s.GrpoRoom is { } room && !(room.Margin >= 0 && room.Margin <= 1))
+            throw new ArgumentException($"the GRPO room margin is a difference of pass rates, in [0, 1]; got {room.Margin}");
+        if (_s.GrpoRoom is { Probe.Samples: < 2 }) throw new ArgumentException("the GRPO room probe needs at least 2 samples per problem (pass@k against pass@1)");
         if (_s.GrpoTasks is { Length: 0 }) throw new ArgumentException("GrpoTasks is empty: leave it null for every task family");
         if (Writes) Directory.CreateDirectory(outputDirectory);
         using var pool = new ComputePool(Math.Max(1, _s.Threads));
@@ -81,34 +84,39 @@ public sealed partial class R1Recipe(RecipeSettings settings, RecipeProgress? pr
         var config = _s.Model with { VocabSize = tokenizer.VocabularySize };
 
         // The pretrained weights (and pretraining's optimizer state, which SFT continues): every seed of the R1 line and
-        // R1-Zero start from them.
+        // R1-Zero start from them. A run resumed from the SFT checkpoint has them only when the pretraining checkpoint
+        // is there too; then it evaluates the base and runs R1-Zero as the full run does.
         using var start = new PolicyModel(config, _s.Seed, pool, world: _world);
+        using var sftLoaded = _s.SftCheckpoint is { } checkpoint && Exists(checkpoint) ? new PolicyModel(config, _s.Seed, pool, world: _world) : null;
+        bool fromSft = sftLoaded is not null, pretrained = true;
         var cells = new List<EvaluationCell>();
-        bool fromSft = _s.SftCheckpoint is { } checkpoint && Exists(checkpoint);
-        if (fromSft)
+        if (_s.PretrainCheckpoint is { } pre && Exists(pre))
         {
-            LoadValues(start, _s.SftCheckpoint!);
-            TrainingCheckpoint.RestoreOptimizer(OptimizerPath(_s.SftCheckpoint!), start.Optimizer);
-            Log($"loaded the SFT checkpoint {_s.SftCheckpoint}: pretraining and SFT skipped");
+            LoadValues(start, pre);
+            TrainingCheckpoint.RestoreOptimizer(OptimizerPath(pre), start.Optimizer);
+            Log($"loaded the pretraining checkpoint {pre}: pretraining skipped");
         }
-        else
+        else if (!fromSft)
         {
-            if (_s.PretrainCheckpoint is { } pre && Exists(pre))
+            Timed("pretrain", () => Pretrain(start, format, curves));
+            if (_s.PretrainCheckpoint is { } prePath && Writes)
             {
-                LoadValues(start, pre);
-                TrainingCheckpoint.RestoreOptimizer(OptimizerPath(pre), start.Optimizer);
-                Log($"loaded the pretraining checkpoint {pre}: pretraining skipped");
+                // Optimizer first: the weights file is what marks the checkpoint as present.
+                TrainingCheckpoint.SaveOptimizer(start.Optimizer, OptimizerPath(prePath));
+                SaveValues(start, prePath);
             }
-            else
-            {
-                Timed("pretrain", () => Pretrain(start, format, curves));
-                if (_s.PretrainCheckpoint is { } prePath && Writes)
-                {
-                    // Optimizer first: the weights file is what marks the checkpoint as present.
-                    TrainingCheckpoint.SaveOptimizer(start.Optimizer, OptimizerPath(prePath));
-                    SaveValues(start, prePath);
-                }
-            }
+        }
+        else pretrained = false;
+        if (sftLoaded is not null)
+        {
+            LoadValues(sftLoaded, _s.SftCheckpoint!);
+            TrainingCheckpoint.RestoreOptimizer(OptimizerPath(_s.SftCheckpoint!), sftLoaded.Optimizer);
+            Log($"loaded the SFT checkpoint {_s.SftCheckpoint}: SFT skipped" + (pretrained ? "" : " (and, with no pretraining checkpoint, the base and R1-Zero)"));
+        }
+        if (_s.RejectionProblems > 0 && !pretrained)
+            throw new ArgumentException("the rejection-sampled SFT starts from the pretrained model: give the pretraining checkpoint beside the SFT checkpoint");
+        if (pretrained)
+        {
             Timed("eval base", () => cells.AddRange(Evaluate("base", start, format, pool, [true, false])));
             Timed("off-topic base", () => OffTopicReplies("base", start, format, pool, 0));
         }
@@ -118,19 +126,19 @@ public sealed partial class R1Recipe(RecipeSettings settings, RecipeProgress? pr
         {
             for (int replica = 0; replica < _s.Seeds; replica++)
             {
-                var (replicaCells, rl) = FineTune(replica, start, fromSft, format, pool, curves);
+                var (replicaCells, rl) = FineTune(replica, sftLoaded ?? start, pretrained ? start : null, fromSft, format, pool, curves);
                 cells.AddRange(replicaCells);
                 // The first seed's final model (GRPO's, or the second round's) is the one exported and distilled.
                 if (replica == 0) final = rl;
                 else rl.Dispose();
             }
-            if (_s.ZeroSteps > 0 && !fromSft)
+            if (_s.ZeroSteps > 0 && pretrained)
             {
                 // Fresh AdamW moments, as for R1's GRPO.
                 using var zero = start.Snapshot();
                 Timed("r1-zero", () => cells.AddRange(Zero(zero, new SolutionTextFormat(tokenizer), pool, curves)));
             }
-            else if (_s.ZeroSteps > 0) Log("R1-Zero skipped: the run started from the SFT checkpoint, so there are no pretrained weights to start from");
+            else if (_s.ZeroSteps > 0) Log("R1-Zero skipped: the run started from the SFT checkpoint alone, so there are no pretrained weights to start from");
             return Finish(outputDirectory, vocabulary, format, pool, curves, cells, final!);
         }
         finally
@@ -160,7 +168,10 @@ public sealed partial class R1Recipe(RecipeSettings settings, RecipeProgress? pr
             string offTopic = _offTopic.Count == 0 ? "" : string.Create(CultureInfo.InvariantCulture,
                 $"\nOff-topic messages ({OffTopic.Messages(DataSplit.Test).Count} held out, k = {_s.Evaluation.Samples}, thinking) answered with the capability reply: ") +
                 string.Join(", ", _offTopic.Select(p => string.Create(CultureInfo.InvariantCulture, $"{p.Key} {100 * p.Value:F1} %"))) + ".\n";
-            AtomicFile.WriteAllText(Path.Combine(outputDirectory, "eval.md"), table + offTopic);
+            string room = string.Concat(_rooms.Select(r => string.Create(CultureInfo.InvariantCulture,
+                $"\n{r.Run} trained on the cells with dev pass@{_s.GrpoRoom!.Probe.Samples} − pass@1 ≥ {_s.GrpoRoom.Margin:F2}: ") +
+                (r.Cells.Any(c => c.Chosen) ? string.Join(", ", r.Cells.Where(c => c.Chosen)) : "none had room, so all of them") + ".\n"));
+            AtomicFile.WriteAllText(Path.Combine(outputDirectory, "eval.md"), table + offTopic + room);
             ReasoningEvaluator.WriteChart(cells, Path.Combine(outputDirectory, "eval.png"));
             StageComparison.WriteChart([.. comparisons.Where(c => c.Rows.Count > 0 && c.Key != "grpo_vs_sft_pass_at_max_k").Select(c => (c.Label, (IReadOnlyList<ComparisonRow>)c.Rows))], Path.Combine(outputDirectory, "comparisons.png"), $"test pass@1 differences with thinking ({_s.Seeds} seed{(_s.Seeds == 1 ? "" : "s")}; bars: paired bootstrap 95 %)");
             if (_passAtK.Count > 0)
@@ -340,7 +351,8 @@ public sealed partial class R1Recipe(RecipeSettings settings, RecipeProgress? pr
         ], smooth: 5);
         if (curves.Series("grpo-eval", "all").Count > 0)
             curves.WriteChart(Path.Combine(directory, "curves-grpo-eval.png"), "grpo-eval",
-                [("held-out pass@1 with thinking (monitoring sample)", ["all", .. Enumerable.Range(1, ProblemGenerator.MaxDifficulty).Select(d => $"D{d}")])], height: 450);
+                [("held-out pass@1 with thinking (monitoring sample)", ["all", .. Enumerable.Range(1, ProblemGenerator.MaxDifficulty).Select(d => $"D{d}"),
+                    .. curves.Series("grpo-eval", "trained cells").Count > 0 ? ["trained cells"] : Array.Empty<string>()])], height: 450);
         if (curves.Series("r1-zero", "reward").Count > 0)
             curves.WriteChart(Path.Combine(directory, "curves-r1-zero.png"), "r1-zero",
             [
@@ -373,6 +385,16 @@ public sealed partial class R1Recipe(RecipeSettings settings, RecipeProgress? pr
                 ["pass_at_k"] = c.Solved.PassAtKCurve().Select(x => Math.Round(x, 4)).ToArray(),
             }).ToList(),
             ["seeds"] = _s.Seeds,
+            // Where each GRPO run trained: its dev probe per cell (pass@1, pass@k) and the cells chosen.
+            ["grpo_room"] = _rooms.Select(r => new Dictionary<string, object>
+            {
+                ["run"] = r.Run, ["seed"] = r.Replica, ["margin"] = _s.GrpoRoom!.Margin, ["k"] = _s.GrpoRoom.Probe.Samples,
+                ["cells"] = r.Cells.Select(c => new Dictionary<string, object>
+                {
+                    ["task"] = c.Kind.ToString(), ["difficulty"] = c.Difficulty, ["problems"] = c.Problems,
+                    ["pass_at_1"] = Math.Round(c.PassAt1, 4), ["pass_at_k"] = Math.Round(c.PassAtK, 4), ["chosen"] = c.Chosen,
+                }).ToList(),
+            }).ToList(),
             // Forward-token equivalents per stage (forward 1, forward and backward 3); the control's should match GRPO's.
             ["compute"] = _compute.ToDictionary(k => k.Key, k => Math.Round(k.Value)),
 

@@ -83,6 +83,12 @@ public sealed record RecipeSettings
     public int[] GrpoDifficulties { get; init; } = [1, 2, 3];
     /// <summary>Task families GRPO draws its prompts from (null: all), for RL where the SFT model is partly right.</summary>
     public TaskKind[]? GrpoTasks { get; init; }
+    /// <summary>
+    /// GRPO trains where the SFT model is partly right, chosen per seed on dev (<see cref="GrpoRoomSettings"/>) among
+    /// <see cref="GrpoTasks"/> × <see cref="GrpoDifficulties"/>; when no cell has room it draws from all of them.
+    /// Null: every cell of the two lists, unprobed.
+    /// </summary>
+    public GrpoRoomSettings? GrpoRoom { get; init; } = new();
     public GrpoSettings Grpo { get; init; } = new();
 
     /// <summary>R1-Zero's GRPO steps from the pretrained weights (0 skips R1-Zero); its other settings are GRPO's.</summary>
@@ -176,5 +182,6 @@ public sealed record RecipeSettings
         Evaluation = new EvaluationSettings { ProblemsPerCell = 2, Samples = 2, MaxNewTokens = 24, Seed = seed },
         GrpoEvaluation = new EvaluationSettings { ProblemsPerCell = 1, Samples = 2 },
         PassAtKEvaluation = new EvaluationSettings { ProblemsPerCell = 1, Samples = 6, MaxNewTokens = 24 },
+        GrpoRoom = new GrpoRoomSettings { Probe = new EvaluationSettings { Split = DataSplit.Dev, ProblemsPerCell = 1, Samples = 4, MaxNewTokens = 24 } },
     };
 }

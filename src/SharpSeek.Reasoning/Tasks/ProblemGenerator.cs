@@ -58,6 +58,14 @@ public static class ProblemGenerator
         return Generate(kind, d, DataSplit.Train, ref rng);
     }
 
+    /// <summary>A training-split problem of a (kind, difficulty) cell drawn uniformly from <paramref name="cells"/>.</summary>
+    public static ReasoningProblem DrawTrainingFrom(ref DeterministicRandom rng, IReadOnlyList<(TaskKind Kind, int Difficulty)> cells)
+    {
+        if (cells.Count == 0) throw new ArgumentException("the cell list is empty", nameof(cells));
+        var (kind, d) = cells[rng.NextInt(cells.Count)];
+        return Generate(kind, d, DataSplit.Train, ref rng);
+    }
+
     /// <summary><paramref name="count"/> distinct problems of one kind and difficulty on one split, drawn from <paramref name="seed"/>.</summary>
     public static List<ReasoningProblem> DistinctSet(TaskKind kind, int difficulty, DataSplit split, int count, ulong seed)
     {
