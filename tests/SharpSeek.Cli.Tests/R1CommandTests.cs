@@ -42,6 +42,7 @@ public sealed class R1CommandTests
     [InlineData("--width", "33", "multiple of 32")]
     [InlineData("--grpo-clip-high", "0.1", "ε_high")]
     [InlineData("--grpo-room", "1.5", "room margin")]
+    [InlineData("--grpo-kl", "-1", "β must be non-negative")]
     public void Refused_settings_end_with_a_message_before_any_work(string option, string value, string message)
     {
         using var dir = new TempDirectory();

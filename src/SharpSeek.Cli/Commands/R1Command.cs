@@ -59,6 +59,7 @@ internal static class R1Command
         var rejection = new Option<int?>("--rs-problems") { Description = "R1's last stages: the GRPO policy answers N training problems, its verified traces fine-tune the pretrained model, GRPO runs again (0 skips)" };
         var noControl = new Option<bool>("--no-control") { Description = "skip the compute-matched SFT control (more SFT for GRPO's compute)" };
         var grpoClipHigh = new Option<double?>("--grpo-clip-high") { Description = "DAPO's clip-higher: the upper side of GRPO's ratio clip, 1 + ε_high (default: ε, symmetric)" };
+        var grpoKl = new Option<double?>("--grpo-kl") { Description = "β of GRPO's KL penalty to the SFT model (default 0.001; 0 = none)" };
         var grpoRoom = new Option<double?>("--grpo-room") { Description = "dev pass@16 − pass@1 a (task, difficulty) cell needs for GRPO to train on it, measured after SFT (default 0.2; 0 trains on every cell)" };
         var grpoAllCells = new Option<bool>("--grpo-all-cells") { Description = "skip the dev probe: GRPO draws from every task and difficulty it is given" };
         var noStd = new Option<bool>("--grpo-no-std") { Description = "Dr. GRPO: centre group advantages without dividing by their standard deviation" };
@@ -68,7 +69,7 @@ internal static class R1Command
         var command = new Command("recipe", "Train the bundled reasoning model end to end and evaluate it")
             {
                 output, seed, threads, ci, plain, pretrainSteps, sftSteps, grpoSteps, distillSteps, distillProblems,
-                grpoLr, grpoWarmup, grpoPrompts, grpoDifficulties, grpoTasks, grpoBias, grpoEvalEvery, grpoFilterOverlong, zeroSteps, zeroLr, width, depth, seeds, rejection, noControl, grpoClipHigh, noStd, grpoRoom, grpoAllCells, sftCheckpoint, sftDifficulties, pretrainCheckpoint,
+                grpoLr, grpoWarmup, grpoPrompts, grpoDifficulties, grpoTasks, grpoBias, grpoEvalEvery, grpoFilterOverlong, zeroSteps, zeroLr, width, depth, seeds, rejection, noControl, grpoClipHigh, noStd, grpoKl, grpoRoom, grpoAllCells, sftCheckpoint, sftDifficulties, pretrainCheckpoint,
             };
         command.SetAction((parse, ct) => Task.FromResult(Execute(parse)));
         return command;
@@ -151,6 +152,7 @@ internal static class R1Command
                     FilterOverlong = settings.Grpo.FilterOverlong || parse.GetValue(grpoFilterOverlong),
                     ClipEpsilonHigh = parse.GetValue(grpoClipHigh) ?? settings.Grpo.ClipEpsilonHigh,
                     ScaleAdvantagesByStd = settings.Grpo.ScaleAdvantagesByStd && !parse.GetValue(noStd),
+                    KlBeta = parse.GetValue(grpoKl) ?? settings.Grpo.KlBeta,
                 },
                 SftDifficulties = parse.GetValue(sftDifficulties) is { Length: > 0 } sd ? sd : settings.SftDifficulties,
                 PretrainCheckpoint = parse.GetValue(pretrainCheckpoint) is { } pk ? Path.GetFullPath(pk) : null,
