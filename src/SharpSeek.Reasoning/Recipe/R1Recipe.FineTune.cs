@@ -111,10 +111,9 @@ public sealed partial class R1Recipe
     private List<(TaskKind Kind, int Difficulty)>? GrpoCells(string run, int replica, PolicyModel policy, ReasoningChatFormat format, ComputePool pool)
     {
         if (_s.GrpoRoom is not { } room || _s.GrpoSteps == 0) return null;
-        var probe = room.Probe with
-        {
-            Kinds = _s.GrpoTasks ?? ProblemGenerator.Kinds, Seed = DeterministicRandom.SeedFor(_s.Seed, $"{run}-room"),
-        };
+        // The problems and sampling seeds come from the run's seed (Evaluate sets it), so every seed's SFT model is
+        // probed on the same dev problems; the dev monitor draws its own.
+        var probe = room.Probe with { Kinds = _s.GrpoTasks ?? ProblemGenerator.Kinds };
         var cells = Timed($"{run} room", () => Evaluate($"{run} room", policy, format, pool, [true], over: probe));
         var rooms = GrpoRoom.Measure(cells, _s.GrpoDifficulties, room.Margin);
         _rooms.Add((run, replica, rooms));

@@ -34,7 +34,7 @@ public sealed record RecipeSettings
     public bool ComputeMatchedControl { get; init; } = true;
 
     /// <summary>
-    /// Cold-start SFT steps. 6,000 (25 minutes here): a compute-matched control showed that on these tasks, whose
+    /// Cold-start SFT steps. 6,000 (14 minutes here): a compute-matched control showed that on these tasks, whose
     /// reference traces are exact, SFT length is the strongest lever (about 5,900 steps gave 68 % pooled test pass@1
     /// against 51 % after 2,000; docs/model-card.md). A short cold start (`--sft-steps 300`) leaves RL more room.
     /// </summary>
