@@ -43,6 +43,7 @@ public sealed class R1CommandTests
     [InlineData("--grpo-clip-high", "0.1", "ε_high")]
     [InlineData("--grpo-room", "1.5", "room margin")]
     [InlineData("--grpo-kl", "-1", "β must be non-negative")]
+    [InlineData("--grpo-room-mix", "2", "share of GRPO prompts")]
     public void Refused_settings_end_with_a_message_before_any_work(string option, string value, string message)
     {
         using var dir = new TempDirectory();

@@ -57,4 +57,32 @@ public sealed class GrpoRoomTests
         Assert.Equal(2, seen.Count);
         Assert.Throws<ArgumentException>(() => { var r = new DeterministicRandom(1); ProblemGenerator.DrawTrainingFrom(ref r, []); });
     }
+
+    [Fact]
+    public void A_share_of_prompts_comes_from_every_candidate_cell_and_a_share_of_zero_draws_as_the_chosen_cells_alone()
+    {
+        (TaskKind, int)[] chosen = [(TaskKind.Countdown, 2)];
+        int[] difficulties = [1, 2, 3];
+        // Share 0 consumes the random stream exactly as drawing from the chosen cells does (runs without a mix are unchanged).
+        var a = new DeterministicRandom(3);
+        var b = new DeterministicRandom(3);
+        for (int i = 0; i < 50; i++)
+            Assert.Equal(ProblemGenerator.DrawTrainingFrom(ref a, chosen).CanonicalKey, GrpoRoom.Draw(ref b, chosen, 0, difficulties, null).CanonicalKey);
+
+        var rng = new DeterministicRandom(11);
+        int outside = 0;
+        const int Draws = 2000;
+        var kinds = new HashSet<TaskKind>();
+        for (int i = 0; i < Draws; i++)
+        {
+            var p = GrpoRoom.Draw(ref rng, chosen, 0.25, difficulties, [TaskKind.Arithmetic, TaskKind.Countdown]);
+            Assert.Contains(p.Kind, new[] { TaskKind.Arithmetic, TaskKind.Countdown }); // the task list still bounds the mix
+            Assert.Equal(DataSplit.Train, ProblemSplit.Of(p));
+            kinds.Add(p.Kind);
+            if ((p.Kind, p.Difficulty) != (TaskKind.Countdown, 2)) outside++;
+        }
+        // A quarter of the draws are from all 6 candidate cells, 5 of which are not the chosen one: 2000 · 0.25 · 5/6 ≈ 417.
+        Assert.InRange(outside, 340, 500);
+        Assert.Equal(2, kinds.Count);
+    }
 }

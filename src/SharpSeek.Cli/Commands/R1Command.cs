@@ -61,6 +61,7 @@ internal static class R1Command
         var grpoClipHigh = new Option<double?>("--grpo-clip-high") { Description = "DAPO's clip-higher: the upper side of GRPO's ratio clip, 1 + ε_high (default: ε, symmetric)" };
         var grpoKl = new Option<double?>("--grpo-kl") { Description = "β of GRPO's KL penalty to the SFT model (default 0.001; 0 = none)" };
         var grpoRoom = new Option<double?>("--grpo-room") { Description = "dev pass@16 − pass@1 a (task, difficulty) cell needs for GRPO to train on it, measured after SFT (default 0.2; 0 trains on every cell)" };
+        var grpoRoomMix = new Option<double?>("--grpo-room-mix") { Description = "share of GRPO prompts drawn from every cell instead of the dev-chosen ones (default 0)" };
         var grpoAllCells = new Option<bool>("--grpo-all-cells") { Description = "skip the dev probe: GRPO draws from every task and difficulty it is given" };
         var noStd = new Option<bool>("--grpo-no-std") { Description = "Dr. GRPO: centre group advantages without dividing by their standard deviation" };
         var sftDifficulties = new Option<int[]?>("--sft-difficulties") { Description = "override the difficulties the cold-start SFT traces are drawn from", AllowMultipleArgumentsPerToken = true };
@@ -69,7 +70,7 @@ internal static class R1Command
         var command = new Command("recipe", "Train the bundled reasoning model end to end and evaluate it")
             {
                 output, seed, threads, ci, plain, pretrainSteps, sftSteps, grpoSteps, distillSteps, distillProblems,
-                grpoLr, grpoWarmup, grpoPrompts, grpoDifficulties, grpoTasks, grpoBias, grpoEvalEvery, grpoFilterOverlong, zeroSteps, zeroLr, width, depth, seeds, rejection, noControl, grpoClipHigh, noStd, grpoKl, grpoRoom, grpoAllCells, sftCheckpoint, sftDifficulties, pretrainCheckpoint,
+                grpoLr, grpoWarmup, grpoPrompts, grpoDifficulties, grpoTasks, grpoBias, grpoEvalEvery, grpoFilterOverlong, zeroSteps, zeroLr, width, depth, seeds, rejection, noControl, grpoClipHigh, noStd, grpoKl, grpoRoom, grpoRoomMix, grpoAllCells, sftCheckpoint, sftDifficulties, pretrainCheckpoint,
             };
         command.SetAction((parse, ct) => Task.FromResult(Execute(parse)));
         return command;
@@ -145,8 +146,11 @@ internal static class R1Command
                 GrpoTasks = parse.GetValue(grpoTasks) is { Length: > 0 } ts ? ts : settings.GrpoTasks,
                 GrpoEvalEvery = parse.GetValue(grpoEvalEvery) ?? settings.GrpoEvalEvery,
                 GrpoBiasUpdateSpeed = parse.GetValue(grpoBias) ?? settings.GrpoBiasUpdateSpeed,
-                GrpoRoom = parse.GetValue(grpoAllCells) ? null
-                    : parse.GetValue(grpoRoom) is { } margin ? (settings.GrpoRoom ?? new GrpoRoomSettings()) with { Margin = margin } : settings.GrpoRoom,
+                GrpoRoom = parse.GetValue(grpoAllCells) || settings.GrpoRoom is null ? null : settings.GrpoRoom with
+                {
+                    Margin = parse.GetValue(grpoRoom) ?? settings.GrpoRoom.Margin,
+                    OtherShare = parse.GetValue(grpoRoomMix) ?? settings.GrpoRoom.OtherShare,
+                },
                 Grpo = settings.Grpo with
                 {
                     FilterOverlong = settings.Grpo.FilterOverlong || parse.GetValue(grpoFilterOverlong),

@@ -1,5 +1,6 @@
 using SharpSeek.Reasoning.Evaluation;
 using SharpSeek.Reasoning.Tasks;
+using SharpSeek.Tensors;
 
 namespace SharpSeek.Reasoning.Recipe;
 
@@ -19,6 +20,12 @@ public sealed record GrpoRoomSettings
     public EvaluationSettings Probe { get; init; } = new() { Split = DataSplit.Dev, ProblemsPerCell = 16, Samples = 16 };
     /// <summary>pass@k − pass@1 a cell needs to be trained on ("pass@16 clearly above pass@1").</summary>
     public double Margin { get; init; } = 0.2;
+    /// <summary>
+    /// Share of GRPO's prompts drawn from every candidate cell rather than the chosen ones, so RL keeps seeing the
+    /// problems the model already solves (0: the chosen cells only). Solved prompts mostly give all-equal groups,
+    /// which dynamic sampling skips, but the ones it keeps hold the policy to what it had right.
+    /// </summary>
+    public double OtherShare { get; init; }
 }
 
 /// <summary>One cell of the dev probe: its pass@1, pass@k and whether GRPO trains on it.</summary>
@@ -30,6 +37,17 @@ public sealed record CellRoom(TaskKind Kind, int Difficulty, int Problems, doubl
 
 public static class GrpoRoom
 {
+    /// <summary>
+    /// One GRPO training prompt: from <paramref name="chosen"/> (uniform over cells), or with probability
+    /// <paramref name="otherShare"/> from every candidate cell (<paramref name="difficulties"/> × <paramref name="tasks"/>,
+    /// as an unprobed run draws). With a share of 0 no extra random number is drawn.
+    /// </summary>
+    public static ReasoningProblem Draw(ref DeterministicRandom rng, IReadOnlyList<(TaskKind Kind, int Difficulty)> chosen, double otherShare,
+        int[] difficulties, TaskKind[]? tasks) =>
+        otherShare > 0 && rng.NextDouble() < otherShare
+            ? ProblemGenerator.DrawTraining(ref rng, difficulties, tasks)
+            : ProblemGenerator.DrawTrainingFrom(ref rng, chosen);
+
     /// <summary>
     /// The probe's cells (one stage, thinking) with their room, in probe order, restricted to
     /// <paramref name="difficulties"/>; a cell is chosen when its pass@k − pass@1 ≥ <paramref name="margin"/>.

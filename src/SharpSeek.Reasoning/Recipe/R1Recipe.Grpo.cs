@@ -39,7 +39,9 @@ public sealed partial class R1Recipe
             var requests = new List<RolloutRequest>();
             for (int i = 0; i < candidates; i++)
             {
-                var p = run.Cells is { } trainOn ? ProblemGenerator.DrawTrainingFrom(ref rng, trainOn) : ProblemGenerator.DrawTraining(ref rng, _s.GrpoDifficulties, _s.GrpoTasks);
+                var p = run.Cells is { } trainOn
+                    ? GrpoRoom.Draw(ref rng, trainOn, _s.GrpoRoom?.OtherShare ?? 0, _s.GrpoDifficulties, _s.GrpoTasks)
+                    : ProblemGenerator.DrawTraining(ref rng, _s.GrpoDifficulties, _s.GrpoTasks);
                 problems.Add(p);
                 var prompt = format.Prompt(p, thinking: true);
                 for (int j = 0; j < g; j++)

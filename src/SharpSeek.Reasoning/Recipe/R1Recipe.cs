@@ -72,6 +72,8 @@ public sealed partial class R1Recipe(RecipeSettings settings, RecipeProgress? pr
             throw new ArgumentException("the rejection-sampled SFT starts from the pretrained model, which an SFT checkpoint does not hold: give the pretraining checkpoint too");
         if (_s.GrpoRoom is { } room && !(room.Margin >= 0 && room.Margin <= 1))
             throw new ArgumentException($"the GRPO room margin is a difference of pass rates, in [0, 1]; got {room.Margin}");
+        if (_s.GrpoRoom is { } mix && !(mix.OtherShare >= 0 && mix.OtherShare <= 1))
+            throw new ArgumentException($"the share of GRPO prompts from every cell is in [0, 1]; got {mix.OtherShare}");
         if (_s.GrpoRoom is { Probe.Samples: < 2 }) throw new ArgumentException("the GRPO room probe needs at least 2 samples per problem (pass@k against pass@1)");
         if (_s.GrpoTasks is { Length: 0 }) throw new ArgumentException("GrpoTasks is empty: leave it null for every task family");
         if (Writes) Directory.CreateDirectory(outputDirectory);
